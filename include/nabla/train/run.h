@@ -1,0 +1,47 @@
+// What every training run writes into its --out folder, whatever the model: metrics.csv (rewritten
+// after each evaluation, so a killed run keeps its metrics), summary.json, curves.png and
+// model.safetensors; and the progress it shows.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "nabla/io/safetensors.h"
+#include "nabla/train/metrics.h"
+#include "nabla/train/progress.h"
+
+namespace nabla {
+
+struct RunSummary {
+  double final_test_acc = 0, final_test_loss = 0, best_test_acc = 0, wall_seconds = 0;
+  int64_t steps = 0;
+};
+
+class RunWriter {
+ public:
+  // Creates out_dir (throws std::runtime_error naming it when it cannot be written).
+  RunWriter(std::filesystem::path out_dir, std::string title, nlohmann::json config,
+            int64_t max_steps, bool quiet);
+
+  double elapsed_s() const;
+  void tick(int64_t step, double loss) { progress_.tick(step, loss); }
+  // Adds an evaluation row and rewrites metrics.csv.
+  void record(MetricsRow row);
+  // Writes the model, summary.json and curves.png, prints the final line, returns the summary.
+  RunSummary finish(const std::vector<NamedTensor>& model,
+                    const std::map<std::string, std::string>& metadata);
+
+ private:
+  std::filesystem::path out_dir_;
+  std::string title_;
+  nlohmann::json config_;
+  Progress progress_;
+  std::vector<MetricsRow> rows_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace nabla

@@ -1,0 +1,147 @@
+#include "nabla/data/cifar10.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace nabla {
+
+const char* const kCifarClassNames[kCifarClasses] = {
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+
+namespace fs = std::filesystem;
+
+CifarRaw read_cifar10_file(const fs::path& file, int64_t records) {
+  const std::string name = file.string();
+  std::error_code ec;
+  if (!fs::exists(file, ec)) throw DataError(name + ": no such file");
+  if (!fs::is_regular_file(file, ec)) throw DataError(name + ": not a regular file");
+  const auto size = static_cast<int64_t>(fs::file_size(file, ec));
+  if (ec) throw DataError(name + ": cannot read its size (" + ec.message() + ")");
+  const int64_t expected = records * kCifarRecordBytes;
+  if (size != expected) {
+    throw DataError(name + ": wrong size, " + std::to_string(size) + " bytes where " +
+                    std::to_string(records) + " records of " + std::to_string(kCifarRecordBytes) +
+                    " bytes make " + std::to_string(expected) +
+                    (size < expected ? " (short or truncated file)" : ""));
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw DataError(name + ": cannot open (" + std::strerror(errno) + ")");
+  std::vector<uint8_t> bytes(static_cast<size_t>(expected));
+  in.read(reinterpret_cast<char*>(bytes.data()), expected);
+  if (in.gcount() != expected) throw DataError(name + ": read ended early");
+
+  CifarRaw raw;
+  raw.pixels.resize(static_cast<size_t>(records * kCifarImageBytes));
+  raw.labels.resize(static_cast<size_t>(records));
+  for (int64_t r = 0; r < records; ++r) {
+    const uint8_t* record = bytes.data() + r * kCifarRecordBytes;
+    if (record[0] >= kCifarClasses) {
+      throw DataError(name + ": record " + std::to_string(r) + " has label " +
+                      std::to_string(record[0]) + ", above 9");
+    }
+    raw.labels[r] = record[0];
+    std::memcpy(raw.pixels.data() + r * kCifarImageBytes, record + 1, kCifarImageBytes);
+  }
+  return raw;
+}
+
+namespace {
+
+LabeledImages to_float(const std::vector<CifarRaw>& parts) {
+  int64_t n = 0;
+  for (const auto& p : parts) n += p.count();
+  LabeledImages out{Tensor<float>({n, 3, 32, 32}), {}};
+  out.labels.reserve(static_cast<size_t>(n));
+  float* dst = out.images.data();
+  for (const auto& p : parts) {
+    for (uint8_t v : p.pixels) *dst++ = static_cast<float>(v);
+    out.labels.insert(out.labels.end(), p.labels.begin(), p.labels.end());
+  }
+  return out;
+}
+
+void subtract_mean(Tensor<float>& images, const Tensor<float>& mean) {
+  const int64_t n = images.dim(0);
+  float* p = images.data();
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < kCifarImageBytes; ++j) p[i * kCifarImageBytes + j] -= mean[j];
+  }
+}
+
+}  // namespace
+
+Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw DataError(dir.string() +
+                    ": CIFAR-10 folder not found (give --data_dir or CIFAR10_DIR, or run "
+                    "`make data`)");
+  }
+  std::vector<CifarRaw> train_parts;
+  for (int b = 1; b <= 5; ++b) {
+    train_parts.push_back(
+        read_cifar10_file(dir / ("data_batch_" + std::to_string(b) + ".bin"), records_per_file));
+  }
+  std::vector<CifarRaw> test_parts;
+  test_parts.push_back(read_cifar10_file(dir / "test_batch.bin", records_per_file));
+
+  Cifar10 data{to_float(train_parts), to_float(test_parts), Tensor<float>({3, 32, 32})};
+  // The per-pixel mean, accumulated in double so the order of summation does not matter.
+  std::vector<double> sum(kCifarImageBytes, 0.0);
+  const int64_t n = data.train.images.dim(0);
+  const float* p = data.train.images.data();
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < kCifarImageBytes; ++j) sum[j] += p[i * kCifarImageBytes + j];
+  }
+  for (int64_t j = 0; j < kCifarImageBytes; ++j) {
+    data.mean_image[j] = static_cast<float>(sum[j] / static_cast<double>(n));
+  }
+  subtract_mean(data.train.images, data.mean_image);
+  subtract_mean(data.test.images, data.mean_image);
+  return data;
+}
+
+fs::path resolve_data_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("CIFAR10_DIR"); env && *env) return env;
+  return "data/cifar-10-batches-bin";
+}
+
+LabeledImages gather(const LabeledImages& data, const std::vector<int64_t>& indices) {
+  Shape shape = data.images.shape();
+  const int64_t row = data.images.numel() / shape[0];
+  shape[0] = static_cast<int64_t>(indices.size());
+  LabeledImages out{Tensor<float>(shape), {}};
+  out.labels.reserve(indices.size());
+  float* dst = out.images.data();
+  for (int64_t idx : indices) {
+    std::memcpy(dst, data.images.data() + idx * row, sizeof(float) * static_cast<size_t>(row));
+    dst += row;
+    out.labels.push_back(data.labels[static_cast<size_t>(idx)]);
+  }
+  return out;
+}
+
+DataSet::DataSet(LabeledImages data, uint64_t seed) : data_(std::move(data)), rng_(seed) {
+  order_.resize(data_.labels.size());
+  for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
+}
+
+LabeledImages DataSet::next_batch(int64_t batch_size) {
+  if (batch_size <= 0 || batch_size > size()) {
+    throw std::invalid_argument("batch size " + std::to_string(batch_size) +
+                                " must be in 1.." + std::to_string(size()));
+  }
+  if (index_in_epoch_ + batch_size > size()) {
+    ++epochs_completed_;
+    rng_.shuffle(order_.begin(), order_.end());
+    index_in_epoch_ = 0;
+  }
+  std::vector<int64_t> indices(order_.begin() + index_in_epoch_,
+                               order_.begin() + index_in_epoch_ + batch_size);
+  index_in_epoch_ += batch_size;
+  return gather(data_, indices);
+}
+
+}  // namespace nabla

@@ -1,0 +1,54 @@
+#include "nabla/train/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace nabla {
+
+using Clock = std::chrono::steady_clock;
+
+Progress::Progress(std::string label, int64_t total, bool quiet)
+    : label_(std::move(label)),
+      total_(total),
+      quiet_(quiet),
+      tty_(::isatty(STDERR_FILENO) != 0),
+      start_(Clock::now()),
+      last_draw_(start_) {}
+
+void Progress::tick(int64_t done, double loss) {
+  if (quiet_ || !tty_) return;
+  const auto now = Clock::now();
+  if (done < total_ && now - last_draw_ < std::chrono::milliseconds(200)) return;
+  last_draw_ = now;
+  draw(done, loss);
+}
+
+void Progress::draw(int64_t done, double loss) {
+  const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
+  const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  const double left = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
+  constexpr int kWidth = 30;
+  const int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::fprintf(stderr, "\r%s [%s] %lld/%lld %.1f steps/s, %.0fs left, loss %.4f\033[K",
+               label_.c_str(), bar.c_str(), static_cast<long long>(done),
+               static_cast<long long>(total_), rate, left, loss);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Progress::report(const std::string& line) {
+  if (quiet_) return;
+  if (tty_ && drawn_) std::fputs("\r\033[K", stderr);
+  std::fprintf(stderr, "%s\n", line.c_str());
+  drawn_ = false;
+}
+
+void Progress::finish() {
+  if (!quiet_ && tty_ && drawn_) std::fputs("\r\033[K", stderr);
+  drawn_ = false;
+}
+
+}  // namespace nabla
