@@ -2,7 +2,7 @@
 # Both install missing Debian packages, configure and build on their own.
 SHELL := /bin/bash
 DEB_PACKAGES := cmake g++ make libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev \
-                libstb-dev libgtest-dev gnuplot-nox npm
+                libstb-dev libgtest-dev gnuplot-nox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)
@@ -33,6 +33,8 @@ debug: deps
 	cmake --preset debug >/dev/null && cmake --build --preset debug -j $(JOBS)
 
 data: release
+	@command -v npm >/dev/null || command -v curl >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm curl; }
 	bash scripts/fetch_cifar10.sh "$(DATA_DIR)" ./build/release/nabla
 
 clean:

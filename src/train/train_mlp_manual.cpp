@@ -63,7 +63,7 @@ Eval evaluate(manual::MLP<float>& model, const LabeledImages& data) {
 }  // namespace
 
 RunSummary train_mlp_manual(const MlpManualConfig& config) {
-  validate(config);
+  validate(config, 5 * kCifarRecordsPerFile);  // flags are checked before the data is read
   return train_mlp_manual(config, load_cifar10(resolve_data_dir(config.data_dir)));
 }
 

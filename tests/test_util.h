@@ -1,0 +1,100 @@
+// Helpers shared by the tests: temporary folders, synthetic CIFAR-10 files, running the binary.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "nabla/data/cifar10.h"
+#include "nabla/rng.h"
+
+namespace nabla::testing {
+
+// A fresh, empty folder under the system's temp folder, removed when the object dies.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    path_ = std::filesystem::temp_directory_path() /
+            ("nabla-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+  std::filesystem::path path_;
+};
+
+inline void write_bytes(const std::filesystem::path& file, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// `records` random CIFAR records (label, then R, G, B planes) whose pixels depend on the label,
+// so a classifier can learn them.
+inline std::vector<uint8_t> synthetic_records(int64_t records, Rng& rng) {
+  std::vector<uint8_t> bytes;
+  bytes.reserve(static_cast<size_t>(records * kCifarRecordBytes));
+  for (int64_t r = 0; r < records; ++r) {
+    const auto label = static_cast<uint8_t>(rng.below(kCifarClasses));
+    bytes.push_back(label);
+    for (int64_t i = 0; i < kCifarImageBytes; ++i) {
+      const double base = 20.0 * label + 30.0 * ((i * (label + 1)) % 7);
+      bytes.push_back(static_cast<uint8_t>(std::min(255.0, base + rng.uniform(0, 40))));
+    }
+  }
+  return bytes;
+}
+
+// Writes data_batch_1..5.bin and test_batch.bin, each of `records` records.
+inline void write_synthetic_cifar(const std::filesystem::path& dir, int64_t records,
+                                  uint64_t seed = 1) {
+  Rng rng(seed);
+  for (int b = 1; b <= 5; ++b) {
+    write_bytes(dir / ("data_batch_" + std::to_string(b) + ".bin"), synthetic_records(records, rng));
+  }
+  write_bytes(dir / "test_batch.bin", synthetic_records(records, rng));
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command line, capturing its output.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+inline std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The real CIFAR-10 folder when present ($CIFAR10_DIR or data/cifar-10-batches-bin), else "".
+inline std::string real_data_dir() {
+  const auto dir = resolve_data_dir("");
+  return std::filesystem::exists(dir / "test_batch.bin") ? dir.string() : std::string();
+}
+
+}  // namespace nabla::testing
