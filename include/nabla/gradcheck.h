@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "nabla/autograd.h"
 #include "nabla/tensor.h"
 
 namespace nabla {
@@ -22,6 +23,17 @@ struct GradcheckResult {
 struct GradcheckOptions {
   double step = 1e-6;
   double tolerance = 1e-6;
+  // Up to this many (output elements x input elements) the whole Jacobian is compared; above it,
+  // random projections: a random upstream gradient, checked on a random sample of elements of each
+  // input and along a random direction through all of them.
+  int64_t full_jacobian_limit = 20000;
+  int64_t sampled_elements = 48;
+  uint64_t seed = 1234;
+};
+
+struct NamedInput {
+  std::string name;
+  Variable<double> variable;  // a handle: perturbing its value perturbs what f reads
 };
 
 // Perturbs every element of `input` in place (restoring it afterwards), evaluates `loss` around
@@ -29,5 +41,12 @@ struct GradcheckOptions {
 GradcheckResult check_gradient(const std::function<double()>& loss, Tensor<double>& input,
                                const Tensor<double>& analytic, const std::string& input_name,
                                GradcheckOptions options = {});
+
+// Checks the backward pass of f (any function or module call that builds its result from the
+// inputs) against float64 central differences, for every input that requires a gradient. f is
+// called many times; it must be deterministic. On failure the message names the input, the
+// element, and (for the full Jacobian) the output element.
+GradcheckResult gradcheck(const std::function<Variable<double>()>& f,
+                          const std::vector<NamedInput>& inputs, GradcheckOptions options = {});
 
 }  // namespace nabla

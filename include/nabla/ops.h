@@ -1,0 +1,98 @@
+// The differentiable core. Each op's backward sits directly below its forward in
+// src/autograd/ops_*.cpp. Binary elementwise ops broadcast (NumPy rules) and reduce their
+// gradients back to each input's shape with sum_to_shape. sub and div are composed from add, mul,
+// neg and pow, so they need no backward of their own; mean and var are composed from sum.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nabla/autograd.h"
+
+namespace nabla {
+
+// a (M,K) @ b (K,N) -> (M,N).
+template <typename T>
+Variable<T> matmul(const Variable<T>& a, const Variable<T>& b);
+
+// x (B,in) @ weight^T (in,out) + bias (out) -> (B,out); bias may be undefined. A deliberate fused
+// op (as torch's F.linear): it saves transposing the weight and one pass over the output.
+// dx = dy @ weight, dweight = dy^T @ x, dbias = column sums of dy.
+template <typename T>
+Variable<T> linear(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias);
+
+template <typename T>
+Variable<T> add(const Variable<T>& a, const Variable<T>& b);
+template <typename T>
+Variable<T> mul(const Variable<T>& a, const Variable<T>& b);
+template <typename T>
+Variable<T> neg(const Variable<T>& x);
+template <typename T>
+Variable<T> sub(const Variable<T>& a, const Variable<T>& b);  // add(a, neg(b))
+template <typename T>
+Variable<T> div(const Variable<T>& a, const Variable<T>& b);  // mul(a, pow(b, -1))
+
+template <typename T>
+Variable<T> exp(const Variable<T>& x);
+template <typename T>
+Variable<T> log(const Variable<T>& x);
+// x^exponent elementwise, for a constant exponent.
+template <typename T>
+Variable<T> pow(const Variable<T>& x, T exponent);
+template <typename T>
+Variable<T> sqrt(const Variable<T>& x);
+
+// Sums over `dims` (empty: all). keepdim keeps them as size 1.
+template <typename T>
+Variable<T> sum(const Variable<T>& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+template <typename T>
+Variable<T> mean(const Variable<T>& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+// Variance over `dims`: biased (divide by n) or unbiased (by n - 1).
+template <typename T>
+Variable<T> var(const Variable<T>& x, std::vector<int64_t> dims, bool unbiased,
+                bool keepdim = false);
+// Largest value along `dim`; the gradient goes to the first maximal element.
+template <typename T>
+Variable<T> max(const Variable<T>& x, int64_t dim, bool keepdim = false);
+
+template <typename T>
+Variable<T> reshape(const Variable<T>& x, Shape shape);
+// Keeps dimensions before start_dim and flattens the rest into one.
+template <typename T>
+Variable<T> flatten(const Variable<T>& x, int64_t start_dim = 1);
+
+template <typename T>
+Variable<T> relu(const Variable<T>& x);
+template <typename T>
+Variable<T> leaky_relu(const Variable<T>& x, T neg_slope);
+
+// log(softmax(x)) along the last dimension, computed stably: x - max - log(sum(exp(x - max))).
+template <typename T>
+Variable<T> log_softmax(const Variable<T>& x);
+// Mean over the batch of -log softmax(logits)[s, labels[s]]; logits (B, C). Fused and stable:
+// the gradient is (softmax(logits) - onehot(labels)) / B.
+template <typename T>
+Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>& labels);
+
+// A constant (no gradient) of shape [] holding v.
+template <typename T>
+Variable<T> scalar(T v) {
+  return Variable<T>(Tensor<T>(Shape{}, {v}));
+}
+
+template <typename T>
+Variable<T> operator+(const Variable<T>& a, const Variable<T>& b) { return add(a, b); }
+template <typename T>
+Variable<T> operator-(const Variable<T>& a, const Variable<T>& b) { return sub(a, b); }
+template <typename T>
+Variable<T> operator*(const Variable<T>& a, const Variable<T>& b) { return mul(a, b); }
+template <typename T>
+Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a, b); }
+template <typename T>
+Variable<T> operator-(const Variable<T>& x) { return neg(x); }
+template <typename T>
+Variable<T> operator+(const Variable<T>& a, T b) { return add(a, scalar(b)); }
+template <typename T>
+Variable<T> operator*(const Variable<T>& a, T b) { return mul(a, scalar(b)); }
+
+}  // namespace nabla

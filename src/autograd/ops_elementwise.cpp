@@ -1,0 +1,120 @@
+// Elementwise ops with broadcasting; each backward directly below its forward.
+#include <cmath>
+
+#include "nabla/broadcast.h"
+#include "nabla/ops.h"
+
+namespace nabla {
+namespace {
+
+// y = f(x) elementwise, with dx = dy * df(x, y).
+template <typename T, typename F, typename DF>
+Variable<T> unary(const Variable<T>& x, const char* name, F f, DF df) {
+  const Tensor<T>& xv = x.value();
+  Tensor<T> y(xv.shape());
+  for (int64_t i = 0; i < xv.numel(); ++i) y[i] = f(xv[i]);
+  auto xn = x.node();
+  return Variable<T>::make_result(y, name, {xn}, [xn, y, df](const Tensor<T>& dy) {
+    const Tensor<T>& xv = xn->value;
+    Tensor<T> dx(xv.shape());
+    for (int64_t i = 0; i < xv.numel(); ++i) dx[i] = dy[i] * df(xv[i], y[i]);
+    xn->accumulate(dx);
+  });
+}
+
+}  // namespace
+
+template <typename T>
+Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
+  auto an = a.node(), bn = b.node();
+  return Variable<T>::make_result(
+      broadcast_binary(a.value(), b.value(), BinaryOp::kAdd), "add", {an, bn},
+      [an, bn](const Tensor<T>& dy) {
+        if (an->requires_grad) an->accumulate(sum_to_shape(dy, an->value.shape()));
+        if (bn->requires_grad) bn->accumulate(sum_to_shape(dy, bn->value.shape()));
+      });
+}
+
+template <typename T>
+Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
+  auto an = a.node(), bn = b.node();
+  return Variable<T>::make_result(
+      broadcast_binary(a.value(), b.value(), BinaryOp::kMul), "mul", {an, bn},
+      [an, bn](const Tensor<T>& dy) {
+        if (an->requires_grad) {
+          an->accumulate(sum_to_shape(broadcast_binary(dy, bn->value, BinaryOp::kMul),
+                                      an->value.shape()));
+        }
+        if (bn->requires_grad) {
+          bn->accumulate(sum_to_shape(broadcast_binary(dy, an->value, BinaryOp::kMul),
+                                      bn->value.shape()));
+        }
+      });
+}
+
+template <typename T>
+Variable<T> neg(const Variable<T>& x) {
+  return unary(x, "neg", [](T v) { return -v; }, [](T, T) { return T(-1); });
+}
+
+template <typename T>
+Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
+  return add(a, neg(b));
+}
+
+template <typename T>
+Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
+  return mul(a, pow(b, T(-1)));
+}
+
+template <typename T>
+Variable<T> exp(const Variable<T>& x) {
+  return unary(x, "exp", [](T v) { return std::exp(v); }, [](T, T y) { return y; });
+}
+
+template <typename T>
+Variable<T> log(const Variable<T>& x) {
+  return unary(x, "log", [](T v) { return std::log(v); }, [](T v, T) { return T(1) / v; });
+}
+
+template <typename T>
+Variable<T> pow(const Variable<T>& x, T exponent) {
+  return unary(
+      x, "pow", [exponent](T v) { return std::pow(v, exponent); },
+      [exponent](T v, T) { return exponent * std::pow(v, exponent - T(1)); });
+}
+
+template <typename T>
+Variable<T> sqrt(const Variable<T>& x) {
+  return unary(x, "sqrt", [](T v) { return std::sqrt(v); }, [](T, T y) { return T(0.5) / y; });
+}
+
+template <typename T>
+Variable<T> relu(const Variable<T>& x) {
+  return unary(
+      x, "relu", [](T v) { return v > 0 ? v : T(0); }, [](T v, T) { return v > 0 ? T(1) : T(0); });
+}
+
+template <typename T>
+Variable<T> leaky_relu(const Variable<T>& x, T neg_slope) {
+  return unary(
+      x, "leaky_relu", [neg_slope](T v) { return v > 0 ? v : neg_slope * v; },
+      [neg_slope](T v, T) { return v > 0 ? T(1) : neg_slope; });
+}
+
+#define NABLA_ELEMENTWISE(T)                                                      \
+  template Variable<T> add<T>(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> mul<T>(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> sub<T>(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> div<T>(const Variable<T>&, const Variable<T>&);            \
+  template Variable<T> neg<T>(const Variable<T>&);                                \
+  template Variable<T> exp<T>(const Variable<T>&);                                \
+  template Variable<T> log<T>(const Variable<T>&);                                \
+  template Variable<T> pow<T>(const Variable<T>&, T);                             \
+  template Variable<T> sqrt<T>(const Variable<T>&);                               \
+  template Variable<T> relu<T>(const Variable<T>&);                               \
+  template Variable<T> leaky_relu<T>(const Variable<T>&, T);
+NABLA_ELEMENTWISE(float)
+NABLA_ELEMENTWISE(double)
+
+}  // namespace nabla

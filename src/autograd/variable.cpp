@@ -1,0 +1,111 @@
+#include <stdexcept>
+#include <unordered_set>
+
+#include "nabla/autograd.h"
+#include "nabla/kernels.h"
+
+namespace nabla {
+namespace {
+thread_local bool g_grad_enabled = true;
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+template <typename T>
+void Node<T>::accumulate(const Tensor<T>& g) {
+  if (g.shape() != value.shape()) {
+    throw std::logic_error(std::string("gradient of shape ") + shape_str(g.shape()) +
+                           " for a value of shape " + shape_str(value.shape()) + " (op " + op +
+                           ")");
+  }
+  if (grad.empty()) {
+    grad = g.clone();
+  } else {
+    axpy(T(1), g, grad);
+  }
+}
+
+template <typename T>
+Variable<T>::Variable(Tensor<T> value, bool requires_grad)
+    : node_(std::make_shared<Node<T>>()) {
+  node_->value = std::move(value);
+  node_->requires_grad = requires_grad;
+}
+
+template <typename T>
+T Variable<T>::item() const {
+  if (numel() != 1) {
+    throw std::invalid_argument("item() of a variable with shape " + shape_str(shape()));
+  }
+  return value()[0];
+}
+
+template <typename T>
+Variable<T> Variable<T>::make_result(Tensor<T> value, const char* op,
+                                     std::vector<std::shared_ptr<Node<T>>> inputs,
+                                     std::function<void(const Tensor<T>&)> backward) {
+  Variable out(std::move(value), false);
+  out.node_->op = op;
+  if (!grad_enabled()) return out;
+  bool any = false;
+  for (const auto& in : inputs) any = any || in->requires_grad;
+  if (!any) return out;
+  out.node_->requires_grad = true;
+  out.node_->inputs = std::move(inputs);
+  out.node_->backward = std::move(backward);
+  return out;
+}
+
+template <typename T>
+void Variable<T>::backward() {
+  if (numel() != 1) {
+    throw std::invalid_argument("backward() without a gradient needs a scalar, got shape " +
+                                shape_str(shape()));
+  }
+  backward(Tensor<T>::full(shape(), T(1)));
+}
+
+template <typename T>
+void Variable<T>::backward(const Tensor<T>& grad_output) {
+  if (!requires_grad()) {
+    throw std::logic_error("backward() on a variable that does not require a gradient");
+  }
+  // Reverse topological order by an iterative depth-first post-order walk.
+  std::vector<Node<T>*> order;
+  std::unordered_set<Node<T>*> visited;
+  std::vector<std::pair<Node<T>*, size_t>> stack{{node_.get(), 0}};
+  visited.insert(node_.get());
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      Node<T>* in = node->inputs[next++].get();
+      if (in->requires_grad && !visited.count(in)) {
+        visited.insert(in);
+        stack.push_back({in, 0});
+      }
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  node_->accumulate(grad_output);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node<T>* node = *it;
+    if (node->backward && !node->grad.empty()) node->backward(node->grad);
+    // Free the graph: interior nodes drop their closures, inputs and gradients.
+    if (node->backward) {
+      node->backward = nullptr;
+      node->inputs.clear();
+      if (node != node_.get()) node->grad = Tensor<T>();
+    }
+  }
+}
+
+template class Variable<float>;
+template class Variable<double>;
+template struct Node<float>;
+template struct Node<double>;
+
+}  // namespace nabla
