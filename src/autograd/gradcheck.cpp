@@ -153,7 +153,7 @@ GradcheckResult gradcheck(const std::function<Variable<double>()>& f,
         x[j] = saved + h;
         const Tensor<double> plus = f().value().clone();
         x[j] = saved - h;
-        const Tensor<double> minus = f().value();
+        const Tensor<double> minus = f().value().clone();  // a view of x would change back
         x[j] = saved;
         for (int64_t k = 0; k < out_n; ++k) {
           const double num = (plus[k] - minus[k]) / (2 * h), an = rows[k][i][j];

@@ -72,19 +72,16 @@ void Variable<T>::backward(const Tensor<T>& grad_output) {
   if (!requires_grad()) {
     throw std::logic_error("backward() on a variable that does not require a gradient");
   }
-  // Reverse topological order by an iterative depth-first post-order walk.
-  std::vector<Node<T>*> order;
-  std::unordered_set<Node<T>*> visited;
-  std::vector<std::pair<Node<T>*, size_t>> stack{{node_.get(), 0}};
-  visited.insert(node_.get());
+  // Reverse topological order by an iterative depth-first post-order walk. `order` holds owning
+  // pointers: freeing a node's links below must not destroy nodes still waiting for their turn.
+  std::vector<std::shared_ptr<Node<T>>> order;
+  std::unordered_set<Node<T>*> visited{node_.get()};
+  std::vector<std::pair<std::shared_ptr<Node<T>>, size_t>> stack{{node_, 0}};
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      Node<T>* in = node->inputs[next++].get();
-      if (in->requires_grad && !visited.count(in)) {
-        visited.insert(in);
-        stack.push_back({in, 0});
-      }
+      const std::shared_ptr<Node<T>>& in = node->inputs[next++];
+      if (in->requires_grad && visited.insert(in.get()).second) stack.push_back({in, 0});
     } else {
       order.push_back(node);
       stack.pop_back();
@@ -92,13 +89,13 @@ void Variable<T>::backward(const Tensor<T>& grad_output) {
   }
   node_->accumulate(grad_output);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node<T>* node = *it;
-    if (node->backward && !node->grad.empty()) node->backward(node->grad);
+    Node<T>& node = **it;
+    if (node.backward && !node.grad.empty()) node.backward(node.grad);
     // Free the graph: interior nodes drop their closures, inputs and gradients.
-    if (node->backward) {
-      node->backward = nullptr;
-      node->inputs.clear();
-      if (node != node_.get()) node->grad = Tensor<T>();
+    if (node.backward) {
+      node.backward = nullptr;
+      node.inputs.clear();
+      if (&node != node_.get()) node.grad = Tensor<T>();
     }
   }
 }
