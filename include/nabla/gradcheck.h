@@ -45,7 +45,9 @@ GradcheckResult check_gradient(const std::function<double()>& loss, Tensor<doubl
 // Checks the backward pass of f (any function or module call that builds its result from the
 // inputs) against float64 central differences, for every input that requires a gradient. f is
 // called many times; it must be deterministic. On failure the message names the input, the
-// element, and (for the full Jacobian) the output element.
+// element, and (for the full Jacobian) the output element. The relative error is
+// ||analytic - numeric|| / max(||analytic||, ||numeric||, 1e-3) per input: gradients that are zero
+// in theory pass when both sides are round-off.
 GradcheckResult gradcheck(const std::function<Variable<double>()>& f,
                           const std::vector<NamedInput>& inputs, GradcheckOptions options = {});
 
