@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "nabla/data/png_sheets.h"
-#include "nabla/train/mlp_manual.h"
+#include "nabla/train/mlp.h"
 
 namespace nabla {
 namespace {
@@ -38,14 +38,17 @@ std::vector<int64_t> parse_units(const std::string& flag, const std::string& tex
   return units;
 }
 
-// The flags that every MLP command shares, with the report's defaults.
+// The flags of the MLP commands, with the report's defaults.
 struct MlpFlags {
   std::string hidden = "100";
-  MlpManualConfig config;
+  MlpConfig config;
 };
 
-void add_mlp_flags(CLI::App* cmd, MlpFlags& f) {
+// `model` is "mlp-manual" or "mlp"; the latter adds the autograd-only flags.
+void add_mlp_flags(CLI::App* cmd, MlpFlags& f, const std::string& model) {
   auto& c = f.config;
+  c.model = model;
+  c.out = "results/" + model;
   cmd->add_option("--dnn_hidden_units", f.hidden, "comma-separated hidden layer sizes")
       ->capture_default_str();
   cmd->add_option("--learning_rate", c.learning_rate, "learning rate (> 0)")->capture_default_str();
@@ -59,6 +62,15 @@ void add_mlp_flags(CLI::App* cmd, MlpFlags& f) {
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   cmd->add_option("--out", c.out, "output folder")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "no progress output");
+  if (model == "mlp") {
+    cmd->add_option("--optimizer", c.optimizer, "sgd or adam")->capture_default_str();
+    cmd->add_option("--batchnorm", c.batchnorm,
+                    "none, autograd or manual: a batch norm after each hidden linear layer")
+        ->capture_default_str();
+    cmd->add_option("--weight_decay", c.weight_decay, "L2 weight decay (PyTorch's, added to the gradient)")
+        ->capture_default_str();
+    cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  }
 }
 
 int report_error(const std::string& message, int code) {
@@ -77,11 +89,13 @@ int run_cli(int argc, const char* const* argv) {
 
   auto* train = app.add_subcommand("train", "train a model on CIFAR-10");
   train->require_subcommand(1);
-  MlpFlags manual_flags;
+  MlpFlags manual_flags, mlp_flags;
   auto* mlp_manual = train->add_subcommand(
       "mlp-manual", "the report's Section 1: MLP with hand-written backprop, trained with SGD");
-  add_mlp_flags(mlp_manual, manual_flags);
-  manual_flags.config.out = "results/mlp-manual";
+  add_mlp_flags(mlp_manual, manual_flags, "mlp-manual");
+  auto* mlp = train->add_subcommand(
+      "mlp", "the report's Section 2: the MLP on the autograd engine, SGD or Adam, batch norm");
+  add_mlp_flags(mlp, mlp_flags, "mlp");
 
   auto* data = app.add_subcommand("data", "CIFAR-10 data tools");
   data->require_subcommand(1);
@@ -111,6 +125,9 @@ int run_cli(int argc, const char* const* argv) {
       manual_flags.config.dnn_hidden_units =
           parse_units("--dnn_hidden_units", manual_flags.hidden);
       train_mlp_manual(manual_flags.config);
+    } else if (mlp->parsed()) {
+      mlp_flags.config.dnn_hidden_units = parse_units("--dnn_hidden_units", mlp_flags.hidden);
+      train_mlp(mlp_flags.config);
     } else if (convert->parsed()) {
       convert_png_sheets(sheets_dir, convert_out);
     } else if (check->parsed()) {

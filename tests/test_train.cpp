@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "nabla/io/safetensors.h"
-#include "nabla/train/mlp_manual.h"
+#include "nabla/train/mlp.h"
 #include "test_util.h"
 
 namespace nabla {
@@ -26,8 +26,8 @@ Cifar10 small_data(const TempDir& dir) {
   return load_cifar10(dir.path(), 100);
 }
 
-MlpManualConfig small_config(const std::filesystem::path& out) {
-  MlpManualConfig c;
+MlpConfig small_config(const std::filesystem::path& out) {
+  MlpConfig c;
   c.dnn_hidden_units = {32};
   c.learning_rate = 2e-3;
   c.max_steps = 45;
@@ -103,7 +103,7 @@ TEST(TrainMlpManualReal, ShortRunBeatsChance) {
   const std::string data_dir = testing::real_data_dir();
   if (data_dir.empty()) GTEST_SKIP() << "no CIFAR-10 data (set CIFAR10_DIR)";
   TempDir dir("train-real");
-  MlpManualConfig cfg;
+  MlpConfig cfg;
   cfg.data_dir = data_dir;
   cfg.max_steps = 300;
   cfg.eval_freq = 300;

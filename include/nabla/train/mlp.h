@@ -1,0 +1,53 @@
+// `nabla train mlp-manual` (report Section 1: the hand-written-backprop MLP with SGD) and
+// `nabla train mlp` (Section 2: the same MLP on the autograd engine, SGD or Adam, optional batch
+// norm). Both share one configuration; the autograd-only settings are ignored by mlp-manual.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nabla/data/cifar10.h"
+#include "nabla/train/run.h"
+
+namespace nabla {
+
+// A bad setting; the message starts with the flag's name. The command line exits 2 on it.
+class ConfigError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct MlpConfig {
+  std::string model = "mlp-manual";  // or "mlp"
+  std::vector<int64_t> dnn_hidden_units{100};
+  double learning_rate = 2e-3;
+  int64_t max_steps = 1500;
+  int64_t batch_size = 200;
+  int64_t eval_freq = 100;
+  double neg_slope = 0.02;
+  std::string data_dir;  // empty: $CIFAR10_DIR, else data/cifar-10-batches-bin
+  uint64_t seed = 42;
+  std::string out = "results/mlp-manual";
+  bool quiet = false;
+  // `mlp` only.
+  std::string optimizer = "sgd";  // sgd or adam
+  std::string batchnorm = "none";  // none, autograd or manual
+  double weight_decay = 0;
+  double momentum = 0;  // sgd only
+};
+
+nlohmann::json to_json(const MlpConfig& config);
+
+// Throws ConfigError for a setting no run can use; train_size 0 skips the batch-size bound.
+void validate(const MlpConfig& config, int64_t train_size = 0);
+
+// Loads the data named by the config (after validating it), then trains.
+RunSummary train_mlp_manual(const MlpConfig& config);
+RunSummary train_mlp_manual(const MlpConfig& config, const Cifar10& data);
+RunSummary train_mlp(const MlpConfig& config);
+RunSummary train_mlp(const MlpConfig& config, const Cifar10& data);
+
+}  // namespace nabla
