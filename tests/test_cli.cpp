@@ -54,12 +54,40 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlag{"--dnn_hidden_units abc", "--dnn_hidden_units"},
                       BadFlag{"--eval_freq 0", "--eval_freq"},
                       BadFlag{"--eval_freq -3", "--eval_freq"},
-                      BadFlag{"--max_steps 0", "--max_steps"}),
+                      BadFlag{"--max_steps 0", "--max_steps"},
+                      BadFlag{"--optimizer adam", "--optimizer"}),  // mlp only
     [](const ::testing::TestParamInfo<BadFlag>& info) {
       std::string name = std::to_string(info.index) + "_";
       for (char c : info.param.args) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return name;
     });
+
+class CliBadMlpFlag : public ::testing::TestWithParam<BadFlag> {};
+
+TEST_P(CliBadMlpFlag, OneLineErrorNamingTheFlagAndExitTwo) {
+  testing::TempDir out("cli-mlp");
+  const auto r = run_command(nabla("train mlp --data_dir /nonexistent --out " +
+                                   out.path().string() + " " + GetParam().args));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(GetParam().flag), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Flags, CliBadMlpFlag,
+                         ::testing::Values(BadFlag{"--optimizer rmsprop", "--optimizer"},
+                                           BadFlag{"--batchnorm yes", "--batchnorm"},
+                                           BadFlag{"--weight_decay -1", "--weight_decay"},
+                                           BadFlag{"--momentum 1.5", "--momentum"},
+                                           BadFlag{"--learning_rate 0", "--learning_rate"},
+                                           BadFlag{"--dnn_hidden_units 5,x", "--dnn_hidden_units"}));
+
+TEST(Cli, MlpHelpDocumentsItsFlags) {
+  const auto r = run_command(nabla("train mlp --help"));
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--optimizer", "--batchnorm", "--weight_decay", "--dnn_hidden_units"}) {
+    EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
+  }
+}
 
 TEST(Cli, MissingSubcommandIsAUsageError) {
   EXPECT_EQ(run_command(nabla("")).exit_code, 2);

@@ -98,6 +98,48 @@ TEST(TrainMlpManual, LearnsTheSyntheticClasses) {
   EXPECT_GT(train_mlp_manual(cfg, data).final_test_acc, 0.5);
 }
 
+TEST(TrainMlp, EveryOptimizerAndBatchNormLearnsAndReproduces) {
+  TempDir dir("train-mlp");
+  const Cifar10 data = small_data(dir);
+  for (const char* opt : {"sgd", "adam"}) {
+    for (const char* bn : {"none", "autograd", "manual"}) {
+      auto cfg = small_config(dir.path() / (std::string(opt) + bn));
+      cfg.model = "mlp";
+      cfg.optimizer = opt;
+      cfg.batchnorm = bn;
+      cfg.max_steps = 100;
+      cfg.eval_freq = 50;
+      const RunSummary s = train_mlp(cfg, data);
+      EXPECT_GT(s.final_test_acc, 0.5) << opt << " " << bn;
+      const auto model = load_safetensors(cfg.out + "/model.safetensors");
+      EXPECT_EQ(model.metadata.at("model"), "mlp");
+      EXPECT_EQ(model.find("bn1.weight") != nullptr, std::string(bn) != "none");
+      // Same seed, same metrics.
+      const std::string first = without_elapsed(testing::read_text(cfg.out + "/metrics.csv"));
+      train_mlp(cfg, data);
+      EXPECT_EQ(first, without_elapsed(testing::read_text(cfg.out + "/metrics.csv")));
+    }
+  }
+}
+
+TEST(TrainMlp, BadSettingsNameTheFlag) {
+  MlpConfig c;
+  c.model = "mlp";
+  c.optimizer = "rmsprop";
+  EXPECT_THROW(validate(c), ConfigError);
+  c.optimizer = "adam";
+  c.batchnorm = "yes";
+  EXPECT_THROW(validate(c), ConfigError);
+  c.batchnorm = "none";
+  c.weight_decay = -1;
+  try {
+    validate(c);
+    ADD_FAILURE();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--weight_decay"), std::string::npos);
+  }
+}
+
 // A few hundred steps on the real CIFAR-10: clearly above chance (0.1).
 TEST(TrainMlpManualReal, ShortRunBeatsChance) {
   const std::string data_dir = testing::real_data_dir();
@@ -109,8 +151,11 @@ TEST(TrainMlpManualReal, ShortRunBeatsChance) {
   cfg.eval_freq = 300;
   cfg.out = (dir.path() / "run").string();
   cfg.quiet = true;
-  const RunSummary s = train_mlp_manual(cfg);
-  EXPECT_GT(s.final_test_acc, 0.33);
+  EXPECT_GT(train_mlp_manual(cfg).final_test_acc, 0.33);
+  cfg.model = "mlp";
+  cfg.optimizer = "adam";
+  cfg.learning_rate = 1e-3;
+  EXPECT_GT(train_mlp(cfg).final_test_acc, 0.33);
 }
 
 }  // namespace
