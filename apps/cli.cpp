@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "nabla/data/png_sheets.h"
+#include "nabla/train/cnn.h"
 #include "nabla/train/mlp.h"
 
 namespace nabla {
@@ -97,6 +98,25 @@ int run_cli(int argc, const char* const* argv) {
       "mlp", "the report's Section 2: the MLP on the autograd engine, SGD or Adam, batch norm");
   add_mlp_flags(mlp, mlp_flags, "mlp");
 
+  CnnConfig cnn_config;
+  auto* cnn = train->add_subcommand(
+      "cnn", "the report's Section 4: the VGG-style ConvNet of Table 1, trained with Adam");
+  cnn->add_option("--learning_rate", cnn_config.learning_rate, "learning rate (> 0)")
+      ->capture_default_str();
+  cnn->add_option("--max_steps", cnn_config.max_steps, "number of training steps")
+      ->capture_default_str();
+  cnn->add_option("--batch_size", cnn_config.batch_size, "examples per step")->capture_default_str();
+  cnn->add_option("--eval_freq", cnn_config.eval_freq, "evaluate on the test set every N steps")
+      ->capture_default_str();
+  cnn->add_option("--optimizer", cnn_config.optimizer, "adam or sgd")->capture_default_str();
+  cnn->add_option("--data_dir", cnn_config.data_dir,
+                  "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+  cnn->add_option("--seed", cnn_config.seed, "random seed")->capture_default_str();
+  cnn->add_option("--out", cnn_config.out, "output folder")->capture_default_str();
+  cnn->add_option("--init_from", cnn_config.init_from,
+                  "start from the parameters in this safetensors file");
+  cnn->add_flag("--quiet", cnn_config.quiet, "no progress output");
+
   auto* data = app.add_subcommand("data", "CIFAR-10 data tools");
   data->require_subcommand(1);
   std::string sheets_dir, convert_out;
@@ -128,6 +148,8 @@ int run_cli(int argc, const char* const* argv) {
     } else if (mlp->parsed()) {
       mlp_flags.config.dnn_hidden_units = parse_units("--dnn_hidden_units", mlp_flags.hidden);
       train_mlp(mlp_flags.config);
+    } else if (cnn->parsed()) {
+      train_cnn(cnn_config);
     } else if (convert->parsed()) {
       convert_png_sheets(sheets_dir, convert_out);
     } else if (check->parsed()) {

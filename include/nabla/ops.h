@@ -74,6 +74,22 @@ Variable<T> log_softmax(const Variable<T>& x);
 template <typename T>
 Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>& labels);
 
+// x (N,C,H,W) * weight (O,C,KH,KW) + bias (O) -> (N,O,OH,OW); bias may be undefined.
+template <typename T>
+Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias,
+                   int64_t stride, int64_t pad);
+// Max over kernel x kernel windows; padded cells never win; the gradient goes to each argmax.
+template <typename T>
+Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int64_t pad);
+// Batch norm over N, H and W of x (N,C,H,W), fused with a hand-written backward. Training: batch
+// statistics (biased variance) normalise, and running_mean/running_var (C) are updated in place
+// with `momentum` and the unbiased variance, as PyTorch does. Evaluation: the running statistics
+// normalise.
+template <typename T>
+Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
+                         Tensor<T>& running_mean, Tensor<T>& running_var, bool training,
+                         T momentum, T eps);
+
 // A constant (no gradient) of shape [] holding v.
 template <typename T>
 Variable<T> scalar(T v) {

@@ -1,0 +1,47 @@
+// Plain convolution and pooling kernels on NCHW tensors (no autograd). Each fast kernel has a
+// direct reference kernel beside it, used as the oracle in tests.
+//   x (N,C,H,W), weight (O,C,KH,KW), bias (O), y (N,O,OH,OW),
+//   OH = (H + 2 pad - KH) / stride + 1, likewise OW.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nabla/tensor.h"
+
+namespace nabla {
+
+struct Conv2dGeometry {
+  int64_t N, C, H, W, O, KH, KW, stride, pad, OH, OW;
+};
+// Checks the shapes and computes the output size; throws std::invalid_argument naming the problem.
+Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& weight, int64_t stride, int64_t pad);
+
+// im2col + one GEMM over the whole batch. bias may be empty.
+template <typename T>
+Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                         int64_t stride, int64_t pad);
+template <typename T>
+Tensor<T> conv2d_forward_reference(const Tensor<T>& x, const Tensor<T>& weight,
+                                   const Tensor<T>& bias, int64_t stride, int64_t pad);
+
+// Gradients of conv2d given dy; each output is computed only when its flag is set.
+template <typename T>
+struct Conv2dGrads {
+  Tensor<T> dx, dweight, dbias;
+};
+template <typename T>
+Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Tensor<T>& weight,
+                               int64_t stride, int64_t pad, bool need_dx, bool need_dweight,
+                               bool need_dbias);
+template <typename T>
+Conv2dGrads<T> conv2d_backward_reference(const Tensor<T>& dy, const Tensor<T>& x,
+                                         const Tensor<T>& weight, int64_t stride, int64_t pad);
+
+// Max pooling: y (N,C,OH,OW) and, for each output, the flat index into x of its maximum. Padded
+// cells never win.
+template <typename T>
+Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
+                             std::vector<int64_t>& argmax);
+
+}  // namespace nabla

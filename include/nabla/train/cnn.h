@@ -1,0 +1,37 @@
+// `nabla train cnn`: the report's Section 4 ConvNet trained with Adam (or SGD) on CIFAR-10.
+#pragma once
+
+#include <string>
+
+#include "nabla/data/cifar10.h"
+#include "nabla/nn/convnet.h"
+#include "nabla/train/mlp.h"
+#include "nabla/train/run.h"
+
+namespace nabla {
+
+struct CnnConfig {
+  double learning_rate = 1e-4;
+  int64_t max_steps = 5000;
+  int64_t batch_size = 32;
+  int64_t eval_freq = 500;
+  std::string optimizer = "adam";  // or sgd
+  std::string data_dir;
+  uint64_t seed = 42;
+  std::string out = "results/cnn";
+  std::string init_from;  // a safetensors file to start from, or empty
+  bool quiet = false;
+};
+
+nlohmann::json to_json(const CnnConfig& config);
+// Throws ConfigError naming the flag.
+void validate(const CnnConfig& config, int64_t train_size = 0);
+
+RunSummary train_cnn(const CnnConfig& config);
+RunSummary train_cnn(const CnnConfig& config, const Cifar10& data);
+
+// Copies every parameter and buffer of `model` from the file. Missing, extra or mis-shaped tensors
+// are all reported by name in one DataError. mean_image, if present, is not a model tensor.
+void load_into(nn::Module<float>& model, const SafetensorsFile& file, const std::string& path);
+
+}  // namespace nabla

@@ -1,0 +1,265 @@
+#include "nabla/conv.h"
+
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "nabla/kernels.h"
+
+namespace nabla {
+
+Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& w, int64_t stride, int64_t pad) {
+  if (x.size() != 4) throw std::invalid_argument("conv2d: input must be NCHW, got " + shape_str(x));
+  if (w.size() != 4) {
+    throw std::invalid_argument("conv2d: weight must be OIHW, got " + shape_str(w));
+  }
+  if (x[1] != w[1]) {
+    throw std::invalid_argument("conv2d: input has " + std::to_string(x[1]) +
+                                " channels, weight expects " + std::to_string(w[1]));
+  }
+  if (stride < 1 || pad < 0) throw std::invalid_argument("conv2d: stride >= 1 and pad >= 0");
+  Conv2dGeometry g{x[0], x[1], x[2], x[3], w[0], w[2], w[3], stride, pad, 0, 0};
+  if (g.H + 2 * pad < g.KH || g.W + 2 * pad < g.KW) {
+    throw std::invalid_argument("conv2d: kernel larger than the padded input");
+  }
+  g.OH = (g.H + 2 * pad - g.KH) / stride + 1;
+  g.OW = (g.W + 2 * pad - g.KW) / stride + 1;
+  return g;
+}
+
+namespace {
+
+// cols (C*KH*KW, N*OH*OW): column (n, oh, ow) holds the receptive field of that output.
+template <typename T>
+void im2col(const T* x, const Conv2dGeometry& g, T* cols) {
+  const int64_t P = g.N * g.OH * g.OW;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t c = 0; c < g.C; ++c) {
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * P;
+        for (int64_t n = 0; n < g.N; ++n) {
+          const T* plane = x + (n * g.C + c) * g.H * g.W;
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            const int64_t ih = oh * g.stride - g.pad + kh;
+            T* out = row + (n * g.OH + oh) * g.OW;
+            if (ih < 0 || ih >= g.H) {
+              for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] = T(0);
+              continue;
+            }
+            for (int64_t ow = 0; ow < g.OW; ++ow) {
+              const int64_t iw = ow * g.stride - g.pad + kw;
+              out[ow] = (iw >= 0 && iw < g.W) ? plane[ih * g.W + iw] : T(0);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: dx += each column entry at the input position it was read from.
+template <typename T>
+void col2im(const T* cols, const Conv2dGeometry& g, T* dx) {
+  const int64_t P = g.N * g.OH * g.OW;
+  // Parallel over (n, c) planes: each writes only its own plane.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.N; ++n) {
+    for (int64_t c = 0; c < g.C; ++c) {
+      T* plane = dx + (n * g.C + c) * g.H * g.W;
+      for (int64_t kh = 0; kh < g.KH; ++kh) {
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * P + n * g.OH * g.OW;
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            const int64_t ih = oh * g.stride - g.pad + kh;
+            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t ow = 0; ow < g.OW; ++ow) {
+              const int64_t iw = ow * g.stride - g.pad + kw;
+              if (iw >= 0 && iw < g.W) plane[ih * g.W + iw] += row[oh * g.OW + ow];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                         int64_t stride, int64_t pad) {
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
+  const int64_t K = g.C * g.KH * g.KW, S = g.OH * g.OW, P = g.N * S;
+  std::vector<T> cols(static_cast<size_t>(K * P));
+  im2col(x.data(), g, cols.data());
+  std::vector<T> out(static_cast<size_t>(g.O * P));  // (O, N*OH*OW)
+  gemm(Trans::kNo, Trans::kNo, g.O, P, K, T(1), weight.data(), K, cols.data(), P, T(0),
+       out.data(), P);
+  Tensor<T> y({g.N, g.O, g.OH, g.OW});
+  T* py = y.data();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.N; ++n) {
+    for (int64_t o = 0; o < g.O; ++o) {
+      const T b = bias.empty() ? T(0) : bias[o];
+      const T* src = out.data() + o * P + n * S;
+      T* dst = py + (n * g.O + o) * S;
+      for (int64_t s = 0; s < S; ++s) dst[s] = src[s] + b;
+    }
+  }
+  return y;
+}
+
+template <typename T>
+Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Tensor<T>& weight,
+                               int64_t stride, int64_t pad, bool need_dx, bool need_dweight,
+                               bool need_dbias) {
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
+  const int64_t K = g.C * g.KH * g.KW, S = g.OH * g.OW, P = g.N * S;
+  // dy as (O, N*OH*OW), the layout of the forward GEMM's output.
+  std::vector<T> dy_mat(static_cast<size_t>(g.O * P));
+  const T* pdy = dy.data();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.N; ++n) {
+    for (int64_t o = 0; o < g.O; ++o) {
+      const T* src = pdy + (n * g.O + o) * S;
+      T* dst = dy_mat.data() + o * P + n * S;
+      for (int64_t s = 0; s < S; ++s) dst[s] = src[s];
+    }
+  }
+  Conv2dGrads<T> grads;
+  if (need_dbias) {
+    grads.dbias = Tensor<T>({g.O});
+    for (int64_t o = 0; o < g.O; ++o) {
+      double acc = 0;
+      for (int64_t p = 0; p < P; ++p) acc += dy_mat[o * P + p];
+      grads.dbias[o] = static_cast<T>(acc);
+    }
+  }
+  if (need_dweight) {
+    std::vector<T> cols(static_cast<size_t>(K * P));
+    im2col(x.data(), g, cols.data());
+    grads.dweight = Tensor<T>(weight.shape());
+    gemm(Trans::kNo, Trans::kYes, g.O, K, P, T(1), dy_mat.data(), P, cols.data(), P, T(0),
+         grads.dweight.data(), K);
+  }
+  if (need_dx) {
+    std::vector<T> dcols(static_cast<size_t>(K * P));
+    gemm(Trans::kYes, Trans::kNo, K, P, g.O, T(1), weight.data(), K, dy_mat.data(), P, T(0),
+         dcols.data(), P);
+    grads.dx = Tensor<T>(x.shape());
+    col2im(dcols.data(), g, grads.dx.data());
+  }
+  return grads;
+}
+
+template <typename T>
+Tensor<T> conv2d_forward_reference(const Tensor<T>& x, const Tensor<T>& weight,
+                                   const Tensor<T>& bias, int64_t stride, int64_t pad) {
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
+  Tensor<T> y({g.N, g.O, g.OH, g.OW});
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          double acc = bias.empty() ? 0.0 : bias[o];
+          for (int64_t c = 0; c < g.C; ++c)
+            for (int64_t kh = 0; kh < g.KH; ++kh)
+              for (int64_t kw = 0; kw < g.KW; ++kw) {
+                const int64_t ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                acc += static_cast<double>(x.at({n, c, ih, iw})) * weight.at({o, c, kh, kw});
+              }
+          y.at({n, o, oh, ow}) = static_cast<T>(acc);
+        }
+  return y;
+}
+
+template <typename T>
+Conv2dGrads<T> conv2d_backward_reference(const Tensor<T>& dy, const Tensor<T>& x,
+                                         const Tensor<T>& weight, int64_t stride, int64_t pad) {
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
+  Conv2dGrads<T> r{Tensor<T>(x.shape()), Tensor<T>(weight.shape()), Tensor<T>({g.O})};
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const T d = dy.at({n, o, oh, ow});
+          r.dbias[o] += d;
+          for (int64_t c = 0; c < g.C; ++c)
+            for (int64_t kh = 0; kh < g.KH; ++kh)
+              for (int64_t kw = 0; kw < g.KW; ++kw) {
+                const int64_t ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                r.dweight.at({o, c, kh, kw}) += d * x.at({n, c, ih, iw});
+                r.dx.at({n, c, ih, iw}) += d * weight.at({o, c, kh, kw});
+              }
+        }
+  return r;
+}
+
+template <typename T>
+Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
+                             std::vector<int64_t>& argmax) {
+  if (x.rank() != 4) {
+    throw std::invalid_argument("max_pool2d: input must be NCHW, got " + shape_str(x.shape()));
+  }
+  if (kernel < 1 || stride < 1 || pad < 0 || 2 * pad > kernel) {
+    throw std::invalid_argument("max_pool2d: needs kernel >= 1, stride >= 1, 0 <= pad <= kernel/2");
+  }
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  if (H + 2 * pad < kernel || W + 2 * pad < kernel) {
+    throw std::invalid_argument("max_pool2d: kernel larger than the padded input");
+  }
+  const int64_t OH = (H + 2 * pad - kernel) / stride + 1, OW = (W + 2 * pad - kernel) / stride + 1;
+  Tensor<T> y({N, C, OH, OW});
+  argmax.assign(static_cast<size_t>(y.numel()), 0);
+  const T* px = x.data();
+  T* py = y.data();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t base = (n * C + c) * H * W;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t best_idx = -1;
+          for (int64_t kh = 0; kh < kernel; ++kh) {
+            const int64_t ih = oh * stride - pad + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (int64_t kw = 0; kw < kernel; ++kw) {
+              const int64_t iw = ow * stride - pad + kw;
+              if (iw < 0 || iw >= W) continue;
+              const int64_t idx = base + ih * W + iw;
+              if (best_idx < 0 || px[idx] > best) {
+                best = px[idx];
+                best_idx = idx;
+              }
+            }
+          }
+          const int64_t o = ((n * C + c) * OH + oh) * OW + ow;
+          py[o] = best;
+          argmax[o] = best_idx;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+#define NABLA_CONV(T)                                                                            \
+  template Tensor<T> conv2d_forward<T>(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,      \
+                                       int64_t, int64_t);                                        \
+  template Tensor<T> conv2d_forward_reference<T>(const Tensor<T>&, const Tensor<T>&,              \
+                                                 const Tensor<T>&, int64_t, int64_t);            \
+  template Conv2dGrads<T> conv2d_backward<T>(const Tensor<T>&, const Tensor<T>&,                  \
+                                             const Tensor<T>&, int64_t, int64_t, bool, bool,     \
+                                             bool);                                              \
+  template Conv2dGrads<T> conv2d_backward_reference<T>(const Tensor<T>&, const Tensor<T>&,        \
+                                                       const Tensor<T>&, int64_t, int64_t);      \
+  template Tensor<T> max_pool2d_forward<T>(const Tensor<T>&, int64_t, int64_t, int64_t,           \
+                                           std::vector<int64_t>&);
+NABLA_CONV(float)
+NABLA_CONV(double)
+
+}  // namespace nabla

@@ -1,0 +1,95 @@
+#include <algorithm>
+
+#include "nabla/optim/optimizer.h"
+#include "nabla/train/classifier.h"
+#include "nabla/train/cnn.h"
+
+namespace nabla {
+
+nlohmann::json to_json(const CnnConfig& c) {
+  return {{"model", "cnn"},
+          {"learning_rate", c.learning_rate},
+          {"max_steps", c.max_steps},
+          {"batch_size", c.batch_size},
+          {"eval_freq", c.eval_freq},
+          {"optimizer", c.optimizer},
+          {"data_dir", c.data_dir},
+          {"seed", c.seed},
+          {"out", c.out},
+          {"init_from", c.init_from}};
+}
+
+void validate(const CnnConfig& c, int64_t train_size) {
+  if (!(c.learning_rate > 0)) throw ConfigError("--learning_rate: must be > 0");
+  if (c.max_steps <= 0) throw ConfigError("--max_steps: must be > 0");
+  if (c.batch_size <= 1) throw ConfigError("--batch_size: must be > 1 (batch norm needs 2)");
+  if (train_size > 0 && c.batch_size > train_size) {
+    throw ConfigError("--batch_size: " + std::to_string(c.batch_size) +
+                      " is larger than the training set (" + std::to_string(train_size) + ")");
+  }
+  if (c.eval_freq <= 0) throw ConfigError("--eval_freq: must be > 0");
+  if (c.optimizer != "sgd" && c.optimizer != "adam") {
+    throw ConfigError("--optimizer: must be sgd or adam, not '" + c.optimizer + "'");
+  }
+}
+
+void load_into(nn::Module<float>& model, const SafetensorsFile& file, const std::string& path) {
+  std::string problems;
+  std::vector<std::string> used;
+  const auto take = [&](const std::string& name, Tensor<float>& dst) {
+    const Tensor<float>* src = file.find(name);
+    if (!src) {
+      problems += " missing " + name + ";";
+    } else if (src->shape() != dst.shape()) {
+      problems += " " + name + " has shape " + shape_str(src->shape()) + ", expected " +
+                  shape_str(dst.shape()) + ";";
+    } else {
+      std::copy(src->values().begin(), src->values().end(), dst.values().begin());
+    }
+    used.push_back(name);
+  };
+  for (auto& [name, p] : model.named_parameters()) take(name, p.value());
+  for (auto& [name, b] : model.named_buffers()) take(name, b);
+  for (const auto& t : file.tensors) {
+    if (t.name != "mean_image" && std::find(used.begin(), used.end(), t.name) == used.end()) {
+      problems += " unexpected " + t.name + ";";
+    }
+  }
+  if (!problems.empty()) {
+    problems.pop_back();
+    throw DataError(path + ": does not fit the model:" + problems);
+  }
+}
+
+RunSummary train_cnn(const CnnConfig& config) {
+  validate(config, 5 * kCifarRecordsPerFile);
+  return train_cnn(config, load_cifar10(resolve_data_dir(config.data_dir)));
+}
+
+RunSummary train_cnn(const CnnConfig& config, const Cifar10& data) {
+  validate(config, data.train.images.dim(0));
+  Rng init_rng(config.seed);
+  nn::ConvNet<float> model(data.train.images.dim(1), kCifarClasses, init_rng);
+  if (!config.init_from.empty()) {
+    load_into(model, load_safetensors(config.init_from), config.init_from);
+  }
+  const auto lr = static_cast<float>(config.learning_rate);
+  std::unique_ptr<optim::Optimizer<float>> optimizer;
+  if (config.optimizer == "adam") {
+    optimizer = std::make_unique<optim::Adam<float>>(model.parameters(), lr);
+  } else {
+    optimizer = std::make_unique<optim::SGD<float>>(model.parameters(), lr);
+  }
+  RunWriter run(config.out, "cnn", to_json(config), config.max_steps, config.quiet);
+  train_classifier(model, *optimizer, data,
+                   {config.max_steps, config.batch_size, config.eval_freq, config.seed + 1}, run);
+  std::vector<NamedTensor> tensors = model_tensors(model);
+  tensors.push_back({"mean_image", data.mean_image});
+  return run.finish(tensors, {{"format", "nabla"},
+                              {"model", "cnn"},
+                              {"n_channels", std::to_string(data.train.images.dim(1))},
+                              {"n_classes", std::to_string(kCifarClasses)},
+                              {"config", to_json(config).dump()}});
+}
+
+}  // namespace nabla

@@ -1,0 +1,169 @@
+// Convolution, pooling and 2-D batch norm: fast kernels against the reference on odd shapes,
+// float64 gradchecks of the ops and modules, and the ConvNet's shape and parameter count.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "nabla/conv.h"
+#include "nabla/gradcheck.h"
+#include "nabla/kernels.h"
+#include "nabla/nn/convnet.h"
+#include "nabla/ops.h"
+
+namespace nabla {
+namespace {
+
+using V = Variable<double>;
+
+Tensor<double> randn(Shape shape, Rng& rng, double scale = 1.0) {
+  Tensor<double> t(std::move(shape));
+  for (double& v : t.values()) v = rng.normal(0.0, scale);
+  return t;
+}
+
+struct ConvCase {
+  Shape x, w;
+  int64_t stride, pad;
+};
+
+TEST(ConvKernels, FastMatchesReferenceOnOddShapes) {
+  Rng rng(1);
+  for (const ConvCase& c : {ConvCase{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1},
+                            ConvCase{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
+                            ConvCase{{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0},
+                            ConvCase{{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
+                            ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1}}) {
+    const Tensor<double> x = randn(c.x, rng), w = randn(c.w, rng), b = randn({c.w[0]}, rng);
+    const Tensor<double> y = conv2d_forward(x, w, b, c.stride, c.pad);
+    const Tensor<double> y_ref = conv2d_forward_reference(x, w, b, c.stride, c.pad);
+    ASSERT_EQ(y.shape(), y_ref.shape());
+    EXPECT_LT(max_abs_diff(y, y_ref), 1e-12);
+    const Tensor<double> dy = randn(y.shape(), rng);
+    const auto g = conv2d_backward(dy, x, w, c.stride, c.pad, true, true, true);
+    const auto g_ref = conv2d_backward_reference(dy, x, w, c.stride, c.pad);
+    EXPECT_LT(max_abs_diff(g.dx, g_ref.dx), 1e-12);
+    EXPECT_LT(max_abs_diff(g.dweight, g_ref.dweight), 1e-12);
+    EXPECT_LT(max_abs_diff(g.dbias, g_ref.dbias), 1e-12);
+  }
+}
+
+TEST(ConvKernels, FloatPathAgreesWithDouble) {
+  Rng rng(2);
+  const Tensor<double> x = randn({2, 3, 8, 8}, rng), w = randn({4, 3, 3, 3}, rng);
+  const Tensor<float> y = conv2d_forward(tensor_cast<float>(x), tensor_cast<float>(w),
+                                         Tensor<float>(), 1, 1);
+  const Tensor<double> y_ref = conv2d_forward_reference(x, w, Tensor<double>(), 1, 1);
+  EXPECT_LT(max_abs_diff(tensor_cast<double>(y), y_ref), 1e-4);
+}
+
+TEST(ConvKernels, ShapeErrors) {
+  const Tensor<double> x({1, 3, 8, 8}), w({4, 2, 3, 3});
+  EXPECT_THROW(conv2d_forward(x, w, Tensor<double>(), 1, 1), std::invalid_argument);
+  EXPECT_THROW(conv2d_forward(Tensor<double>({3, 8, 8}), w, Tensor<double>(), 1, 1),
+               std::invalid_argument);
+  std::vector<int64_t> arg;
+  EXPECT_THROW(max_pool2d_forward(x, 3, 2, 2, arg), std::invalid_argument);
+}
+
+TEST(MaxPool, PaddedCellsNeverWinAndValues) {
+  // All-negative input: with padding, a padded zero would win if it took part.
+  Tensor<double> x({1, 1, 2, 2}, {-4, -3, -2, -1});
+  std::vector<int64_t> arg;
+  const Tensor<double> y = max_pool2d_forward(x, 3, 2, 1, arg);
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 1, 1}));
+  EXPECT_EQ(y[0], -1);
+  EXPECT_EQ(arg[0], 3);
+  Tensor<double> z({1, 1, 32, 32});
+  EXPECT_EQ(max_pool2d_forward(z, 3, 2, 1, arg).shape(), (Shape{1, 1, 16, 16}));
+}
+
+TEST(ConvOps, Gradchecks) {
+  Rng rng(3);
+  V x(randn({2, 3, 5, 4}, rng), true), w(randn({2, 3, 3, 3}, rng), true), b(randn({2}, rng), true);
+  const auto r = gradcheck([&] { return conv2d(x, w, b, 1, 1); }, {{"x", x}, {"w", w}, {"b", b}});
+  EXPECT_TRUE(r.ok) << r.message;
+  const auto r2 = gradcheck([&] { return conv2d(x, w, V(), 2, 0); }, {{"x", x}, {"w", w}});
+  EXPECT_TRUE(r2.ok) << r2.message;
+  // Distinct values, so no window has a tie (a kink of max).
+  Tensor<double> distinct({2, 2, 5, 5});
+  const auto perm = rng.permutation(distinct.numel());
+  for (int64_t i = 0; i < distinct.numel(); ++i) distinct[i] = 0.1 * static_cast<double>(perm[i]);
+  V p(distinct, true);
+  const auto r3 = gradcheck([&] { return max_pool2d(p, 3, 2, 1); }, {{"x", p}});
+  EXPECT_TRUE(r3.ok) << r3.message;
+}
+
+TEST(ConvOps, BatchNorm2dTrainingAndEval) {
+  Rng rng(4);
+  V x(randn({3, 2, 4, 3}, rng, 2.0), true), g(randn({2}, rng), true), b(randn({2}, rng), true);
+  Tensor<double> rm({2}), rv = Tensor<double>::full({2}, 1.0);
+  const auto train = gradcheck(
+      [&] { return batch_norm2d(x, g, b, rm, rv, true, 0.1, 1e-5); }, {{"x", x}, {"gamma", g}, {"beta", b}});
+  EXPECT_TRUE(train.ok) << train.message;
+  const auto eval = gradcheck(
+      [&] { return batch_norm2d(x, g, b, rm, rv, false, 0.1, 1e-5); }, {{"x", x}, {"gamma", g}, {"beta", b}});
+  EXPECT_TRUE(eval.ok) << eval.message;
+
+  // One training call updates the running statistics with momentum 0.1 and unbiased variance.
+  Tensor<double> mean({2}), var = Tensor<double>::full({2}, 1.0);
+  batch_norm2d(x, g, b, mean, var, true, 0.1, 1e-5);
+  const int64_t M = 3 * 4 * 3;
+  double s = 0, sq = 0;
+  for (int64_t n = 0; n < 3; ++n)
+    for (int64_t i = 0; i < 12; ++i) s += x.value()[(n * 2 + 1) * 12 + i];
+  const double mu = s / M;
+  for (int64_t n = 0; n < 3; ++n)
+    for (int64_t i = 0; i < 12; ++i) sq += std::pow(x.value()[(n * 2 + 1) * 12 + i] - mu, 2);
+  EXPECT_NEAR(mean[1], 0.1 * mu, 1e-12);
+  EXPECT_NEAR(var[1], 0.9 + 0.1 * sq / (M - 1), 1e-12);
+  EXPECT_THROW(batch_norm2d(x, g, b, mean, var, true, 0.1, 1e-5).backward(), std::invalid_argument);
+  EXPECT_THROW(batch_norm2d(V(Tensor<double>({3, 5})), g, b, mean, var, true, 0.1, 1e-5),
+               std::invalid_argument);
+}
+
+TEST(ConvModules, GradchecksOfConvAndBatchNorm) {
+  Rng rng(5);
+  nn::Conv2d<double> conv(2, 3, 3, 1, 1, rng);
+  V x(randn({2, 2, 4, 4}, rng), true);
+  std::vector<NamedInput> inputs{{"x", x}};
+  for (auto& [n, p] : conv.named_parameters()) inputs.push_back({n, p});
+  const auto r = gradcheck([&] { return conv(x); }, inputs);
+  EXPECT_TRUE(r.ok) << r.message;
+  nn::BatchNorm2d<double> bn(2);
+  std::vector<NamedInput> bn_inputs{{"x", x}};
+  for (auto& [n, p] : bn.named_parameters()) bn_inputs.push_back({n, p});
+  const auto r2 = gradcheck([&] { return bn(x); }, bn_inputs);
+  EXPECT_TRUE(r2.ok) << r2.message;
+  const auto buffers = bn.named_buffers();
+  ASSERT_EQ(buffers.size(), 2u);
+  EXPECT_EQ(buffers[0].first, "running_mean");
+  EXPECT_NE(buffers[0].second[0], 0.0);  // updated in place by the calls above
+}
+
+// Table 1: conv weights 3*3*in*out + out biases, batch norm 2 per channel, linear 512*10 + 10.
+TEST(ConvNet, ShapeParameterCountAndNames) {
+  Rng rng(6);
+  nn::ConvNet<float> net(3, 10, rng);
+  int64_t count = 0;
+  for (auto& p : net.parameters()) count += p.numel();
+  const int64_t convs = (3 * 64 + 64 * 128 + 128 * 256 + 256 * 256 + 256 * 512 + 3 * 512 * 512) * 9 +
+                        (64 + 128 + 256 + 256 + 512 + 512 + 512 + 512);
+  const int64_t bns = 2 * (64 + 128 + 256 + 256 + 512 + 512 + 512 + 512);
+  EXPECT_EQ(count, convs + bns + 512 * 10 + 10);
+  EXPECT_EQ(count, 9231114);
+  const auto params = net.named_parameters();
+  EXPECT_EQ(params.front().first, "conv1.weight");
+  EXPECT_EQ(params.front().second.shape(), (Shape{64, 3, 3, 3}));
+  EXPECT_EQ(params[2].first, "bn1.weight");
+  EXPECT_EQ(params.back().first, "linear.bias");
+  const auto buffers = net.named_buffers();
+  EXPECT_EQ(buffers.size(), 16u);
+  EXPECT_EQ(buffers[0].first, "bn1.running_mean");
+  EXPECT_EQ(buffers.back().first, "bn5_b.running_var");
+  Tensor<float> x({2, 3, 32, 32});
+  for (float& v : x.values()) v = static_cast<float>(rng.normal());
+  EXPECT_EQ(net(Variable<float>(x)).shape(), (Shape{2, 10}));
+}
+
+}  // namespace
+}  // namespace nabla
