@@ -2,11 +2,14 @@
 // PyTorch, in float64: MLP forward, loss and every gradient, five SGD and Adam steps, batch norm.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "nabla/kernels.h"
 #include "nabla/nn/batchnorm.h"
+#include "nabla/nn/convnet.h"
 #include "nabla/nn/mlp.h"
 #include "nabla/ops.h"
 #include "nabla/optim/optimizer.h"
@@ -132,6 +135,90 @@ TEST(BatchNormParity, AllThreeMatchPyTorch) {
     expect_close(gamma.grad(), j["dgamma"], 1e-12, w + " dgamma");
     expect_close(beta.grad(), j["dbeta"], 1e-12, w + " dbeta");
   }
+}
+
+}  // namespace
+}  // namespace nabla
+
+namespace nabla {
+namespace {
+
+// The same deterministic weights as make_fixtures.py's formula_fill.
+void formula_fill(nn::Module<double>& model) {
+  const auto params = model.named_parameters();
+  std::map<std::string, int64_t> fan_in;
+  for (const auto& [name, p] : params) {
+    if (p.value().rank() > 1) fan_in[name] = p.numel() / p.dim(0);
+  }
+  int64_t k = 0;
+  for (auto [name, p] : params) {
+    Tensor<double>& v = p.value();
+    const bool bn = name.rfind("bn", 0) == 0;
+    const bool weight = name.size() >= 6 && name.substr(name.size() - 6) == "weight";
+    const std::string weight_name = name.substr(0, name.rfind('.')) + ".weight";
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      const double wave = std::sin(0.7 * static_cast<double>(i) + static_cast<double>(k));
+      if (bn) {
+        v[i] = weight ? 1 + 0.1 * wave : 0.1 * wave;
+      } else {
+        v[i] = wave / std::sqrt(static_cast<double>(fan_in.at(weight_name)));
+      }
+    }
+    ++k;
+  }
+}
+
+void expect_summary(const Tensor<double>& t, const json& want, const std::string& what) {
+  double sum = 0, sq = 0;
+  for (double v : t.values()) {
+    sum += v;
+    sq += v * v;
+  }
+  const double norm = want["norm"].get<double>();
+  EXPECT_NEAR(sum, want["sum"].get<double>(), 1e-9 * std::max(1.0, norm)) << what;
+  EXPECT_NEAR(std::sqrt(sq), norm, 1e-9 * std::max(1.0, norm)) << what;
+  const auto idx = want["index"].get<std::vector<int64_t>>();
+  const auto values = want["values"].get<std::vector<double>>();
+  for (size_t j = 0; j < idx.size(); ++j) {
+    EXPECT_NEAR(t[idx[j]], values[j], 1e-9 * std::max(1.0, std::abs(values[j]))) << what;
+  }
+}
+
+TEST(ConvNetParity, ForwardGradientsBuffersAdamAndEval) {
+  const json j = load("convnet_parity.json");
+  Rng rng(0);
+  nn::ConvNet<double> net(3, 10, rng);
+  formula_fill(net);
+  Tensor<double> x({2, 3, 32, 32});
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = 2 * std::sin(0.013 * static_cast<double>(i));
+  const auto labels = j["labels"].get<std::vector<int32_t>>();
+
+  V logits = net(V(x));
+  V loss = cross_entropy(logits, labels);
+  loss.backward();
+  expect_close(logits.value(), j["logits"], 1e-9, "logits");
+  EXPECT_NEAR(loss.item(), j["loss"].get<double>(), 1e-10);
+  for (auto& [name, p] : net.named_parameters()) expect_summary(p.grad(), j["grads"][name], name);
+  for (auto& [name, b] : net.named_buffers()) expect_summary(b, j["buffers"][name], name);
+
+  // Three Adam steps from the same start (running statistics reset).
+  net.zero_grad();
+  formula_fill(net);
+  for (auto& [name, b] : net.named_buffers()) {
+    b.fill(name.find("running_var") != std::string::npos ? 1.0 : 0.0);
+  }
+  optim::Adam<double> adam(net.parameters(), 1e-3);
+  const auto want = j["adam_losses"].get<std::vector<double>>();
+  for (size_t step = 0; step < want.size(); ++step) {
+    adam.zero_grad();
+    V step_loss = cross_entropy(net(V(x)), labels);
+    step_loss.backward();
+    adam.step();
+    EXPECT_NEAR(step_loss.item(), want[step], 1e-9) << "adam step " << step;
+  }
+  net.eval();
+  NoGradGuard no_grad;
+  expect_close(net(V(x)).value(), j["eval_logits"], 1e-8, "eval logits");
 }
 
 }  // namespace

@@ -63,7 +63,10 @@ void Adam<T>::step() {
     const T* g = p.grad().data();
     T* m = m_[i].data();
     T* v = v_[i].data();
-    for (int64_t j = 0; j < p.numel(); ++j) {
+    const int64_t n = p.numel();
+    // Elementwise and independent: the same result on any number of threads.
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t j = 0; j < n; ++j) {
       const T d = g[j] + weight_decay_ * w[j];
       m[j] = beta1_ * m[j] + (T(1) - beta1_) * d;
       v[j] = beta2_ * v[j] + (T(1) - beta2_) * d * d;
