@@ -7,6 +7,7 @@
 
 #include "nabla/data/png_sheets.h"
 #include "nabla/train/cnn.h"
+#include "nabla/train/model_file.h"
 #include "nabla/train/mlp.h"
 
 namespace nabla {
@@ -117,6 +118,21 @@ int run_cli(int argc, const char* const* argv) {
                   "start from the parameters in this safetensors file");
   cnn->add_flag("--quiet", cnn_config.quiet, "no progress output");
 
+  std::string eval_model, eval_data_dir;
+  auto* eval = app.add_subcommand(
+      "eval", "rebuild the model a file describes and print its test loss and accuracy");
+  eval->add_option("--model", eval_model, "a model.safetensors written by nabla train")->required();
+  eval->add_option("--data_dir", eval_data_dir,
+                   "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+
+  std::string predict_model;
+  std::vector<std::string> predict_images;
+  auto* predict_cmd = app.add_subcommand(
+      "predict", "classify PNG or JPEG images (resized to 32x32) and print the top 3 classes");
+  predict_cmd->add_option("--model", predict_model, "a model.safetensors written by nabla train")
+      ->required();
+  predict_cmd->add_option("images", predict_images, "image files")->required();
+
   auto* data = app.add_subcommand("data", "CIFAR-10 data tools");
   data->require_subcommand(1);
   std::string sheets_dir, convert_out;
@@ -150,6 +166,20 @@ int run_cli(int argc, const char* const* argv) {
       train_mlp(mlp_flags.config);
     } else if (cnn->parsed()) {
       train_cnn(cnn_config);
+    } else if (eval->parsed()) {
+      LoadedModel loaded = load_model(eval_model);
+      const Evaluation e =
+          evaluate_model(loaded, load_cifar10(resolve_data_dir(eval_data_dir)));
+      std::printf("test_acc=%.4f test_loss=%.4f\n", e.accuracy, e.loss);
+    } else if (predict_cmd->parsed()) {
+      LoadedModel loaded = load_model(predict_model);
+      for (const std::string& image : predict_images) {
+        std::printf("%s:", image.c_str());
+        for (const Prediction& p : predict(loaded, read_image_32(image))) {
+          std::printf(" %s %.4f", kCifarClassNames[p.label], p.probability);
+        }
+        std::printf("\n");
+      }
     } else if (convert->parsed()) {
       convert_png_sheets(sheets_dir, convert_out);
     } else if (check->parsed()) {

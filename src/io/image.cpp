@@ -1,6 +1,9 @@
 #include "nabla/io/image.h"
 
 #include <png.h>
+#include <stb/stb_image.h>
+
+#include <fstream>
 
 #include <stdexcept>
 #include <string>
@@ -32,6 +35,31 @@ RgbImage read_png_rgb(const std::filesystem::path& file) {
   if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) {
     throw DataError(name + ": corrupt PNG (" + image.message + ")");
   }
+  return out;
+}
+
+RgbImage read_image_rgb(const std::filesystem::path& file) {
+  const std::string name = file.string();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw DataError(name + ": cannot open image");
+  unsigned char magic[3] = {0, 0, 0};
+  in.read(reinterpret_cast<char*>(magic), 3);
+  if (magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N') return read_png_rgb(file);
+  if (!(magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)) {
+    throw DataError(name + ": not a PNG or JPEG image");
+  }
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info(name.c_str(), &w, &h, &channels)) {
+    throw DataError(name + ": corrupt JPEG (" + stbi_failure_reason() + ")");
+  }
+  if (static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > (uint64_t{1} << 26)) {
+    throw DataError(name + ": JPEG of " + std::to_string(w) + "x" + std::to_string(h) +
+                    " is too large to decode");
+  }
+  unsigned char* data = stbi_load(name.c_str(), &w, &h, &channels, 3);
+  if (!data) throw DataError(name + ": corrupt JPEG (" + stbi_failure_reason() + ")");
+  RgbImage out{w, h, std::vector<uint8_t>(data, data + static_cast<size_t>(w) * h * 3)};
+  stbi_image_free(data);
   return out;
 }
 

@@ -1,4 +1,5 @@
-// 8-bit RGB images in PNG files (libpng's simplified API: no setjmp, errors come back as text).
+// 8-bit RGB images: PNG through libpng's simplified API (no setjmp, errors come back as text),
+// JPEG through stb_image.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,9 @@ struct RgbImage {
 
 // Reads any PNG and converts it to 8-bit RGB. Throws DataError naming the file.
 RgbImage read_png_rgb(const std::filesystem::path& file);
+// Reads a PNG (libpng) or JPEG (stb_image), chosen by the file's first bytes, as 8-bit RGB.
+// Throws DataError naming the file.
+RgbImage read_image_rgb(const std::filesystem::path& file);
 // Writes an 8-bit RGB PNG. Throws std::runtime_error naming the file.
 void write_png_rgb(const std::filesystem::path& file, const RgbImage& image);
 
