@@ -7,6 +7,7 @@
 
 #include "nabla/data/png_sheets.h"
 #include "nabla/train/cnn.h"
+#include "nabla/train/loop.h"
 #include "nabla/train/model_file.h"
 #include "nabla/train/mlp.h"
 
@@ -40,6 +41,13 @@ std::vector<int64_t> parse_units(const std::string& flag, const std::string& tex
   return units;
 }
 
+void add_checkpoint_flags(CLI::App* cmd, int64_t& checkpoint_every, bool& resume) {
+  cmd->add_option("--checkpoint_every", checkpoint_every,
+                  "write the full training state to --out every N steps (0: at every evaluation)")
+      ->capture_default_str();
+  cmd->add_flag("--resume", resume, "continue from the last checkpoint in --out");
+}
+
 // The flags of the MLP commands, with the report's defaults.
 struct MlpFlags {
   std::string hidden = "100";
@@ -64,6 +72,7 @@ void add_mlp_flags(CLI::App* cmd, MlpFlags& f, const std::string& model) {
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   cmd->add_option("--out", c.out, "output folder")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "no progress output");
+  add_checkpoint_flags(cmd, c.checkpoint_every, c.resume);
   if (model == "mlp") {
     cmd->add_option("--optimizer", c.optimizer, "sgd or adam")->capture_default_str();
     cmd->add_option("--batchnorm", c.batchnorm,
@@ -117,6 +126,7 @@ int run_cli(int argc, const char* const* argv) {
   cnn->add_option("--init_from", cnn_config.init_from,
                   "start from the parameters in this safetensors file");
   cnn->add_flag("--quiet", cnn_config.quiet, "no progress output");
+  add_checkpoint_flags(cnn, cnn_config.checkpoint_every, cnn_config.resume);
 
   std::string eval_model, eval_data_dir;
   auto* eval = app.add_subcommand(
@@ -190,6 +200,9 @@ int run_cli(int argc, const char* const* argv) {
     }
   } catch (const ConfigError& e) {
     return report_error(e.what(), kUsageError);
+  } catch (const Interrupted& e) {
+    report_error(e.what(), 1);
+    return 128 + e.signal;
   } catch (const std::exception& e) {
     return report_error(e.what(), 1);
   }

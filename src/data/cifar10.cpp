@@ -128,6 +128,22 @@ DataSet::DataSet(LabeledImages data, uint64_t seed) : data_(std::move(data)), rn
   for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
 }
 
+void DataSet::set_state(const State& state) {
+  std::vector<bool> seen(static_cast<size_t>(size()), false);
+  bool ok = static_cast<int64_t>(state.order.size()) == size() && state.index_in_epoch >= 0 &&
+            state.index_in_epoch <= size() && state.epochs_completed >= 0;
+  for (size_t i = 0; ok && i < state.order.size(); ++i) {
+    const int64_t k = state.order[i];
+    ok = k >= 0 && k < size() && !seen[static_cast<size_t>(k)];
+    if (ok) seen[static_cast<size_t>(k)] = true;
+  }
+  if (!ok) throw std::invalid_argument("data order does not fit a data set of " + std::to_string(size()));
+  order_ = state.order;
+  index_in_epoch_ = state.index_in_epoch;
+  epochs_completed_ = state.epochs_completed;
+  rng_.set_state(state.rng);
+}
+
 LabeledImages DataSet::next_batch(int64_t batch_size) {
   if (batch_size <= 0 || batch_size > size()) {
     throw std::invalid_argument("batch size " + std::to_string(batch_size) +

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <stdexcept>
 
 #include "nabla/optim/optimizer.h"
 
@@ -71,6 +72,70 @@ void Adam<T>::step() {
       m[j] = beta1_ * m[j] + (T(1) - beta1_) * d;
       v[j] = beta2_ * v[j] + (T(1) - beta2_) * d * d;
       w[j] -= step_size * m[j] / (std::sqrt(v[j]) / bias2_sqrt + eps_);
+    }
+  }
+}
+
+namespace {
+
+// The state tensor `name` for a parameter of `shape`; an absent entry means "not started yet".
+template <typename T>
+Tensor<T> state_entry(const std::map<std::string, Tensor<T>>& tensors, const std::string& name,
+                      const Shape& shape) {
+  const auto it = tensors.find(name);
+  if (it == tensors.end()) return {};
+  if (it->second.shape() != shape) {
+    throw std::invalid_argument("optimizer state " + name + " has shape " +
+                                shape_str(it->second.shape()) + ", the parameter " +
+                                shape_str(shape));
+  }
+  return it->second.clone();
+}
+
+}  // namespace
+
+template <typename T>
+std::vector<std::pair<std::string, Tensor<T>>> SGD<T>::state_tensors() const {
+  std::vector<std::pair<std::string, Tensor<T>>> out;
+  for (size_t i = 0; i < momentum_buffers_.size(); ++i) {
+    if (!momentum_buffers_[i].empty()) {
+      out.emplace_back(std::to_string(i) + ".momentum", momentum_buffers_[i]);
+    }
+  }
+  return out;
+}
+
+template <typename T>
+void SGD<T>::load_state(const std::map<std::string, Tensor<T>>& tensors,
+                        const std::map<std::string, double>&) {
+  for (size_t i = 0; i < this->params_.size(); ++i) {
+    momentum_buffers_[i] =
+        state_entry(tensors, std::to_string(i) + ".momentum", this->params_[i].shape());
+  }
+}
+
+template <typename T>
+std::vector<std::pair<std::string, Tensor<T>>> Adam<T>::state_tensors() const {
+  std::vector<std::pair<std::string, Tensor<T>>> out;
+  for (size_t i = 0; i < m_.size(); ++i) {
+    if (m_[i].empty()) continue;
+    out.emplace_back(std::to_string(i) + ".m", m_[i]);
+    out.emplace_back(std::to_string(i) + ".v", v_[i]);
+  }
+  return out;
+}
+
+template <typename T>
+void Adam<T>::load_state(const std::map<std::string, Tensor<T>>& tensors,
+                         const std::map<std::string, double>& scalars) {
+  const auto t = scalars.find("t");
+  t_ = t == scalars.end() ? 0 : static_cast<int64_t>(t->second);
+  for (size_t i = 0; i < this->params_.size(); ++i) {
+    m_[i] = state_entry(tensors, std::to_string(i) + ".m", this->params_[i].shape());
+    v_[i] = state_entry(tensors, std::to_string(i) + ".v", this->params_[i].shape());
+    if (m_[i].empty() != v_[i].empty()) {
+      throw std::invalid_argument("optimizer state has only one of " + std::to_string(i) +
+                                  ".m and .v");
     }
   }
 }

@@ -2,17 +2,10 @@
 
 #include <algorithm>
 
-#include "nabla/kernels.h"
 #include "nabla/ops.h"
+#include "nabla/train/cnn.h"
 
 namespace nabla {
-
-double accuracy(const Tensor<float>& scores, const std::vector<int32_t>& labels) {
-  const auto pred = argmax_rows(scores);
-  int64_t hits = 0;
-  for (size_t i = 0; i < pred.size(); ++i) hits += pred[i] == labels[i];
-  return pred.empty() ? 0.0 : static_cast<double>(hits) / static_cast<double>(pred.size());
-}
 
 Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t chunk) {
   const bool was_training = model.training();
@@ -32,24 +25,40 @@ Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t
   return {loss / static_cast<double>(n), hits / static_cast<double>(n)};
 }
 
-void train_classifier(nn::Module<float>& model, optim::Optimizer<float>& optimizer,
-                      const Cifar10& data, const LoopConfig& loop, RunWriter& run) {
-  DataSet train(data.train, loop.seed);
-  model.train();
-  for (int64_t step = 1; step <= loop.max_steps; ++step) {
-    const LabeledImages batch = train.next_batch(loop.batch_size);
+Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer,
+                         const LabeledImages& test) {
+  Trainable t;
+  const auto named = model.named_parameters();
+  t.step = [&model, &optimizer, named](const LabeledImages& batch, int64_t step) {
+    model.train();
     optimizer.zero_grad();
     const Variable<float> logits = model(Variable<float>(batch.images));
     Variable<float> loss = cross_entropy(logits, batch.labels);
     loss.backward();
-    optimizer.step();
-    run.tick(step, loss.item());
-    if (step % loop.eval_freq == 0 || step == loop.max_steps) {
-      const Evaluation test = evaluate(model, data.test);
-      run.record({step, loss.item(), accuracy(logits.value(), batch.labels), test.loss,
-                  test.accuracy, run.elapsed_s()});
+    for (const auto& [name, p] : named) {
+      if (!p.grad().empty()) check_finite(p.grad(), "the gradient of " + name, step);
     }
-  }
+    optimizer.step();
+    return StepResult{loss.item(), accuracy(logits.value(), batch.labels)};
+  };
+  t.evaluate_test = [&model, &test] { return evaluate(model, test); };
+  t.model_tensors = [&model] { return model_tensors(model); };
+  t.load_model_tensors = [&model](const std::vector<NamedTensor>& tensors) {
+    load_into(model, SafetensorsFile{tensors, {}}, "checkpoint");
+  };
+  t.optimizer_tensors = [&optimizer] {
+    std::vector<NamedTensor> out;
+    for (auto& [name, value] : optimizer.state_tensors()) out.push_back({name, value});
+    return out;
+  };
+  t.optimizer_scalars = [&optimizer] { return optimizer.state_scalars(); };
+  t.load_optimizer = [&optimizer](const std::vector<NamedTensor>& tensors,
+                                  const std::map<std::string, double>& scalars) {
+    std::map<std::string, Tensor<float>> by_name;
+    for (const auto& t : tensors) by_name[t.name] = t.value;
+    optimizer.load_state(by_name, scalars);
+  };
+  return t;
 }
 
 std::vector<NamedTensor> model_tensors(const nn::Module<float>& model) {

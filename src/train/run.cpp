@@ -23,12 +23,22 @@ RunWriter::RunWriter(fs::path out_dir, std::string title, nlohmann::json config,
     throw std::runtime_error(out_dir_.string() + ": cannot create output folder" +
                              (ec ? " (" + ec.message() + ")" : std::string()));
   }
-  // Fail now, not after training, if nothing can be written there.
-  write_file_atomic(out_dir_ / "metrics.csv", metrics_csv({}));
+  // Fail now, not after training, if nothing can be written there; clobber nothing.
+  const fs::path probe = out_dir_ / ".nabla-write-test";
+  write_file_atomic(probe, "");
+  fs::remove(probe, ec);
 }
 
 double RunWriter::elapsed_s() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return elapsed_before_ +
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void RunWriter::restore(std::vector<MetricsRow> rows, double elapsed_s) {
+  rows_ = std::move(rows);
+  elapsed_before_ = elapsed_s;
+  start_ = std::chrono::steady_clock::now();
+  write_file_atomic(out_dir_ / "metrics.csv", metrics_csv(rows_));
 }
 
 void RunWriter::record(MetricsRow row) {

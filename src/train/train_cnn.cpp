@@ -31,6 +31,7 @@ void validate(const CnnConfig& c, int64_t train_size) {
   if (c.optimizer != "sgd" && c.optimizer != "adam") {
     throw ConfigError("--optimizer: must be sgd or adam, not '" + c.optimizer + "'");
   }
+  if (c.checkpoint_every < 0) throw ConfigError("--checkpoint_every: must be >= 0");
 }
 
 void load_into(nn::Module<float>& model, const SafetensorsFile& file, const std::string& path) {
@@ -81,15 +82,20 @@ RunSummary train_cnn(const CnnConfig& config, const Cifar10& data) {
     optimizer = std::make_unique<optim::SGD<float>>(model.parameters(), lr);
   }
   RunWriter run(config.out, "cnn", to_json(config), config.max_steps, config.quiet);
-  train_classifier(model, *optimizer, data,
-                   {config.max_steps, config.batch_size, config.eval_freq, config.seed + 1}, run);
+  Trainable t = make_trainable(model, *optimizer, data.test);
+  run_training(t, data,
+               {config.max_steps, config.batch_size, config.eval_freq, config.checkpoint_every,
+                config.seed + 1, config.resume},
+               run);
   std::vector<NamedTensor> tensors = model_tensors(model);
   tensors.push_back({"mean_image", data.mean_image});
+  nlohmann::json saved_config = to_json(config);
+  saved_config.erase("out");  // where a model was written is not part of it
   return run.finish(tensors, {{"format", "nabla"},
                               {"model", "cnn"},
                               {"n_channels", std::to_string(data.train.images.dim(1))},
                               {"n_classes", std::to_string(kCifarClasses)},
-                              {"config", to_json(config).dump()}});
+                              {"config", saved_config.dump()}});
 }
 
 }  // namespace nabla

@@ -4,6 +4,7 @@
 #include "nabla/nn/mlp.h"
 #include "nabla/optim/optimizer.h"
 #include "nabla/train/classifier.h"
+#include "nabla/train/loop.h"
 #include "nabla/train/mlp.h"
 
 namespace nabla {
@@ -46,6 +47,7 @@ void validate(const MlpConfig& c, int64_t train_size) {
   }
   if (!(c.weight_decay >= 0)) throw ConfigError("--weight_decay: must be >= 0");
   if (!(c.momentum >= 0 && c.momentum < 1)) throw ConfigError("--momentum: must be in [0, 1)");
+  if (c.checkpoint_every < 0) throw ConfigError("--checkpoint_every: must be >= 0");
 }
 
 namespace {
@@ -71,8 +73,14 @@ int64_t inputs_per_example(const Cifar10& data) {
   return data.train.images.numel() / data.train.images.dim(0);
 }
 
+LoopConfig loop_config(const MlpConfig& c) {
+  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every, c.seed + 1, c.resume};
+}
+
 std::map<std::string, std::string> model_metadata(const MlpConfig& config) {
-  return {{"format", "nabla"}, {"model", config.model}, {"config", to_json(config).dump()}};
+  nlohmann::json c = to_json(config);
+  c.erase("out");  // where a model was written is not part of it: equal runs give equal files
+  return {{"format", "nabla"}, {"model", config.model}, {"config", c.dump()}};
 }
 
 }  // namespace
@@ -87,27 +95,41 @@ RunSummary train_mlp_manual(const MlpConfig& config, const Cifar10& data) {
   Rng init_rng(config.seed);
   manual::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
                            static_cast<float>(config.neg_slope), init_rng);
-  DataSet train(data.train, config.seed + 1);
   manual::CrossEntropy<float> ce;
-  RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
-
-  for (int64_t step = 1; step <= config.max_steps; ++step) {
-    const LabeledImages batch = train.next_batch(config.batch_size);
+  Trainable t;
+  t.step = [&](const LabeledImages& batch, int64_t step) {
     const Tensor<float> probs = model.forward(batch.images);
     const float loss = ce.forward(probs, batch.labels);
     model.backward(ce.backward());
-    manual::sgd_step(model.parameters(), static_cast<float>(config.learning_rate));
-    run.tick(step, loss);
-    if (step % config.eval_freq == 0 || step == config.max_steps) {
-      double test_acc = 0;
-      const double test_loss = manual_evaluate_loss(model, data.test, test_acc);
-      run.record({step, loss, accuracy(probs, batch.labels), test_loss, test_acc,
-                  run.elapsed_s()});
+    for (const auto& p : model.parameters()) {
+      check_finite(*p.grad, "the gradient of " + p.name, step);
     }
-  }
-
-  std::vector<NamedTensor> tensors;
-  for (const auto& p : model.parameters()) tensors.push_back({p.name, *p.value});
+    manual::sgd_step(model.parameters(), static_cast<float>(config.learning_rate));
+    return StepResult{loss, accuracy(probs, batch.labels)};
+  };
+  t.evaluate_test = [&] {
+    Evaluation e;
+    e.loss = manual_evaluate_loss(model, data.test, e.accuracy);
+    return e;
+  };
+  t.model_tensors = [&] {
+    std::vector<NamedTensor> tensors;
+    for (const auto& p : model.parameters()) tensors.push_back({p.name, *p.value});
+    return tensors;
+  };
+  t.load_model_tensors = [&](const std::vector<NamedTensor>& tensors) {
+    for (const auto& p : model.parameters()) {
+      const auto it = std::find_if(tensors.begin(), tensors.end(),
+                                   [&](const NamedTensor& n) { return n.name == p.name; });
+      if (it == tensors.end() || it->value.shape() != p.value->shape()) {
+        throw std::invalid_argument("missing or mis-shaped " + p.name);
+      }
+      std::copy(it->value.values().begin(), it->value.values().end(), p.value->values().begin());
+    }
+  };
+  RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
+  run_training(t, data, loop_config(config), run);
+  std::vector<NamedTensor> tensors = t.model_tensors();
   tensors.push_back({"mean_image", data.mean_image});
   return run.finish(tensors, model_metadata(config));
 }
@@ -133,8 +155,8 @@ RunSummary train_mlp(const MlpConfig& config, const Cifar10& data) {
                                                     static_cast<float>(config.momentum), wd);
   }
   RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
-  train_classifier(model, *optimizer, data,
-                   {config.max_steps, config.batch_size, config.eval_freq, config.seed + 1}, run);
+  Trainable t = make_trainable(model, *optimizer, data.test);
+  run_training(t, data, loop_config(config), run);
   std::vector<NamedTensor> tensors = model_tensors(model);
   tensors.push_back({"mean_image", data.mean_image});
   return run.finish(tensors, model_metadata(config));

@@ -69,6 +69,17 @@ class DataSet {
   int64_t epochs_completed() const { return epochs_completed_; }
   const LabeledImages& data() const { return data_; }
 
+  // Where the walk is: enough to continue it exactly after a restart.
+  struct State {
+    std::vector<int64_t> order;
+    int64_t index_in_epoch = 0;
+    int64_t epochs_completed = 0;
+    Rng::State rng{};
+  };
+  State state() const { return {order_, index_in_epoch_, epochs_completed_, rng_.state()}; }
+  // Throws std::invalid_argument when the state does not fit this data set.
+  void set_state(const State& state);
+
  private:
   LabeledImages data_;
   std::vector<int64_t> order_;

@@ -2,6 +2,8 @@
 // parameter, in the order the parameters were given.
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "nabla/autograd.h"
@@ -19,6 +21,14 @@ class Optimizer {
     for (auto& p : params_) p.zero_grad();
   }
 
+  // The optimizer's state, to checkpoint and restore it exactly: tensors named "<k>.<what>" for
+  // parameter k, and scalars such as Adam's step count.
+  virtual std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const = 0;
+  virtual std::map<std::string, double> state_scalars() const { return {}; }
+  // Throws std::invalid_argument when a tensor is missing or mis-shaped.
+  virtual void load_state(const std::map<std::string, Tensor<T>>& tensors,
+                          const std::map<std::string, double>& scalars) = 0;
+
  protected:
   std::vector<Variable<T>> params_;
 };
@@ -30,6 +40,9 @@ class SGD : public Optimizer<T> {
  public:
   SGD(std::vector<Variable<T>> params, T lr, T momentum = 0, T weight_decay = 0);
   void step() override;
+  std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const override;
+  void load_state(const std::map<std::string, Tensor<T>>& tensors,
+                  const std::map<std::string, double>& scalars) override;
 
  private:
   T lr_, momentum_, weight_decay_;
@@ -44,6 +57,12 @@ class Adam : public Optimizer<T> {
   Adam(std::vector<Variable<T>> params, T lr, T beta1 = T(0.9), T beta2 = T(0.999),
        T eps = T(1e-8), T weight_decay = 0);
   void step() override;
+  std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const override;
+  std::map<std::string, double> state_scalars() const override {
+    return {{"t", static_cast<double>(t_)}};
+  }
+  void load_state(const std::map<std::string, Tensor<T>>& tensors,
+                  const std::map<std::string, double>& scalars) override;
 
  private:
   T lr_, beta1_, beta2_, eps_, weight_decay_;

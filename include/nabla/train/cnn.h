@@ -21,6 +21,8 @@ struct CnnConfig {
   std::string out = "results/cnn";
   std::string init_from;  // a safetensors file to start from, or empty
   bool quiet = false;
+  int64_t checkpoint_every = 0;  // 0: at every evaluation
+  bool resume = false;
 };
 
 nlohmann::json to_json(const CnnConfig& config);

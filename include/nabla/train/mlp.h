@@ -32,6 +32,8 @@ struct MlpConfig {
   uint64_t seed = 42;
   std::string out = "results/mlp-manual";
   bool quiet = false;
+  int64_t checkpoint_every = 0;  // 0: at every evaluation
+  bool resume = false;
   // `mlp` only.
   std::string optimizer = "sgd";  // sgd or adam
   std::string batchnorm = "none";  // none, autograd or manual

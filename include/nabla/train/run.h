@@ -27,7 +27,15 @@ class RunWriter {
   RunWriter(std::filesystem::path out_dir, std::string title, nlohmann::json config,
             int64_t max_steps, bool quiet);
 
+  // Wall time of this run, including what a resumed run had spent before.
   double elapsed_s() const;
+  const std::filesystem::path& dir() const { return out_dir_; }
+  const nlohmann::json& config() const { return config_; }
+  const std::vector<MetricsRow>& rows() const { return rows_; }
+  // Continues a run from a checkpoint: its metrics so far and the time it had spent.
+  void restore(std::vector<MetricsRow> rows, double elapsed_s);
+  // A line of progress information.
+  void note(const std::string& line) { progress_.report(line); }
   void tick(int64_t step, double loss) { progress_.tick(step, loss); }
   // Adds an evaluation row and rewrites metrics.csv.
   void record(MetricsRow row);
@@ -42,6 +50,7 @@ class RunWriter {
   Progress progress_;
   std::vector<MetricsRow> rows_;
   std::chrono::steady_clock::time_point start_;
+  double elapsed_before_ = 0;
 };
 
 }  // namespace nabla

@@ -1,0 +1,71 @@
+// The training loop every command shares: batches in epoch order, one step at a time, evaluation
+// every eval_freq steps and at the end, checkpoints every checkpoint_every steps and at the end,
+// resuming from the last checkpoint, and stopping cleanly on SIGINT/SIGTERM or on the first
+// non-finite loss or gradient. A model takes part through a Trainable.
+#pragma once
+
+#include <csignal>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nabla/data/cifar10.h"
+#include "nabla/io/safetensors.h"
+#include "nabla/train/run.h"
+
+namespace nabla {
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+};
+
+struct StepResult {
+  double loss = 0, batch_accuracy = 0;
+};
+
+// A non-finite loss or gradient; training stops and the last good checkpoint stays.
+class NumericalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// SIGINT or SIGTERM arrived; a checkpoint was written first.
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted(const std::string& what, int signal) : std::runtime_error(what), signal(signal) {}
+  int signal;
+};
+
+struct Trainable {
+  // Forward, backward and update on one batch. Throws NumericalError naming the tensor when a
+  // gradient is not finite.
+  std::function<StepResult(const LabeledImages& batch, int64_t step)> step;
+  std::function<Evaluation()> evaluate_test;
+  // Parameters and buffers, by name; and their restoration from a checkpoint.
+  std::function<std::vector<NamedTensor>()> model_tensors;
+  std::function<void(const std::vector<NamedTensor>&)> load_model_tensors;
+  // The optimizer's state; empty functions for a stateless optimizer.
+  std::function<std::vector<NamedTensor>()> optimizer_tensors;
+  std::function<std::map<std::string, double>()> optimizer_scalars;
+  std::function<void(const std::vector<NamedTensor>&, const std::map<std::string, double>&)>
+      load_optimizer;
+};
+
+struct LoopConfig {
+  int64_t max_steps = 0, batch_size = 0, eval_freq = 0;
+  int64_t checkpoint_every = 0;  // 0: at every evaluation
+  uint64_t seed = 0;             // of the data order
+  bool resume = false;
+};
+
+void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run);
+
+// Throws NumericalError naming `name` and the step if any value of t is NaN or infinite.
+void check_finite(const Tensor<float>& t, const std::string& name, int64_t step);
+
+// Fraction of rows of scores (B, C) whose largest entry is at the label.
+double accuracy(const Tensor<float>& scores, const std::vector<int32_t>& labels);
+
+}  // namespace nabla

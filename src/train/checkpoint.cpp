@@ -1,0 +1,89 @@
+#include "nabla/train/checkpoint.h"
+
+namespace nabla {
+
+namespace {
+
+constexpr const char* kModelPrefix = "model/";
+constexpr const char* kOptimPrefix = "optim/";
+
+nlohmann::json rows_to_json(const std::vector<MetricsRow>& rows) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : rows) {
+    j.push_back({r.step, r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.elapsed_s});
+  }
+  return j;
+}
+
+std::vector<MetricsRow> rows_from_json(const nlohmann::json& j) {
+  std::vector<MetricsRow> rows;
+  for (const auto& r : j) {
+    rows.push_back({r.at(0).get<int64_t>(), r.at(1).get<double>(), r.at(2).get<double>(),
+                    r.at(3).get<double>(), r.at(4).get<double>(), r.at(5).get<double>()});
+  }
+  return rows;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& file, const Checkpoint& c) {
+  std::vector<NamedTensor> tensors;
+  for (const auto& t : c.model) tensors.push_back({kModelPrefix + t.name, t.value});
+  for (const auto& t : c.optimizer) tensors.push_back({kOptimPrefix + t.name, t.value});
+  nlohmann::json rng_words = nlohmann::json::array();
+  for (uint64_t w : c.data.rng.s) rng_words.push_back(std::to_string(w));
+  const nlohmann::json data = {{"order", c.data.order},
+                               {"index_in_epoch", c.data.index_in_epoch},
+                               {"epochs_completed", c.data.epochs_completed},
+                               {"rng", rng_words},
+                               {"rng_has_spare", c.data.rng.has_spare},
+                               {"rng_spare", c.data.rng.spare}};
+  save_safetensors(file, tensors,
+                   {{"format", "nabla-checkpoint"},
+                    {"version", "1"},
+                    {"step", std::to_string(c.step)},
+                    {"elapsed_s", nlohmann::json(c.elapsed_s).dump()},
+                    {"config", c.config.dump()},
+                    {"metrics", rows_to_json(c.metrics).dump()},
+                    {"data", data.dump()},
+                    {"optimizer_scalars", nlohmann::json(c.optimizer_scalars).dump()}});
+}
+
+Checkpoint load_checkpoint(const std::filesystem::path& file) {
+  const SafetensorsFile f = load_safetensors(file);
+  const std::string name = file.string();
+  Checkpoint c;
+  try {
+    if (f.metadata.at("format") != "nabla-checkpoint") throw std::runtime_error("not a checkpoint");
+    c.step = std::stoll(f.metadata.at("step"));
+    c.elapsed_s = nlohmann::json::parse(f.metadata.at("elapsed_s")).get<double>();
+    c.config = nlohmann::json::parse(f.metadata.at("config"));
+    c.metrics = rows_from_json(nlohmann::json::parse(f.metadata.at("metrics")));
+    const auto data = nlohmann::json::parse(f.metadata.at("data"));
+    c.data.order = data.at("order").get<std::vector<int64_t>>();
+    c.data.index_in_epoch = data.at("index_in_epoch").get<int64_t>();
+    c.data.epochs_completed = data.at("epochs_completed").get<int64_t>();
+    const auto words = data.at("rng");
+    if (words.size() != 4) throw std::runtime_error("random generator state needs 4 words");
+    for (size_t i = 0; i < 4; ++i) c.data.rng.s[i] = std::stoull(words[i].get<std::string>());
+    c.data.rng.has_spare = data.at("rng_has_spare").get<bool>();
+    c.data.rng.spare = data.at("rng_spare").get<double>();
+    c.optimizer_scalars = nlohmann::json::parse(f.metadata.at("optimizer_scalars"))
+                              .get<std::map<std::string, double>>();
+  } catch (const std::exception& e) {
+    throw DataError(name + ": not a valid nabla checkpoint (" + e.what() + ")");
+  }
+  const std::string model_prefix = kModelPrefix, optim_prefix = kOptimPrefix;
+  for (const auto& t : f.tensors) {
+    if (t.name.rfind(model_prefix, 0) == 0) {
+      c.model.push_back({t.name.substr(model_prefix.size()), t.value});
+    } else if (t.name.rfind(optim_prefix, 0) == 0) {
+      c.optimizer.push_back({t.name.substr(optim_prefix.size()), t.value});
+    } else {
+      throw DataError(name + ": unexpected tensor '" + t.name + "' in a checkpoint");
+    }
+  }
+  return c;
+}
+
+}  // namespace nabla

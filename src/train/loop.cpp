@@ -1,0 +1,141 @@
+#include "nabla/train/loop.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "nabla/kernels.h"
+#include "nabla/train/checkpoint.h"
+#include "nabla/train/mlp.h"
+
+namespace nabla {
+
+namespace {
+
+// The one piece of process-wide state: which stop signal arrived (0: none). Signal handlers may
+// only touch a volatile sig_atomic_t.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
+
+// Installs the SIGINT/SIGTERM handlers for its lifetime, then restores the previous ones.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    previous_int_ = std::signal(SIGINT, on_stop_signal);
+    previous_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  int received() const { return g_stop_signal; }
+
+ private:
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
+
+// The settings that must agree for a checkpoint to continue this run.
+void check_same_config(const nlohmann::json& saved, const nlohmann::json& now,
+                       const std::string& file) {
+  for (const auto& [key, value] : now.items()) {
+    if (key == "out" || key == "data_dir" || key == "quiet") continue;
+    if (!saved.contains(key) || saved[key] != value) {
+      throw ConfigError("--resume: " + file + " was made with --" + key + " " +
+                        (saved.contains(key) ? saved[key].dump() : std::string("(unset)")) +
+                        ", not " + value.dump());
+    }
+  }
+}
+
+}  // namespace
+
+void check_finite(const Tensor<float>& t, const std::string& name, int64_t step) {
+  for (float v : t.values()) {
+    if (!std::isfinite(v)) {
+      throw NumericalError("step " + std::to_string(step) + ": " + name + " is not finite (" +
+                           std::to_string(v) + ")");
+    }
+  }
+}
+
+double accuracy(const Tensor<float>& scores, const std::vector<int32_t>& labels) {
+  const auto pred = argmax_rows(scores);
+  int64_t hits = 0;
+  for (size_t i = 0; i < pred.size(); ++i) hits += pred[i] == labels[i];
+  return pred.empty() ? 0.0 : static_cast<double>(hits) / static_cast<double>(pred.size());
+}
+
+void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run) {
+  const std::filesystem::path checkpoint_file = run.dir() / "checkpoint.safetensors";
+  const int64_t checkpoint_every = loop.checkpoint_every > 0 ? loop.checkpoint_every : loop.eval_freq;
+  DataSet train(data.train, loop.seed);
+  int64_t start = 0;
+  if (loop.resume && std::filesystem::exists(checkpoint_file)) {
+    Checkpoint c = load_checkpoint(checkpoint_file);
+    check_same_config(c.config, run.config(), checkpoint_file.string());
+    try {
+      model.load_model_tensors(c.model);
+      if (model.load_optimizer) model.load_optimizer(c.optimizer, c.optimizer_scalars);
+      train.set_state(c.data);
+    } catch (const std::invalid_argument& e) {
+      throw DataError(checkpoint_file.string() + ": does not fit this run (" + e.what() + ")");
+    }
+    run.restore(c.metrics, c.elapsed_s);
+    start = c.step;
+    run.note("resuming from step " + std::to_string(start) + " (" + checkpoint_file.string() + ")");
+  }
+
+  const auto save = [&](int64_t step) {
+    Checkpoint c;
+    c.step = step;
+    c.elapsed_s = run.elapsed_s();
+    c.config = run.config();
+    c.metrics = run.rows();
+    c.data = train.state();
+    c.model = model.model_tensors();
+    if (model.optimizer_tensors) c.optimizer = model.optimizer_tensors();
+    if (model.optimizer_scalars) c.optimizer_scalars = model.optimizer_scalars();
+    save_checkpoint(checkpoint_file, c);
+  };
+
+  const auto numerical_fault = [&](const std::string& what) {
+    const bool kept = std::filesystem::exists(checkpoint_file);
+    return NumericalError(what + "; training stopped" +
+                          (kept ? ", the last good checkpoint is " + checkpoint_file.string()
+                                : std::string(" before any checkpoint")));
+  };
+  StopSignals signals;
+  for (int64_t step = start + 1; step <= loop.max_steps; ++step) {
+    const LabeledImages batch = train.next_batch(loop.batch_size);
+    StepResult r;
+    try {
+      r = model.step(batch, step);
+    } catch (const NumericalError& e) {
+      throw numerical_fault(e.what());
+    }
+    if (!std::isfinite(r.loss)) {
+      throw numerical_fault("step " + std::to_string(step) + ": the loss is not finite (" +
+                            std::to_string(r.loss) + ")");
+    }
+    run.tick(step, r.loss);
+    if (step % loop.eval_freq == 0 || step == loop.max_steps) {
+      const Evaluation test = model.evaluate_test();
+      run.record({step, r.loss, r.batch_accuracy, test.loss, test.accuracy, run.elapsed_s()});
+    }
+    const bool saved = step % checkpoint_every == 0 || step == loop.max_steps;
+    if (saved) save(step);
+    if (const int sig = signals.received()) {
+      if (!saved) save(step);
+      throw Interrupted("stopped by " + std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                            " after step " + std::to_string(step) + "; the checkpoint is in " +
+                            checkpoint_file.string() + ", continue with --resume",
+                        sig);
+    }
+  }
+}
+
+}  // namespace nabla
