@@ -84,7 +84,7 @@ void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop,
     } catch (const std::invalid_argument& e) {
       throw DataError(checkpoint_file.string() + ": does not fit this run (" + e.what() + ")");
     }
-    run.restore(c.metrics, c.elapsed_s);
+    run.restore(c.metrics, c.elapsed_s, c.step);
     start = c.step;
     run.note("resuming from step " + std::to_string(start) + " (" + checkpoint_file.string() + ")");
   }

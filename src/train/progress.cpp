@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace nabla {
@@ -17,7 +18,20 @@ Progress::Progress(std::string label, int64_t total, bool quiet)
       last_draw_(start_) {}
 
 void Progress::tick(int64_t done, double loss) {
-  if (quiet_ || !tty_) return;
+  if (quiet_) return;
+  if (!tty_) {
+    // Plain lines for logs: one every tenth of the work.
+    const int64_t every = std::max<int64_t>(1, total_ / 10);
+    if (done % every == 0 || done == total_) {
+      const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
+      const double rate = secs > 0 ? static_cast<double>(done - first_) / secs : 0;
+      const double left = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
+      std::fprintf(stderr, "%s: step %lld/%lld, %.1f steps/s, %.0fs left, loss %.4f\n",
+                   label_.c_str(), static_cast<long long>(done), static_cast<long long>(total_),
+                   rate, left, loss);
+    }
+    return;
+  }
   const auto now = Clock::now();
   if (done < total_ && now - last_draw_ < std::chrono::milliseconds(200)) return;
   last_draw_ = now;
@@ -26,7 +40,7 @@ void Progress::tick(int64_t done, double loss) {
 
 void Progress::draw(int64_t done, double loss) {
   const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
-  const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  const double rate = secs > 0 ? static_cast<double>(done - first_) / secs : 0;
   const double left = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
   constexpr int kWidth = 30;
   const int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
@@ -37,6 +51,11 @@ void Progress::draw(int64_t done, double loss) {
                static_cast<long long>(total_), rate, left, loss);
   std::fflush(stderr);
   drawn_ = true;
+}
+
+void Progress::restart_at(int64_t done) {
+  first_ = done;
+  start_ = Clock::now();
 }
 
 void Progress::report(const std::string& line) {

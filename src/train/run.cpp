@@ -34,10 +34,11 @@ double RunWriter::elapsed_s() const {
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void RunWriter::restore(std::vector<MetricsRow> rows, double elapsed_s) {
+void RunWriter::restore(std::vector<MetricsRow> rows, double elapsed_s, int64_t step) {
   rows_ = std::move(rows);
   elapsed_before_ = elapsed_s;
   start_ = std::chrono::steady_clock::now();
+  progress_.restart_at(step);
   write_file_atomic(out_dir_ / "metrics.csv", metrics_csv(rows_));
 }
 

@@ -1,4 +1,5 @@
-// Progress of a long loop: a live one-line bar when stderr is a terminal, plain lines otherwise.
+// Progress of a long loop on stderr: a live one-line bar (step, steps/s, time left, last loss)
+// when stderr is a terminal, plain periodic lines otherwise; nothing with --quiet.
 #pragma once
 
 #include <chrono>
@@ -10,7 +11,10 @@ namespace nabla {
 class Progress {
  public:
   Progress(std::string label, int64_t total, bool quiet);
-  // Called every step; redraws the bar at most a few times a second.
+  // Rates count from here: a resumed run starts at `done`.
+  void restart_at(int64_t done);
+  // Called every step; redraws the bar at most a few times a second, or on a file writes a plain
+  // line every tenth of the work.
   void tick(int64_t done, double loss);
   // A line for an evaluation: printed on its own line in both modes.
   void report(const std::string& line);
@@ -24,6 +28,7 @@ class Progress {
   bool quiet_, tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool drawn_ = false;
+  int64_t first_ = 0;
 };
 
 }  // namespace nabla

@@ -32,8 +32,8 @@ class RunWriter {
   const std::filesystem::path& dir() const { return out_dir_; }
   const nlohmann::json& config() const { return config_; }
   const std::vector<MetricsRow>& rows() const { return rows_; }
-  // Continues a run from a checkpoint: its metrics so far and the time it had spent.
-  void restore(std::vector<MetricsRow> rows, double elapsed_s);
+  // Continues a run from a checkpoint after `step`: its metrics so far and the time it had spent.
+  void restore(std::vector<MetricsRow> rows, double elapsed_s, int64_t step);
   // A line of progress information.
   void note(const std::string& line) { progress_.report(line); }
   void tick(int64_t step, double loss) { progress_.tick(step, loss); }
