@@ -41,7 +41,11 @@ std::vector<int64_t> parse_units(const std::string& flag, const std::string& tex
   return units;
 }
 
-void add_checkpoint_flags(CLI::App* cmd, int64_t& checkpoint_every, bool& resume) {
+void add_run_flags(CLI::App* cmd, int64_t& checkpoint_every, bool& resume,
+                   int64_t& validation_size) {
+  cmd->add_option("--validation_size", validation_size,
+                  "hold out the first N training examples; the best model is chosen on them")
+      ->capture_default_str();
   cmd->add_option("--checkpoint_every", checkpoint_every,
                   "write the full training state to --out every N steps (0: at every evaluation)")
       ->capture_default_str();
@@ -72,7 +76,7 @@ void add_mlp_flags(CLI::App* cmd, MlpFlags& f, const std::string& model) {
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   cmd->add_option("--out", c.out, "output folder")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "no progress output");
-  add_checkpoint_flags(cmd, c.checkpoint_every, c.resume);
+  add_run_flags(cmd, c.checkpoint_every, c.resume, c.validation_size);
   if (model == "mlp") {
     cmd->add_option("--optimizer", c.optimizer, "sgd or adam")->capture_default_str();
     cmd->add_option("--batchnorm", c.batchnorm,
@@ -126,7 +130,7 @@ int run_cli(int argc, const char* const* argv) {
   cnn->add_option("--init_from", cnn_config.init_from,
                   "start from the parameters in this safetensors file");
   cnn->add_flag("--quiet", cnn_config.quiet, "no progress output");
-  add_checkpoint_flags(cnn, cnn_config.checkpoint_every, cnn_config.resume);
+  add_run_flags(cnn, cnn_config.checkpoint_every, cnn_config.resume, cnn_config.validation_size);
 
   std::string eval_model, eval_data_dir;
   auto* eval = app.add_subcommand(

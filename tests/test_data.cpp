@@ -97,6 +97,20 @@ TEST(Cifar10Reader, MissingFolderAndMissingBatch) {
   }
 }
 
+TEST(Cifar10Reader, ValidationIsTheFirstTrainingExamples) {
+  TempDir dir("val");
+  testing::write_synthetic_cifar(dir.path(), kRecords);
+  Cifar10 data = load_cifar10(dir.path(), kRecords);
+  const Cifar10 all = data;
+  split_validation(data, 30);
+  EXPECT_EQ(data.validation.images.dim(0), 30);
+  EXPECT_EQ(data.train.images.dim(0), 5 * kRecords - 30);
+  EXPECT_EQ(data.validation.labels[29], all.train.labels[29]);
+  EXPECT_EQ(data.train.labels[0], all.train.labels[30]);
+  EXPECT_EQ(data.train.images[0], all.train.images[30 * kCifarImageBytes]);
+  EXPECT_THROW(split_validation(data, 5 * kRecords), std::invalid_argument);
+}
+
 TEST(Cifar10Reader, DataDirResolution) {
   EXPECT_EQ(resolve_data_dir("/x/y"), std::filesystem::path("/x/y"));
   const char* old = std::getenv("CIFAR10_DIR");

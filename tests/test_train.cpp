@@ -140,6 +140,31 @@ TEST(TrainMlp, BadSettingsNameTheFlag) {
   }
 }
 
+TEST(TrainMlp, ValidationSplitChoosesTheBestModelOnValidation) {
+  TempDir dir("train-val");
+  const Cifar10 data = small_data(dir);
+  auto cfg = small_config(dir.path() / "run");
+  cfg.model = "mlp";
+  cfg.optimizer = "adam";
+  cfg.validation_size = 100;
+  cfg.max_steps = 60;
+  train_mlp(cfg, data);
+  const std::string csv = testing::read_text(dir.path() / "run" / "metrics.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,elapsed_s");
+  const auto summary = nlohmann::json::parse(testing::read_text(dir.path() / "run" / "summary.json"));
+  EXPECT_TRUE(summary.contains("best_val_acc"));
+  EXPECT_TRUE(summary.contains("test_acc_at_best_val"));
+  const auto best = load_safetensors(dir.path() / "run" / "best_model.safetensors");
+  EXPECT_NE(best.find("fc1.weight"), nullptr);
+  // Too large a validation set, or a batch larger than what is left for training.
+  cfg.validation_size = 500;
+  EXPECT_THROW(train_mlp(cfg, data), ConfigError);
+  cfg.validation_size = 480;
+  cfg.batch_size = 30;
+  EXPECT_THROW(train_mlp(cfg, data), ConfigError);
+}
+
 // A few hundred steps on the real CIFAR-10: clearly above chance (0.1).
 TEST(TrainMlpManualReal, ShortRunBeatsChance) {
   const std::string data_dir = testing::real_data_dir();

@@ -86,7 +86,7 @@ Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
   std::vector<CifarRaw> test_parts;
   test_parts.push_back(read_cifar10_file(dir / "test_batch.bin", records_per_file));
 
-  Cifar10 data{to_float(train_parts), to_float(test_parts), Tensor<float>({3, 32, 32})};
+  Cifar10 data{to_float(train_parts), to_float(test_parts), Tensor<float>({3, 32, 32}), {}};
   // The per-pixel mean, accumulated in double so the order of summation does not matter.
   std::vector<double> sum(kCifarImageBytes, 0.0);
   const int64_t n = data.train.images.dim(0);
@@ -100,6 +100,20 @@ Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
   subtract_mean(data.train.images, data.mean_image);
   subtract_mean(data.test.images, data.mean_image);
   return data;
+}
+
+void split_validation(Cifar10& data, int64_t n) {
+  const int64_t total = data.train.images.dim(0);
+  if (n < 0 || n >= total) {
+    throw std::invalid_argument("validation size " + std::to_string(n) + " must be in 0.." +
+                                std::to_string(total - 1));
+  }
+  if (n == 0) return;
+  LabeledImages all = std::move(data.train);
+  data.validation = {all.images.slice_rows(0, n),
+                     std::vector<int32_t>(all.labels.begin(), all.labels.begin() + n)};
+  data.train = {all.images.slice_rows(n, total),
+                std::vector<int32_t>(all.labels.begin() + n, all.labels.end())};
 }
 
 fs::path resolve_data_dir(const std::string& flag) {

@@ -10,7 +10,8 @@ constexpr const char* kOptimPrefix = "optim/";
 nlohmann::json rows_to_json(const std::vector<MetricsRow>& rows) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& r : rows) {
-    j.push_back({r.step, r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.elapsed_s});
+    j.push_back({r.step, r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.elapsed_s,
+                 r.has_validation, r.val_loss, r.val_acc});
   }
   return j;
 }
@@ -19,7 +20,8 @@ std::vector<MetricsRow> rows_from_json(const nlohmann::json& j) {
   std::vector<MetricsRow> rows;
   for (const auto& r : j) {
     rows.push_back({r.at(0).get<int64_t>(), r.at(1).get<double>(), r.at(2).get<double>(),
-                    r.at(3).get<double>(), r.at(4).get<double>(), r.at(5).get<double>()});
+                    r.at(3).get<double>(), r.at(4).get<double>(), r.at(5).get<double>(),
+                    r.at(6).get<bool>(), r.at(7).get<double>(), r.at(8).get<double>()});
   }
   return rows;
 }

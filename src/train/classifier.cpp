@@ -25,8 +25,7 @@ Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t
   return {loss / static_cast<double>(n), hits / static_cast<double>(n)};
 }
 
-Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer,
-                         const LabeledImages& test) {
+Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer) {
   Trainable t;
   const auto named = model.named_parameters();
   t.step = [&model, &optimizer, named](const LabeledImages& batch, int64_t step) {
@@ -41,7 +40,7 @@ Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& opti
     optimizer.step();
     return StepResult{loss.item(), accuracy(logits.value(), batch.labels)};
   };
-  t.evaluate_test = [&model, &test] { return evaluate(model, test); };
+  t.evaluate = [&model](const LabeledImages& data) { return evaluate(model, data); };
   t.model_tensors = [&model] { return model_tensors(model); };
   t.load_model_tensors = [&model](const std::vector<NamedTensor>& tensors) {
     load_into(model, SafetensorsFile{tensors, {}}, "checkpoint");

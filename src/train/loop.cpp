@@ -69,7 +69,8 @@ double accuracy(const Tensor<float>& scores, const std::vector<int32_t>& labels)
   return pred.empty() ? 0.0 : static_cast<double>(hits) / static_cast<double>(pred.size());
 }
 
-void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run) {
+void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run,
+                  const std::function<void(const std::filesystem::path&)>& write_model) {
   const std::filesystem::path checkpoint_file = run.dir() / "checkpoint.safetensors";
   const int64_t checkpoint_every = loop.checkpoint_every > 0 ? loop.checkpoint_every : loop.eval_freq;
   DataSet train(data.train, loop.seed);
@@ -123,8 +124,24 @@ void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop,
     }
     run.tick(step, r.loss);
     if (step % loop.eval_freq == 0 || step == loop.max_steps) {
-      const Evaluation test = model.evaluate_test();
-      run.record({step, r.loss, r.batch_accuracy, test.loss, test.accuracy, run.elapsed_s()});
+      MetricsRow row{step, r.loss, r.batch_accuracy, 0, 0, 0, false, 0, 0};
+      const Evaluation test = model.evaluate(data.test);
+      row.test_loss = test.loss;
+      row.test_acc = test.accuracy;
+      if (data.validation.labels.empty()) {
+        row.elapsed_s = run.elapsed_s();
+        run.record(row);
+      } else {
+        const Evaluation val = model.evaluate(data.validation);
+        row.has_validation = true;
+        row.val_loss = val.loss;
+        row.val_acc = val.accuracy;
+        bool best = true;
+        for (const auto& earlier : run.rows()) best = best && val.accuracy > earlier.val_acc;
+        if (best) write_model(run.dir() / "best_model.safetensors");
+        row.elapsed_s = run.elapsed_s();
+        run.record(row);
+      }
     }
     const bool saved = step % checkpoint_every == 0 || step == loop.max_steps;
     if (saved) save(step);

@@ -45,11 +45,14 @@ void RunWriter::restore(std::vector<MetricsRow> rows, double elapsed_s, int64_t 
 void RunWriter::record(MetricsRow row) {
   rows_.push_back(row);
   write_file_atomic(out_dir_ / "metrics.csv", metrics_csv(rows_));
-  char line[200];
+  char line[256], val[96] = "";
+  if (row.has_validation) {
+    std::snprintf(val, sizeof val, " val_loss=%.4f val_acc=%.4f", row.val_loss, row.val_acc);
+  }
   std::snprintf(line, sizeof line,
-                "step %lld: train_loss=%.4f train_acc=%.4f test_loss=%.4f test_acc=%.4f (%.1fs)",
-                static_cast<long long>(row.step), row.train_loss, row.train_acc, row.test_loss,
-                row.test_acc, row.elapsed_s);
+                "step %lld: train_loss=%.4f train_acc=%.4f%s test_loss=%.4f test_acc=%.4f (%.1fs)",
+                static_cast<long long>(row.step), row.train_loss, row.train_acc, val,
+                row.test_loss, row.test_acc, row.elapsed_s);
   progress_.report(line);
 }
 
@@ -72,6 +75,14 @@ RunSummary RunWriter::finish(const std::vector<NamedTensor>& model,
   summary["wall_seconds"] = s.wall_seconds;
   summary["steps"] = s.steps;
   summary["seed"] = config_.value("seed", 0);
+  if (!rows_.empty() && rows_.front().has_validation) {
+    const auto best = std::max_element(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) {
+      return a.val_acc < b.val_acc;  // the first of equal maxima
+    });
+    summary["best_val_acc"] = best->val_acc;
+    summary["best_val_step"] = best->step;
+    summary["test_acc_at_best_val"] = best->test_acc;
+  }
   summary["config"] = config_;
   write_file_atomic(out_dir_ / "summary.json", summary.dump(2) + "\n");
   if (const std::string err = plot_curves(rows_, out_dir_ / "curves.png", title_); !err.empty()) {

@@ -16,13 +16,20 @@ nlohmann::json to_json(const CnnConfig& c) {
           {"data_dir", c.data_dir},
           {"seed", c.seed},
           {"out", c.out},
-          {"init_from", c.init_from}};
+          {"init_from", c.init_from},
+          {"validation_size", c.validation_size}};
 }
 
 void validate(const CnnConfig& c, int64_t train_size) {
   if (!(c.learning_rate > 0)) throw ConfigError("--learning_rate: must be > 0");
   if (c.max_steps <= 0) throw ConfigError("--max_steps: must be > 0");
   if (c.batch_size <= 1) throw ConfigError("--batch_size: must be > 1 (batch norm needs 2)");
+  if (c.validation_size < 0) throw ConfigError("--validation_size: must be >= 0");
+  if (train_size > 0 && c.validation_size >= train_size) {
+    throw ConfigError("--validation_size: " + std::to_string(c.validation_size) +
+                      " leaves no training examples (" + std::to_string(train_size) + ")");
+  }
+  train_size -= c.validation_size;
   if (train_size > 0 && c.batch_size > train_size) {
     throw ConfigError("--batch_size: " + std::to_string(c.batch_size) +
                       " is larger than the training set (" + std::to_string(train_size) + ")");
@@ -67,8 +74,9 @@ RunSummary train_cnn(const CnnConfig& config) {
   return train_cnn(config, load_cifar10(resolve_data_dir(config.data_dir)));
 }
 
-RunSummary train_cnn(const CnnConfig& config, const Cifar10& data) {
+RunSummary train_cnn(const CnnConfig& config, Cifar10 data) {
   validate(config, data.train.images.dim(0));
+  split_validation(data, config.validation_size);
   Rng init_rng(config.seed);
   nn::ConvNet<float> model(data.train.images.dim(1), kCifarClasses, init_rng);
   if (!config.init_from.empty()) {
@@ -82,20 +90,27 @@ RunSummary train_cnn(const CnnConfig& config, const Cifar10& data) {
     optimizer = std::make_unique<optim::SGD<float>>(model.parameters(), lr);
   }
   RunWriter run(config.out, "cnn", to_json(config), config.max_steps, config.quiet);
-  Trainable t = make_trainable(model, *optimizer, data.test);
+  nlohmann::json saved_config = to_json(config);
+  saved_config.erase("out");  // where a model was written is not part of it
+  const std::map<std::string, std::string> metadata = {
+      {"format", "nabla"},
+      {"model", "cnn"},
+      {"n_channels", std::to_string(data.train.images.dim(1))},
+      {"n_classes", std::to_string(kCifarClasses)},
+      {"config", saved_config.dump()}};
+  const auto file_tensors = [&] {
+    std::vector<NamedTensor> tensors = model_tensors(model);
+    tensors.push_back({"mean_image", data.mean_image});
+    return tensors;
+  };
+  Trainable t = make_trainable(model, *optimizer);
   run_training(t, data,
                {config.max_steps, config.batch_size, config.eval_freq, config.checkpoint_every,
                 config.seed + 1, config.resume},
-               run);
-  std::vector<NamedTensor> tensors = model_tensors(model);
-  tensors.push_back({"mean_image", data.mean_image});
-  nlohmann::json saved_config = to_json(config);
-  saved_config.erase("out");  // where a model was written is not part of it
-  return run.finish(tensors, {{"format", "nabla"},
-                              {"model", "cnn"},
-                              {"n_channels", std::to_string(data.train.images.dim(1))},
-                              {"n_classes", std::to_string(kCifarClasses)},
-                              {"config", saved_config.dump()}});
+               run, [&](const std::filesystem::path& file) {
+                 save_safetensors(file, file_tensors(), metadata);
+               });
+  return run.finish(file_tensors(), metadata);
 }
 
 }  // namespace nabla

@@ -14,7 +14,8 @@ nlohmann::json to_json(const MlpConfig& c) {
                       {"learning_rate", c.learning_rate}, {"max_steps", c.max_steps},
                       {"batch_size", c.batch_size}, {"eval_freq", c.eval_freq},
                       {"neg_slope", c.neg_slope},   {"data_dir", c.data_dir},
-                      {"seed", c.seed},             {"out", c.out}};
+                      {"seed", c.seed},             {"out", c.out},
+                      {"validation_size", c.validation_size}};
   if (c.model == "mlp") {
     j["optimizer"] = c.optimizer;
     j["batchnorm"] = c.batchnorm;
@@ -34,6 +35,12 @@ void validate(const MlpConfig& c, int64_t train_size) {
   if (!(c.learning_rate > 0)) throw ConfigError("--learning_rate: must be > 0");
   if (c.max_steps <= 0) throw ConfigError("--max_steps: must be > 0");
   if (c.batch_size <= 0) throw ConfigError("--batch_size: must be > 0");
+  if (c.validation_size < 0) throw ConfigError("--validation_size: must be >= 0");
+  if (train_size > 0 && c.validation_size >= train_size) {
+    throw ConfigError("--validation_size: " + std::to_string(c.validation_size) +
+                      " leaves no training examples (" + std::to_string(train_size) + ")");
+  }
+  train_size -= c.validation_size;
   if (train_size > 0 && c.batch_size > train_size) {
     throw ConfigError("--batch_size: " + std::to_string(c.batch_size) +
                       " is larger than the training set (" + std::to_string(train_size) + ")");
@@ -90,8 +97,9 @@ RunSummary train_mlp_manual(const MlpConfig& config) {
   return train_mlp_manual(config, load_cifar10(resolve_data_dir(config.data_dir)));
 }
 
-RunSummary train_mlp_manual(const MlpConfig& config, const Cifar10& data) {
+RunSummary train_mlp_manual(const MlpConfig& config, Cifar10 data) {
   validate(config, data.train.images.dim(0));
+  split_validation(data, config.validation_size);
   Rng init_rng(config.seed);
   manual::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
                            static_cast<float>(config.neg_slope), init_rng);
@@ -107,9 +115,9 @@ RunSummary train_mlp_manual(const MlpConfig& config, const Cifar10& data) {
     manual::sgd_step(model.parameters(), static_cast<float>(config.learning_rate));
     return StepResult{loss, accuracy(probs, batch.labels)};
   };
-  t.evaluate_test = [&] {
+  t.evaluate = [&](const LabeledImages& set) {
     Evaluation e;
-    e.loss = manual_evaluate_loss(model, data.test, e.accuracy);
+    e.loss = manual_evaluate_loss(model, set, e.accuracy);
     return e;
   };
   t.model_tensors = [&] {
@@ -127,11 +135,16 @@ RunSummary train_mlp_manual(const MlpConfig& config, const Cifar10& data) {
       std::copy(it->value.values().begin(), it->value.values().end(), p.value->values().begin());
     }
   };
+  const auto file_tensors = [&] {
+    std::vector<NamedTensor> tensors = t.model_tensors();
+    tensors.push_back({"mean_image", data.mean_image});
+    return tensors;
+  };
   RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
-  run_training(t, data, loop_config(config), run);
-  std::vector<NamedTensor> tensors = t.model_tensors();
-  tensors.push_back({"mean_image", data.mean_image});
-  return run.finish(tensors, model_metadata(config));
+  run_training(t, data, loop_config(config), run, [&](const std::filesystem::path& file) {
+    save_safetensors(file, file_tensors(), model_metadata(config));
+  });
+  return run.finish(file_tensors(), model_metadata(config));
 }
 
 RunSummary train_mlp(const MlpConfig& config) {
@@ -139,8 +152,9 @@ RunSummary train_mlp(const MlpConfig& config) {
   return train_mlp(config, load_cifar10(resolve_data_dir(config.data_dir)));
 }
 
-RunSummary train_mlp(const MlpConfig& config, const Cifar10& data) {
+RunSummary train_mlp(const MlpConfig& config, Cifar10 data) {
   validate(config, data.train.images.dim(0));
+  split_validation(data, config.validation_size);
   Rng init_rng(config.seed);
   nn::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
                        static_cast<float>(config.neg_slope),
@@ -155,11 +169,16 @@ RunSummary train_mlp(const MlpConfig& config, const Cifar10& data) {
                                                     static_cast<float>(config.momentum), wd);
   }
   RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
-  Trainable t = make_trainable(model, *optimizer, data.test);
-  run_training(t, data, loop_config(config), run);
-  std::vector<NamedTensor> tensors = model_tensors(model);
-  tensors.push_back({"mean_image", data.mean_image});
-  return run.finish(tensors, model_metadata(config));
+  Trainable t = make_trainable(model, *optimizer);
+  const auto file_tensors = [&] {
+    std::vector<NamedTensor> tensors = model_tensors(model);
+    tensors.push_back({"mean_image", data.mean_image});
+    return tensors;
+  };
+  run_training(t, data, loop_config(config), run, [&](const std::filesystem::path& file) {
+    save_safetensors(file, file_tensors(), model_metadata(config));
+  });
+  return run.finish(file_tensors(), model_metadata(config));
 }
 
 }  // namespace nabla

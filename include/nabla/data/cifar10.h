@@ -48,7 +48,12 @@ struct Cifar10 {
   LabeledImages train;
   LabeledImages test;
   Tensor<float> mean_image;  // (3, 32, 32), in raw pixel units
+  LabeledImages validation;  // empty unless split_validation was called
 };
+
+// Holds out the first n training examples as the validation set, as the course's utilities do
+// (after the mean image of all training examples was subtracted). n = 0 does nothing.
+void split_validation(Cifar10& data, int64_t n);
 
 // Reads data_batch_1..5.bin and test_batch.bin from `dir`. Throws DataError.
 Cifar10 load_cifar10(const std::filesystem::path& dir,

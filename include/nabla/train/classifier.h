@@ -13,9 +13,8 @@ namespace nabla {
 // Mean loss and accuracy over all of `data`, in chunks, in eval mode (restores the mode after).
 Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t chunk = 500);
 
-// model and optimizer must outlive the result; `test` is what evaluate_test evaluates.
-Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer,
-                         const LabeledImages& test);
+// model and optimizer must outlive the result.
+Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer);
 
 // Parameters and buffers, named as in the module, for a model file.
 std::vector<NamedTensor> model_tensors(const nn::Module<float>& model);

@@ -22,6 +22,7 @@ struct CnnConfig {
   std::string init_from;  // a safetensors file to start from, or empty
   bool quiet = false;
   int64_t checkpoint_every = 0;  // 0: at every evaluation
+  int64_t validation_size = 0;   // the first N training examples, held out
   bool resume = false;
 };
 
@@ -30,7 +31,7 @@ nlohmann::json to_json(const CnnConfig& config);
 void validate(const CnnConfig& config, int64_t train_size = 0);
 
 RunSummary train_cnn(const CnnConfig& config);
-RunSummary train_cnn(const CnnConfig& config, const Cifar10& data);
+RunSummary train_cnn(const CnnConfig& config, Cifar10 data);
 
 // Copies every parameter and buffer of `model` from the file. Missing, extra or mis-shaped tensors
 // are all reported by name in one DataError. mean_image, if present, is not a model tensor.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -42,7 +43,7 @@ struct Trainable {
   // Forward, backward and update on one batch. Throws NumericalError naming the tensor when a
   // gradient is not finite.
   std::function<StepResult(const LabeledImages& batch, int64_t step)> step;
-  std::function<Evaluation()> evaluate_test;
+  std::function<Evaluation(const LabeledImages&)> evaluate;
   // Parameters and buffers, by name; and their restoration from a checkpoint.
   std::function<std::vector<NamedTensor>()> model_tensors;
   std::function<void(const std::vector<NamedTensor>&)> load_model_tensors;
@@ -60,7 +61,10 @@ struct LoopConfig {
   bool resume = false;
 };
 
-void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run);
+// With a validation set, `write_model` is called with best_model.safetensors in --out whenever
+// the validation accuracy improves: the best model is chosen on validation, never on test.
+void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run,
+                  const std::function<void(const std::filesystem::path&)>& write_model);
 
 // Throws NumericalError naming `name` and the step if any value of t is NaN or infinite.
 void check_finite(const Tensor<float>& t, const std::string& name, int64_t step);

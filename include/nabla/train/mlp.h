@@ -33,6 +33,7 @@ struct MlpConfig {
   std::string out = "results/mlp-manual";
   bool quiet = false;
   int64_t checkpoint_every = 0;  // 0: at every evaluation
+  int64_t validation_size = 0;   // the first N training examples, held out
   bool resume = false;
   // `mlp` only.
   std::string optimizer = "sgd";  // sgd or adam
@@ -48,8 +49,8 @@ void validate(const MlpConfig& config, int64_t train_size = 0);
 
 // Loads the data named by the config (after validating it), then trains.
 RunSummary train_mlp_manual(const MlpConfig& config);
-RunSummary train_mlp_manual(const MlpConfig& config, const Cifar10& data);
+RunSummary train_mlp_manual(const MlpConfig& config, Cifar10 data);
 RunSummary train_mlp(const MlpConfig& config);
-RunSummary train_mlp(const MlpConfig& config, const Cifar10& data);
+RunSummary train_mlp(const MlpConfig& config, Cifar10 data);
 
 }  // namespace nabla
