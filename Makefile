@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps release debug data clean
+.PHONY: run test deps release debug data clean fuzz
 
 run: release data
 	./build/release/nabla train mlp-manual --data_dir "$(DATA_DIR)"
@@ -39,3 +39,19 @@ data: release
 
 clean:
 	rm -rf build
+
+# Builds the libFuzzer targets (clang) and runs each briefly on a copy of its seed corpus.
+FUZZ_SECONDS ?= 15
+FUZZ_TARGETS := cifar png_sheets safetensors image
+fuzz: deps
+	@command -v clang++-14 >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq clang-14 libclang-rt-14-dev libomp-14-dev; }
+	cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS) --target $(FUZZ_TARGETS:%=fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  work=$$(mktemp -d); cp -r fuzz/corpus/$$t/. $$work/; rc=0; \
+	  ./build/fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -print_final_stats=1 $$work > $$work.log 2>&1 || rc=$$?; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s, $$(grep -o 'number_of_executed_units: [0-9]*' $$work.log | cut -d' ' -f2) runs, exit $$rc"; \
+	  if [ $$rc -ne 0 ]; then tail -40 $$work.log; fi; \
+	  rm -rf $$work $$work.log; test $$rc -eq 0; \
+	done

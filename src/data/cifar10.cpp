@@ -11,6 +11,18 @@ const char* const kCifarClassNames[kCifarClasses] = {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+std::string size_error(const std::string& name, int64_t size, int64_t records) {
+  const int64_t expected = records * kCifarRecordBytes;
+  return name + ": wrong size, " + std::to_string(size) + " bytes where " +
+         std::to_string(records) + " records of " + std::to_string(kCifarRecordBytes) +
+         " bytes make " + std::to_string(expected) +
+         (size < expected ? " (short or truncated file)" : "");
+}
+
+}  // namespace
+
 CifarRaw read_cifar10_file(const fs::path& file, int64_t records) {
   const std::string name = file.string();
   std::error_code ec;
@@ -19,23 +31,24 @@ CifarRaw read_cifar10_file(const fs::path& file, int64_t records) {
   const auto size = static_cast<int64_t>(fs::file_size(file, ec));
   if (ec) throw DataError(name + ": cannot read its size (" + ec.message() + ")");
   const int64_t expected = records * kCifarRecordBytes;
-  if (size != expected) {
-    throw DataError(name + ": wrong size, " + std::to_string(size) + " bytes where " +
-                    std::to_string(records) + " records of " + std::to_string(kCifarRecordBytes) +
-                    " bytes make " + std::to_string(expected) +
-                    (size < expected ? " (short or truncated file)" : ""));
-  }
+  if (size != expected) throw DataError(size_error(name, size, records));  // before reading it
   std::ifstream in(file, std::ios::binary);
   if (!in) throw DataError(name + ": cannot open (" + std::strerror(errno) + ")");
   std::vector<uint8_t> bytes(static_cast<size_t>(expected));
   in.read(reinterpret_cast<char*>(bytes.data()), expected);
   if (in.gcount() != expected) throw DataError(name + ": read ended early");
+  return parse_cifar10(bytes.data(), bytes.size(), records, name);
+}
 
+CifarRaw parse_cifar10(const uint8_t* bytes, size_t size, int64_t records, const std::string& name) {
+  if (records < 0 || static_cast<int64_t>(size) != records * kCifarRecordBytes) {
+    throw DataError(size_error(name, static_cast<int64_t>(size), records));
+  }
   CifarRaw raw;
   raw.pixels.resize(static_cast<size_t>(records * kCifarImageBytes));
   raw.labels.resize(static_cast<size_t>(records));
   for (int64_t r = 0; r < records; ++r) {
-    const uint8_t* record = bytes.data() + r * kCifarRecordBytes;
+    const uint8_t* record = bytes + r * kCifarRecordBytes;
     if (record[0] >= kCifarClasses) {
       throw DataError(name + ": record " + std::to_string(r) + " has label " +
                       std::to_string(record[0]) + ", above 9");

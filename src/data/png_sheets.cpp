@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nabla/io/image.h"
+#include "nabla/io/safetensors.h"
 
 namespace nabla {
 
@@ -12,12 +13,38 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<int32_t> read_labels(const fs::path& file, int64_t expected) {
-  const std::string name = file.string();
   std::ifstream in(file);
-  if (!in) throw DataError(name + ": no such file or not readable");
+  if (!in) throw DataError(file.string() + ": no such file or not readable");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_labels(text, expected, file.string());
+}
+
+}  // namespace
+
+std::string sheet_to_records(const RgbImage& image, const int32_t* labels, int64_t records,
+                             const std::string& name) {
+  if (image.width != 1024 || image.height != records ||
+      image.pixels.size() != static_cast<size_t>(1024 * 3 * records)) {
+    throw DataError(name + ": sheet is " + std::to_string(image.width) + "x" +
+                    std::to_string(image.height) + ", expected 1024x" + std::to_string(records));
+  }
+  std::string bytes(static_cast<size_t>(records * kCifarRecordBytes), '\0');
+  for (int64_t r = 0; r < records; ++r) {
+    char* record = bytes.data() + r * kCifarRecordBytes;
+    record[0] = static_cast<char>(labels[r]);
+    const uint8_t* row = image.pixels.data() + r * 1024 * 3;
+    for (int64_t p = 0; p < 1024; ++p) {
+      for (int64_t c = 0; c < 3; ++c) record[1 + c * 1024 + p] = static_cast<char>(row[p * 3 + c]);
+    }
+  }
+  return bytes;
+}
+
+std::vector<int32_t> parse_labels(const std::string& text, int64_t expected,
+                                  const std::string& name) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(name + ": not valid JSON (" + e.what() + ")");
   }
@@ -29,6 +56,7 @@ std::vector<int32_t> read_labels(const fs::path& file, int64_t expected) {
   std::vector<int32_t> labels;
   labels.reserve(j.size());
   for (size_t i = 0; i < j.size(); ++i) {
+    // get<int64_t> of an unsigned value above 2^63 wraps to a negative one: still rejected.
     if (!j[i].is_number_integer() || j[i].get<int64_t>() < 0 ||
         j[i].get<int64_t>() >= kCifarClasses) {
       throw DataError(name + ": label " + std::to_string(i) + " is " + j[i].dump() +
@@ -39,30 +67,13 @@ std::vector<int32_t> read_labels(const fs::path& file, int64_t expected) {
   return labels;
 }
 
+namespace {
+
 // Converts one sheet and its labels to a binary file, written atomically.
 void convert_sheet(const fs::path& sheet, const int32_t* labels, int64_t records,
                    const fs::path& out_file) {
-  const RgbImage image = read_png_rgb(sheet);
-  if (image.width != 1024 || image.height != records) {
-    throw DataError(sheet.string() + ": sheet is " + std::to_string(image.width) + "x" +
-                    std::to_string(image.height) + ", expected 1024x" + std::to_string(records));
-  }
-  std::vector<char> bytes(static_cast<size_t>(records * kCifarRecordBytes));
-  for (int64_t r = 0; r < records; ++r) {
-    char* record = bytes.data() + r * kCifarRecordBytes;
-    record[0] = static_cast<char>(labels[r]);
-    const uint8_t* row = image.pixels.data() + r * 1024 * 3;
-    for (int64_t p = 0; p < 1024; ++p) {
-      for (int64_t c = 0; c < 3; ++c) record[1 + c * 1024 + p] = static_cast<char>(row[p * 3 + c]);
-    }
-  }
-  const fs::path tmp = out_file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out.flush()) throw DataError(tmp.string() + ": write failed");
-  }
-  fs::rename(tmp, out_file);
+  const std::string bytes = sheet_to_records(read_png_rgb(sheet), labels, records, sheet.string());
+  write_file_atomic(out_file, bytes);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <png.h>
 #include <stb/stb_image.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 
 #include <stdexcept>
@@ -12,26 +14,41 @@
 
 namespace nabla {
 
+namespace {
+
+std::string read_all(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw DataError(file.string() + ": cannot open image");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Images beyond this many bytes of RGB are refused before decoding: a header can claim up to
+// 2^31 x 2^31 pixels.
+constexpr uint64_t kMaxImageBytes = uint64_t{1} << 29;
+
+}  // namespace
+
 RgbImage read_png_rgb(const std::filesystem::path& file) {
+  return decode_png_rgb(read_all(file), file.string());
+}
+
+RgbImage decode_png_rgb(const std::string& bytes, const std::string& name) {
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
-  const std::string name = file.string();
-  if (!png_image_begin_read_from_file(&image, name.c_str())) {
+  if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
     throw DataError(name + ": not a readable PNG (" + image.message + ")");
   }
   image.format = PNG_FORMAT_RGB;
   RgbImage out;
   out.width = image.width;
   out.height = image.height;
-  // Refuse absurd sizes before allocating: a PNG header can claim up to 2^31 x 2^31 pixels.
-  constexpr uint64_t kMaxBytes = uint64_t{1} << 29;
-  const uint64_t bytes = uint64_t{image.width} * image.height * 3;
-  if (bytes > kMaxBytes) {
+  const uint64_t size = uint64_t{image.width} * image.height * 3;
+  if (size > kMaxImageBytes) {
     png_image_free(&image);
     throw DataError(name + ": PNG of " + std::to_string(out.width) + "x" +
                     std::to_string(out.height) + " is too large to decode");
   }
-  out.pixels.resize(bytes);
+  out.pixels.resize(size);
   if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr)) {
     throw DataError(name + ": corrupt PNG (" + image.message + ")");
   }
@@ -39,27 +56,30 @@ RgbImage read_png_rgb(const std::filesystem::path& file) {
 }
 
 RgbImage read_image_rgb(const std::filesystem::path& file) {
-  const std::string name = file.string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw DataError(name + ": cannot open image");
-  unsigned char magic[3] = {0, 0, 0};
-  in.read(reinterpret_cast<char*>(magic), 3);
-  if (magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N') return read_png_rgb(file);
-  if (!(magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)) {
+  return decode_image_rgb(read_all(file), file.string());
+}
+
+RgbImage decode_image_rgb(const std::string& bytes, const std::string& name) {
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() >= 3 && data[0] == 0x89 && data[1] == 'P' && data[2] == 'N') {
+    return decode_png_rgb(bytes, name);
+  }
+  if (!(bytes.size() >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)) {
     throw DataError(name + ": not a PNG or JPEG image");
   }
+  const int len = static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX));
   int w = 0, h = 0, channels = 0;
-  if (!stbi_info(name.c_str(), &w, &h, &channels)) {
+  if (!stbi_info_from_memory(data, len, &w, &h, &channels)) {
     throw DataError(name + ": corrupt JPEG (" + stbi_failure_reason() + ")");
   }
-  if (static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > (uint64_t{1} << 26)) {
+  if (uint64_t{static_cast<uint32_t>(w)} * static_cast<uint32_t>(h) * 3 > kMaxImageBytes) {
     throw DataError(name + ": JPEG of " + std::to_string(w) + "x" + std::to_string(h) +
                     " is too large to decode");
   }
-  unsigned char* data = stbi_load(name.c_str(), &w, &h, &channels, 3);
-  if (!data) throw DataError(name + ": corrupt JPEG (" + stbi_failure_reason() + ")");
-  RgbImage out{w, h, std::vector<uint8_t>(data, data + static_cast<size_t>(w) * h * 3)};
-  stbi_image_free(data);
+  unsigned char* pixels = stbi_load_from_memory(data, len, &w, &h, &channels, 3);
+  if (!pixels) throw DataError(name + ": corrupt JPEG (" + stbi_failure_reason() + ")");
+  RgbImage out{w, h, std::vector<uint8_t>(pixels, pixels + static_cast<size_t>(w) * h * 3)};
+  stbi_image_free(pixels);
   return out;
 }
 

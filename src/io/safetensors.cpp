@@ -79,7 +79,11 @@ SafetensorsFile load_safetensors(const fs::path& file) {
   const std::string name = file.string();
   std::ifstream in(file, std::ios::binary);
   if (!in) throw DataError(name + ": cannot open model file");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_safetensors(bytes, name);
+}
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name) {
   if (bytes.size() < 8) throw DataError(name + ": too short for a safetensors file");
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes.data(), 8);

@@ -36,6 +36,9 @@ struct CifarRaw {
 CifarRaw read_cifar10_file(const std::filesystem::path& file,
                            int64_t records = kCifarRecordsPerFile);
 
+// The same from bytes in memory; `name` is used in error messages.
+CifarRaw parse_cifar10(const uint8_t* bytes, size_t size, int64_t records, const std::string& name);
+
 // Images (N, 3, 32, 32) as float32, labels in 0..9.
 struct LabeledImages {
   Tensor<float> images;

@@ -6,10 +6,20 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "nabla/data/cifar10.h"
+#include "nabla/io/image.h"
 
 namespace nabla {
+
+// One sheet (1024 x records) and its labels as the official binary layout. Throws DataError.
+std::string sheet_to_records(const RgbImage& sheet, const int32_t* labels, int64_t records,
+                             const std::string& name);
+
+// A JSON array of exactly `expected` labels, each an integer in 0..9. Throws DataError.
+std::vector<int32_t> parse_labels(const std::string& text, int64_t expected, const std::string& name);
 
 // Writes data_batch_1..5.bin and test_batch.bin into out_dir (created if needed). Each file is
 // written under a temporary name and renamed when complete. Throws DataError naming the bad file.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace nabla {
@@ -16,9 +17,11 @@ struct RgbImage {
 
 // Reads any PNG and converts it to 8-bit RGB. Throws DataError naming the file.
 RgbImage read_png_rgb(const std::filesystem::path& file);
+RgbImage decode_png_rgb(const std::string& bytes, const std::string& name);
 // Reads a PNG (libpng) or JPEG (stb_image), chosen by the file's first bytes, as 8-bit RGB.
 // Throws DataError naming the file.
 RgbImage read_image_rgb(const std::filesystem::path& file);
+RgbImage decode_image_rgb(const std::string& bytes, const std::string& name);
 // Writes an 8-bit RGB PNG. Throws std::runtime_error naming the file.
 void write_png_rgb(const std::filesystem::path& file, const RgbImage& image);
 

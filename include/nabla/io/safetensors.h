@@ -32,6 +32,9 @@ void save_safetensors(const std::filesystem::path& file, const std::vector<Named
 // Throws DataError naming the file and what is wrong.
 SafetensorsFile load_safetensors(const std::filesystem::path& file);
 
+// The same from the file's bytes in memory; `name` is used in error messages.
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name);
+
 // Writes `bytes` to `file` atomically. Throws std::runtime_error naming the file.
 void write_file_atomic(const std::filesystem::path& file, const std::string& bytes);
 
