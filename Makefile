@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 .PHONY: run test deps release debug data clean fuzz
 
 run: release data
-	./build/release/nabla train mlp-manual --data_dir "$(DATA_DIR)"
+	./build/release/nabla reproduce --data_dir "$(DATA_DIR)" --out results
 
 test: deps
 	cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)

@@ -9,6 +9,7 @@
 #include "nabla/train/cnn.h"
 #include "nabla/train/loop.h"
 #include "nabla/train/model_file.h"
+#include "nabla/train/reproduce.h"
 #include "nabla/train/mlp.h"
 
 namespace nabla {
@@ -147,6 +148,23 @@ int run_cli(int argc, const char* const* argv) {
       ->required();
   predict_cmd->add_option("images", predict_images, "image files")->required();
 
+  ReproduceConfig repro;
+  std::string repro_only;
+  auto* reproduce_cmd = app.add_subcommand(
+      "reproduce",
+      "run the report's experiments (both MLPs, batch norm, the ConvNet) and write report.md");
+  reproduce_cmd->add_option("--data_dir", repro.data_dir,
+                            "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+  reproduce_cmd->add_option("--out", repro.out, "output folder")->capture_default_str();
+  reproduce_cmd->add_option("--only", repro_only, "comma-separated experiment names (default: all)");
+  reproduce_cmd->add_option("--step_scale", repro.step_scale,
+                            "multiply every experiment's steps (for a quick check; not the report)")
+      ->capture_default_str();
+  reproduce_cmd->add_flag("--quiet", repro.quiet, "no progress output");
+  std::string experiment_list = "experiments:";
+  for (const auto& e : report_experiments()) experiment_list += " " + e.name;
+  reproduce_cmd->footer(experiment_list);
+
   auto* data = app.add_subcommand("data", "CIFAR-10 data tools");
   data->require_subcommand(1);
   std::string sheets_dir, convert_out;
@@ -180,6 +198,12 @@ int run_cli(int argc, const char* const* argv) {
       train_mlp(mlp_flags.config);
     } else if (cnn->parsed()) {
       train_cnn(cnn_config);
+    } else if (reproduce_cmd->parsed()) {
+      std::stringstream names(repro_only);
+      for (std::string name; std::getline(names, name, ',');) {
+        if (!name.empty()) repro.only.push_back(name);
+      }
+      reproduce(repro);
     } else if (eval->parsed()) {
       LoadedModel loaded = load_model(eval_model);
       const Evaluation e =

@@ -159,5 +159,26 @@ TEST_F(ResumeTest, ResumeWithOtherSettingsIsRefused) {
   EXPECT_NE(r.output.find("--learning_rate"), std::string::npos) << r.output;
 }
 
+TEST_F(ResumeTest, ReproduceWritesTheReportAndKeepsFinishedExperiments) {
+  TempDir out("reproduce");
+  const std::string cmd = std::string(NABLA_BINARY) + " reproduce --data_dir " +
+                          data_->path().string() + " --out " + out.path().string() +
+                          " --only mlp-manual,mlp-deep-adam-bn-manual --step_scale 0.02";
+  const auto first = testing::run_command(cmd);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string report = testing::read_text(out.path() / "report.md");
+  EXPECT_NE(report.find("| mlp-manual | Section 1"), std::string::npos) << report;
+  EXPECT_NE(report.find("| 0.4732 |"), std::string::npos) << report;  // the report's figure
+  EXPECT_NE(report.find("mlp-deep-adam-bn-manual/curves.png"), std::string::npos);
+  EXPECT_NE(report.find("scaled by 0.02"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(out.path() / "mlp-manual" / "model.safetensors"));
+  const auto again = testing::run_command(cmd);
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_NE(again.output.find("already done"), std::string::npos) << again.output;
+  const auto bad = testing::run_command(std::string(NABLA_BINARY) + " reproduce --only nothing");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--only"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace nabla
