@@ -90,10 +90,10 @@ TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) {
   Rng rng(2024);
   const auto run_dir = out.path() / "killed";
   int kills = 0, finished_rc = -1;
-  for (int attempt = 0; attempt < 8 && finished_rc < 0; ++attempt) {
+  for (int attempt = 0; attempt < 6 && finished_rc < 0; ++attempt) {
     const pid_t pid = spawn(args(run_dir, attempt > 0));
     ASSERT_GT(pid, 0);
-    if (attempt < 6) {
+    if (attempt < 4) {
       // Anywhere in the run, including while it loads data or writes a checkpoint.
       std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(rng.uniform(0, full_ms)));
       ::kill(pid, SIGKILL);

@@ -34,10 +34,10 @@ MlpConfig mlp_config(const std::string& model, const std::string& out, double sc
   return c;
 }
 
-// Sets the steps of an experiment, scaled, with evaluations every eval_freq (scaled too).
+// Sets the steps of an experiment, scaled; evaluations stay every eval_freq steps (and at the end).
 void set_steps(MlpConfig& c, int64_t steps, int64_t eval_freq, double scale) {
   c.max_steps = scaled(steps, scale);
-  c.eval_freq = std::min(scaled(eval_freq, scale), c.max_steps);
+  c.eval_freq = std::min(eval_freq, c.max_steps);
 }
 
 void deep_adam(MlpConfig& c, double scale) {
@@ -122,7 +122,7 @@ const std::vector<Spec>& specs() {
          c.quiet = quiet;
          c.resume = true;
          c.max_steps = scaled(c.max_steps, scale);
-         c.eval_freq = std::min(scaled(c.eval_freq, scale), c.max_steps);
+         c.eval_freq = std::min(c.eval_freq, c.max_steps);
          return train_cnn(c, data);
        }},
   };
