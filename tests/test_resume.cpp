@@ -22,12 +22,6 @@ namespace {
 
 using testing::TempDir;
 
-std::string without_elapsed(const std::string& csv) {
-  std::stringstream in(csv);
-  std::string line, out;
-  while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
-  return out;
-}
 
 // Real-size files (the CLI reads exactly 10,000 records a file) with learnable synthetic content;
 // one batch is generated and copied, which keeps the test fast.
@@ -110,8 +104,8 @@ TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) {
   EXPECT_EQ(finished_rc, 0);
   EXPECT_GE(kills, 1);
   RecordProperty("kills", kills);
-  EXPECT_EQ(without_elapsed(testing::read_text(run_dir / "metrics.csv")),
-            without_elapsed(testing::read_text(out.path() / "reference" / "metrics.csv")));
+  EXPECT_EQ(testing::without_elapsed(testing::read_text(run_dir / "metrics.csv")),
+            testing::without_elapsed(testing::read_text(out.path() / "reference" / "metrics.csv")));
   EXPECT_TRUE(testing::read_text(run_dir / "model.safetensors") ==
               testing::read_text(out.path() / "reference" / "model.safetensors"))
       << "model files differ";

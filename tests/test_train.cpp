@@ -13,14 +13,6 @@ namespace {
 
 using testing::TempDir;
 
-// metrics.csv without its last column (elapsed_s), which is the only one allowed to differ.
-std::string without_elapsed(const std::string& csv) {
-  std::stringstream in(csv);
-  std::string line, out;
-  while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
-  return out;
-}
-
 Cifar10 small_data(const TempDir& dir) {
   testing::write_synthetic_cifar(dir.path(), 100);
   return load_cifar10(dir.path(), 100);
@@ -76,9 +68,9 @@ TEST(TrainMlpManual, SameSeedSameMetricsByteForByte) {
   auto other_seed = small_config(dir.path() / "c");
   other_seed.seed = 7;
   train_mlp_manual(other_seed, data);
-  const auto a = without_elapsed(testing::read_text(dir.path() / "a" / "metrics.csv"));
-  EXPECT_EQ(a, without_elapsed(testing::read_text(dir.path() / "b" / "metrics.csv")));
-  EXPECT_NE(a, without_elapsed(testing::read_text(dir.path() / "c" / "metrics.csv")));
+  const auto a = testing::without_elapsed(testing::read_text(dir.path() / "a" / "metrics.csv"));
+  EXPECT_EQ(a, testing::without_elapsed(testing::read_text(dir.path() / "b" / "metrics.csv")));
+  EXPECT_NE(a, testing::without_elapsed(testing::read_text(dir.path() / "c" / "metrics.csv")));
   const SafetensorsFile ma = load_safetensors(dir.path() / "a" / "model.safetensors");
   const SafetensorsFile mb = load_safetensors(dir.path() / "b" / "model.safetensors");
   ASSERT_EQ(ma.tensors.size(), mb.tensors.size());
@@ -115,9 +107,9 @@ TEST(TrainMlp, EveryOptimizerAndBatchNormLearnsAndReproduces) {
       EXPECT_EQ(model.metadata.at("model"), "mlp");
       EXPECT_EQ(model.find("bn1.weight") != nullptr, std::string(bn) != "none");
       // Same seed, same metrics.
-      const std::string first = without_elapsed(testing::read_text(cfg.out + "/metrics.csv"));
+      const std::string first = testing::without_elapsed(testing::read_text(cfg.out + "/metrics.csv"));
       train_mlp(cfg, data);
-      EXPECT_EQ(first, without_elapsed(testing::read_text(cfg.out + "/metrics.csv")));
+      EXPECT_EQ(first, testing::without_elapsed(testing::read_text(cfg.out + "/metrics.csv")));
     }
   }
 }

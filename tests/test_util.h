@@ -91,6 +91,20 @@ inline std::string read_text(const std::filesystem::path& file) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// metrics.csv without its last column (elapsed_s), the only one allowed to differ between runs.
+inline std::string without_elapsed(const std::string& csv) {
+  std::string out;
+  size_t begin = 0;
+  while (begin < csv.size()) {
+    size_t end = csv.find('\n', begin);
+    if (end == std::string::npos) end = csv.size();
+    const std::string line = csv.substr(begin, end - begin);
+    out += line.substr(0, line.rfind(',')) + "\n";
+    begin = end + 1;
+  }
+  return out;
+}
+
 // The real CIFAR-10 folder when present ($CIFAR10_DIR or data/cifar-10-batches-bin), else "".
 inline std::string real_data_dir() {
   const auto dir = resolve_data_dir("");

@@ -5,7 +5,6 @@
 
 #include "nabla/kernels.h"
 #include "nabla/train/checkpoint.h"
-#include "nabla/train/mlp.h"
 
 namespace nabla {
 
@@ -52,6 +51,31 @@ void check_same_config(const nlohmann::json& saved, const nlohmann::json& now,
 }
 
 }  // namespace
+
+void validate_loop(const LoopConfig& loop, double learning_rate, const std::string& optimizer,
+                   int64_t validation_size, int64_t train_size, int64_t min_batch) {
+  if (!(learning_rate > 0)) throw ConfigError("--learning_rate: must be > 0");
+  if (loop.max_steps <= 0) throw ConfigError("--max_steps: must be > 0");
+  if (loop.batch_size < min_batch) {
+    throw ConfigError("--batch_size: must be >= " + std::to_string(min_batch) +
+                      (min_batch > 1 ? " (batch norm needs it)" : ""));
+  }
+  if (validation_size < 0) throw ConfigError("--validation_size: must be >= 0");
+  if (train_size > 0 && validation_size >= train_size) {
+    throw ConfigError("--validation_size: " + std::to_string(validation_size) +
+                      " leaves no training examples (" + std::to_string(train_size) + ")");
+  }
+  if (train_size > 0 && loop.batch_size > train_size - validation_size) {
+    throw ConfigError("--batch_size: " + std::to_string(loop.batch_size) +
+                      " is larger than the training set (" +
+                      std::to_string(train_size - validation_size) + ")");
+  }
+  if (loop.eval_freq <= 0) throw ConfigError("--eval_freq: must be > 0");
+  if (loop.checkpoint_every < 0) throw ConfigError("--checkpoint_every: must be >= 0");
+  if (optimizer != "sgd" && optimizer != "adam") {
+    throw ConfigError("--optimizer: must be sgd or adam, not '" + optimizer + "'");
+  }
+}
 
 void check_finite(const Tensor<float>& t, const std::string& name, int64_t step) {
   for (float v : t.values()) {

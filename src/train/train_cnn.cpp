@@ -20,25 +20,13 @@ nlohmann::json to_json(const CnnConfig& c) {
           {"validation_size", c.validation_size}};
 }
 
+LoopConfig loop_config(const CnnConfig& c) {
+  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every, c.seed + 1, c.resume};
+}
+
 void validate(const CnnConfig& c, int64_t train_size) {
-  if (!(c.learning_rate > 0)) throw ConfigError("--learning_rate: must be > 0");
-  if (c.max_steps <= 0) throw ConfigError("--max_steps: must be > 0");
-  if (c.batch_size <= 1) throw ConfigError("--batch_size: must be > 1 (batch norm needs 2)");
-  if (c.validation_size < 0) throw ConfigError("--validation_size: must be >= 0");
-  if (train_size > 0 && c.validation_size >= train_size) {
-    throw ConfigError("--validation_size: " + std::to_string(c.validation_size) +
-                      " leaves no training examples (" + std::to_string(train_size) + ")");
-  }
-  train_size -= c.validation_size;
-  if (train_size > 0 && c.batch_size > train_size) {
-    throw ConfigError("--batch_size: " + std::to_string(c.batch_size) +
-                      " is larger than the training set (" + std::to_string(train_size) + ")");
-  }
-  if (c.eval_freq <= 0) throw ConfigError("--eval_freq: must be > 0");
-  if (c.optimizer != "sgd" && c.optimizer != "adam") {
-    throw ConfigError("--optimizer: must be sgd or adam, not '" + c.optimizer + "'");
-  }
-  if (c.checkpoint_every < 0) throw ConfigError("--checkpoint_every: must be >= 0");
+  validate_loop(loop_config(c), c.learning_rate, c.optimizer, c.validation_size, train_size,
+                /*min_batch=*/2);
 }
 
 void load_into(nn::Module<float>& model, const SafetensorsFile& file, const std::string& path) {
@@ -104,10 +92,7 @@ RunSummary train_cnn(const CnnConfig& config, Cifar10 data) {
     return tensors;
   };
   Trainable t = make_trainable(model, *optimizer);
-  run_training(t, data,
-               {config.max_steps, config.batch_size, config.eval_freq, config.checkpoint_every,
-                config.seed + 1, config.resume},
-               run, [&](const std::filesystem::path& file) {
+  run_training(t, data, loop_config(config), run, [&](const std::filesystem::path& file) {
                  save_safetensors(file, file_tensors(), metadata);
                });
   return run.finish(file_tensors(), metadata);

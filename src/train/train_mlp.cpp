@@ -25,6 +25,12 @@ nlohmann::json to_json(const MlpConfig& c) {
   return j;
 }
 
+namespace {
+LoopConfig loop_config(const MlpConfig& c) {
+  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every, c.seed + 1, c.resume};
+}
+}  // namespace
+
 void validate(const MlpConfig& c, int64_t train_size) {
   if (c.dnn_hidden_units.empty()) throw ConfigError("--dnn_hidden_units: empty list");
   for (int64_t u : c.dnn_hidden_units) {
@@ -32,29 +38,12 @@ void validate(const MlpConfig& c, int64_t train_size) {
       throw ConfigError("--dnn_hidden_units: " + std::to_string(u) + " is not a positive size");
     }
   }
-  if (!(c.learning_rate > 0)) throw ConfigError("--learning_rate: must be > 0");
-  if (c.max_steps <= 0) throw ConfigError("--max_steps: must be > 0");
-  if (c.batch_size <= 0) throw ConfigError("--batch_size: must be > 0");
-  if (c.validation_size < 0) throw ConfigError("--validation_size: must be >= 0");
-  if (train_size > 0 && c.validation_size >= train_size) {
-    throw ConfigError("--validation_size: " + std::to_string(c.validation_size) +
-                      " leaves no training examples (" + std::to_string(train_size) + ")");
-  }
-  train_size -= c.validation_size;
-  if (train_size > 0 && c.batch_size > train_size) {
-    throw ConfigError("--batch_size: " + std::to_string(c.batch_size) +
-                      " is larger than the training set (" + std::to_string(train_size) + ")");
-  }
-  if (c.eval_freq <= 0) throw ConfigError("--eval_freq: must be > 0");
-  if (c.optimizer != "sgd" && c.optimizer != "adam") {
-    throw ConfigError("--optimizer: must be sgd or adam, not '" + c.optimizer + "'");
-  }
+  validate_loop(loop_config(c), c.learning_rate, c.optimizer, c.validation_size, train_size);
   if (c.batchnorm != "none" && c.batchnorm != "autograd" && c.batchnorm != "manual") {
     throw ConfigError("--batchnorm: must be none, autograd or manual, not '" + c.batchnorm + "'");
   }
   if (!(c.weight_decay >= 0)) throw ConfigError("--weight_decay: must be >= 0");
   if (!(c.momentum >= 0 && c.momentum < 1)) throw ConfigError("--momentum: must be in [0, 1)");
-  if (c.checkpoint_every < 0) throw ConfigError("--checkpoint_every: must be >= 0");
 }
 
 namespace {
@@ -78,10 +67,6 @@ double manual_evaluate_loss(manual::MLP<float>& model, const LabeledImages& data
 
 int64_t inputs_per_example(const Cifar10& data) {
   return data.train.images.numel() / data.train.images.dim(0);
-}
-
-LoopConfig loop_config(const MlpConfig& c) {
-  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every, c.seed + 1, c.resume};
 }
 
 std::map<std::string, std::string> model_metadata(const MlpConfig& config) {

@@ -26,6 +26,12 @@ struct StepResult {
   double loss = 0, batch_accuracy = 0;
 };
 
+// A bad setting; the message starts with the flag's name. The command line exits 2 on it.
+class ConfigError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 // A non-finite loss or gradient; training stops and the last good checkpoint stays.
 class NumericalError : public std::runtime_error {
  public:
@@ -63,6 +69,11 @@ struct LoopConfig {
 
 // With a validation set, `write_model` is called with best_model.safetensors in --out whenever
 // the validation accuracy improves: the best model is chosen on validation, never on test.
+// The settings every training command shares: throws ConfigError naming the flag. train_size 0
+// skips the checks that need the data's size; min_batch is 2 for models with batch norm.
+void validate_loop(const LoopConfig& loop, double learning_rate, const std::string& optimizer,
+                   int64_t validation_size, int64_t train_size, int64_t min_batch = 1);
+
 void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run,
                   const std::function<void(const std::filesystem::path&)>& write_model);
 

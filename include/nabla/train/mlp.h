@@ -10,15 +10,10 @@
 #include <vector>
 
 #include "nabla/data/cifar10.h"
+#include "nabla/train/loop.h"
 #include "nabla/train/run.h"
 
 namespace nabla {
-
-// A bad setting; the message starts with the flag's name. The command line exits 2 on it.
-class ConfigError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
 
 struct MlpConfig {
   std::string model = "mlp-manual";  // or "mlp"
