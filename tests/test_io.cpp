@@ -76,10 +76,16 @@ TEST(Safetensors, BadFilesGiveClearErrors) {
   expect_error(with_header("{not json", 0), "not valid JSON");
   expect_error(with_header("[1,2]", 0), "not a JSON object");
   expect_error(with_header(R"({"a":{"dtype":"I8","shape":[1],"data_offsets":[0,1]}})", 1), "dtype");
-  expect_error(with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 8), "bytes for shape");
-  expect_error(with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 4), "outside");
-  expect_error(with_header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), "bad dimension");
-  expect_error(with_header(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})", 4), "shape");
+  expect_error(with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 8),
+               "bytes for shape");
+  expect_error(with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 4),
+               "outside");
+  expect_error(with_header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4),
+               "bad dimension");
+  expect_error(
+      with_header(
+          R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})", 4),
+      "shape");
   expect_error(with_header(R"({"a":{"dtype":"F32"}})", 4), "lacks");
   expect_error(with_header(R"({"__metadata__":{"k":1}})", 0), "metadata");
 }

@@ -46,9 +46,9 @@ TEST(ModelFile, CnnFileHasTable1NamesBuffersAndMetadata) {
   const SafetensorsFile f = load_safetensors(tiny().model());
   EXPECT_EQ(f.metadata.at("model"), "cnn");
   EXPECT_EQ(f.tensors.front().name, "conv1.weight");
-  for (const char* name : {"conv1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean",
-                           "bn1.running_var", "conv5_b.weight", "bn5_b.running_var",
-                           "linear.weight", "linear.bias", "mean_image"}) {
+  for (const char* name :
+       {"conv1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
+        "conv5_b.weight", "bn5_b.running_var", "linear.weight", "linear.bias", "mean_image"}) {
     EXPECT_NE(f.find(name), nullptr) << name;
   }
   EXPECT_EQ(f.find("conv3_a.weight")->shape(), (Shape{256, 128, 3, 3}));
@@ -83,11 +83,11 @@ TEST(ModelFile, MisfittingTensorsAreNamed) {
   SafetensorsFile f = load_safetensors(tiny().model());
   std::vector<NamedTensor> tensors;
   for (auto& t : f.tensors) {
-    if (t.name == "bn2.bias") continue;                                    // missing
-    if (t.name == "linear.bias") t.value = Tensor<float>({11});          // mis-shaped
+    if (t.name == "bn2.bias") continue;                          // missing
+    if (t.name == "linear.bias") t.value = Tensor<float>({11});  // mis-shaped
     tensors.push_back(t);
   }
-  tensors.push_back({"extra.weight", Tensor<float>({2})});               // extra
+  tensors.push_back({"extra.weight", Tensor<float>({2})});  // extra
   const auto bad = tiny().dir.path() / "bad.safetensors";
   save_safetensors(bad, tensors, f.metadata);
   try {
@@ -145,8 +145,8 @@ TEST(ModelFile, MlpFilesEvaluateAsTrainingReported) {
     c.eval_freq = 20;
     c.quiet = true;
     c.out = (tiny().dir.path() / model).string();
-    const RunSummary s = std::string(model) == "mlp" ? train_mlp(c, tiny().data)
-                                                     : train_mlp_manual(c, tiny().data);
+    const RunSummary s =
+        std::string(model) == "mlp" ? train_mlp(c, tiny().data) : train_mlp_manual(c, tiny().data);
     LoadedModel loaded = load_model(c.out + "/model.safetensors");
     const Evaluation e = evaluate_model(loaded, tiny().data);
     EXPECT_NEAR(e.accuracy, s.final_test_acc, 1e-12) << model;

@@ -85,19 +85,19 @@ TEST(Modules, TrainEvalAndZeroGrad) {
 }
 
 TEST(Modules, MlpNamesAndGradcheckForEveryBatchNorm) {
-  for (BatchNormKind kind : {BatchNormKind::kNone, BatchNormKind::kAutograd, BatchNormKind::kManual}) {
+  for (BatchNormKind kind :
+       {BatchNormKind::kNone, BatchNormKind::kAutograd, BatchNormKind::kManual}) {
     Rng rng(4);
     MLP<double> mlp(6, {5, 4}, 3, 0.1, kind, rng);
     std::vector<std::string> names;
     for (auto& [name, p] : mlp.named_parameters()) names.push_back(name);
     if (kind == BatchNormKind::kNone) {
-      EXPECT_EQ(names, (std::vector<std::string>{"fc1.weight", "fc1.bias", "fc2.weight",
-                                                 "fc2.bias", "fc3.weight", "fc3.bias"}));
+      EXPECT_EQ(names, (std::vector<std::string>{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
+                                                 "fc3.weight", "fc3.bias"}));
     } else {
-      EXPECT_EQ(names, (std::vector<std::string>{"fc1.weight", "fc1.bias", "bn1.weight",
-                                                 "bn1.bias", "fc2.weight", "fc2.bias",
-                                                 "bn2.weight", "bn2.bias", "fc3.weight",
-                                                 "fc3.bias"}));
+      EXPECT_EQ(names, (std::vector<std::string>{"fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias",
+                                                 "fc2.weight", "fc2.bias", "bn2.weight", "bn2.bias",
+                                                 "fc3.weight", "fc3.bias"}));
     }
     const V x(randn({7, 2, 3}, rng), true);  // flattened to (7, 6)
     expect_module_gradcheck(mlp, x);
@@ -144,7 +144,9 @@ TEST(BatchNorm, ManualFunctionWithGammaAndBeta) {
       }
       if (B == 32) {
         const auto r = gradcheck(
-            [&] { return apply<CustomBatchNormManualFunction<double>>({x, g, b}, 1e-5); },
+            [&] {
+              return apply<CustomBatchNormManualFunction<double>>({x, g, b}, 1e-5);
+            },
             {{"x", x}, {"gamma", g}, {"beta", b}});
         EXPECT_TRUE(r.ok) << r.message;
       }

@@ -30,7 +30,8 @@ Tensor<double> tensor(const json& j) {
   return Tensor<double>(j["shape"].get<Shape>(), j["values"].get<std::vector<double>>());
 }
 
-void expect_close(const Tensor<double>& got, const json& want, double tol, const std::string& what) {
+void expect_close(const Tensor<double>& got, const json& want, double tol,
+                  const std::string& what) {
   const Tensor<double> w = tensor(want);
   ASSERT_EQ(got.shape(), w.shape()) << what;
   EXPECT_LT(max_abs_diff(got, w), tol) << what;
@@ -43,11 +44,11 @@ struct Fixture {
 
   explicit Fixture(const std::string& file) : j(load(file)) {
     Rng rng(0);
-    const auto kind = j["batchnorm"].get<bool>() ? nn::BatchNormKind::kManual : nn::BatchNormKind::kNone;
-    model = std::make_unique<nn::MLP<double>>(j["n_inputs"].get<int64_t>(),
-                                              j["hidden"].get<std::vector<int64_t>>(),
-                                              j["n_classes"].get<int64_t>(),
-                                              j["neg_slope"].get<double>(), kind, rng);
+    const auto kind =
+        j["batchnorm"].get<bool>() ? nn::BatchNormKind::kManual : nn::BatchNormKind::kNone;
+    model = std::make_unique<nn::MLP<double>>(
+        j["n_inputs"].get<int64_t>(), j["hidden"].get<std::vector<int64_t>>(),
+        j["n_classes"].get<int64_t>(), j["neg_slope"].get<double>(), kind, rng);
     params = model->named_parameters();
     reset();
   }

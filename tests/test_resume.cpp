@@ -1,8 +1,8 @@
 // Never lose a run: SIGKILL at random moments and --resume give the same metrics and model file
 // as an uninterrupted run; SIGTERM writes a checkpoint and exits; a non-finite loss stops
 // training with a clear message and keeps the last good checkpoint.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -22,7 +22,6 @@ namespace {
 
 using testing::TempDir;
 
-
 // Real-size files (the CLI reads exactly 10,000 records a file) with learnable synthetic content;
 // one batch is generated and copied, which keeps the test fast.
 class ResumeTest : public ::testing::Test {
@@ -40,11 +39,30 @@ class ResumeTest : public ::testing::Test {
   static void TearDownTestSuite() { delete data_; }
 
   std::vector<std::string> args(const std::filesystem::path& out, bool resume) const {
-    std::vector<std::string> a{NABLA_BINARY, "train", "mlp", "--data_dir", data_->path().string(),
-                               "--out", out.string(), "--dnn_hidden_units", "16",
-                               "--max_steps", "240", "--batch_size", "50", "--eval_freq", "40",
-                               "--checkpoint_every", "15", "--optimizer", "adam",
-                               "--batchnorm", "manual", "--learning_rate", "1e-3", "--quiet"};
+    std::vector<std::string> a{NABLA_BINARY,
+                               "train",
+                               "mlp",
+                               "--data_dir",
+                               data_->path().string(),
+                               "--out",
+                               out.string(),
+                               "--dnn_hidden_units",
+                               "16",
+                               "--max_steps",
+                               "240",
+                               "--batch_size",
+                               "50",
+                               "--eval_freq",
+                               "40",
+                               "--checkpoint_every",
+                               "15",
+                               "--optimizer",
+                               "adam",
+                               "--batchnorm",
+                               "manual",
+                               "--learning_rate",
+                               "1e-3",
+                               "--quiet"};
     if (resume) a.push_back("--resume");
     return a;
   }
@@ -89,7 +107,8 @@ TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) {
     ASSERT_GT(pid, 0);
     if (attempt < 4) {
       // Anywhere in the run, including while it loads data or writes a checkpoint.
-      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(rng.uniform(0, full_ms)));
+      std::this_thread::sleep_for(
+          std::chrono::duration<double, std::milli>(rng.uniform(0, full_ms)));
       ::kill(pid, SIGKILL);
       const int rc = wait_for(pid);
       if (rc == 128 + SIGKILL) {
@@ -133,9 +152,9 @@ TEST_F(ResumeTest, SigtermWritesACheckpointAndExits) {
 
 TEST_F(ResumeTest, NonFiniteLossStopsWithAClearMessage) {
   TempDir out("resume-nan");
-  const auto r = testing::run_command(
-      std::string(NABLA_BINARY) + " train mlp-manual --data_dir " + data_->path().string() +
-      " --out " + out.path().string() + " --learning_rate 1e6 --max_steps 300 --eval_freq 5 --quiet");
+  const auto r = testing::run_command(std::string(NABLA_BINARY) + " train mlp-manual --data_dir " +
+                                      data_->path().string() + " --out " + out.path().string() +
+                                      " --learning_rate 1e6 --max_steps 300 --eval_freq 5 --quiet");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("not finite"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("step "), std::string::npos) << r.output;

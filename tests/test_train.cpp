@@ -39,7 +39,8 @@ TEST(TrainMlpManual, WritesEveryOutput) {
   EXPECT_EQ(s.steps, 45);
 
   const std::string csv = testing::read_text(out / "metrics.csv");
-  EXPECT_EQ(csv.substr(0, csv.find('\n')), "step,train_loss,train_acc,test_loss,test_acc,elapsed_s");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "step,train_loss,train_acc,test_loss,test_acc,elapsed_s");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);  // header, steps 20, 40 and 45
 
   const auto summary = nlohmann::json::parse(testing::read_text(out / "summary.json"));
@@ -107,7 +108,8 @@ TEST(TrainMlp, EveryOptimizerAndBatchNormLearnsAndReproduces) {
       EXPECT_EQ(model.metadata.at("model"), "mlp");
       EXPECT_EQ(model.find("bn1.weight") != nullptr, std::string(bn) != "none");
       // Same seed, same metrics.
-      const std::string first = testing::without_elapsed(testing::read_text(cfg.out + "/metrics.csv"));
+      const std::string first =
+          testing::without_elapsed(testing::read_text(cfg.out + "/metrics.csv"));
       train_mlp(cfg, data);
       EXPECT_EQ(first, testing::without_elapsed(testing::read_text(cfg.out + "/metrics.csv")));
     }
@@ -144,7 +146,8 @@ TEST(TrainMlp, ValidationSplitChoosesTheBestModelOnValidation) {
   const std::string csv = testing::read_text(dir.path() / "run" / "metrics.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,elapsed_s");
-  const auto summary = nlohmann::json::parse(testing::read_text(dir.path() / "run" / "summary.json"));
+  const auto summary =
+      nlohmann::json::parse(testing::read_text(dir.path() / "run" / "summary.json"));
   EXPECT_TRUE(summary.contains("best_val_acc"));
   EXPECT_TRUE(summary.contains("test_acc_at_best_val"));
   const auto best = load_safetensors(dir.path() / "run" / "best_model.safetensors");

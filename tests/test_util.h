@@ -39,7 +39,8 @@ class TempDir {
 
 inline void write_bytes(const std::filesystem::path& file, const std::vector<uint8_t>& bytes) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 // `records` random CIFAR records (label, then R, G, B planes) whose pixels depend on the label,
@@ -63,7 +64,8 @@ inline void write_synthetic_cifar(const std::filesystem::path& dir, int64_t reco
                                   uint64_t seed = 1) {
   Rng rng(seed);
   for (int b = 1; b <= 5; ++b) {
-    write_bytes(dir / ("data_batch_" + std::to_string(b) + ".bin"), synthetic_records(records, rng));
+    write_bytes(dir / ("data_batch_" + std::to_string(b) + ".bin"),
+                synthetic_records(records, rng));
   }
   write_bytes(dir / "test_batch.bin", synthetic_records(records, rng));
 }

@@ -4,9 +4,10 @@
 //                            Args... args);
 //   static std::vector<Tensor<T>> backward(FunctionContext<T>& ctx, const Tensor<T>& grad_output);
 //
-// and `using Scalar = T;`. forward runs without recording and may save tensors and constants in ctx; backward returns one
-// gradient per input, and may return an empty tensor where ctx.needs_input_grad[i] is false (it
-// should not compute those). apply<F>(inputs, args...) runs it and records it on the tape.
+// and `using Scalar = T;`. forward runs without recording and may save tensors and constants in
+// ctx; backward returns one gradient per input, and may return an empty tensor where
+// ctx.needs_input_grad[i] is false (it should not compute those). apply<F>(inputs, args...) runs it
+// and records it on the tape.
 #pragma once
 
 #include <map>
@@ -49,22 +50,20 @@ Variable<T> apply(const std::vector<Variable<T>>& inputs, Args&&... args) {
     NoGradGuard no_grad;
     out = F::forward(*ctx, values, std::forward<Args>(args)...);
   }
-  return Variable<T>::make_result(std::move(out), "custom_function", nodes,
-                                  [ctx, nodes](const Tensor<T>& grad_output) {
-                                    const std::vector<Tensor<T>> grads =
-                                        F::backward(*ctx, grad_output);
-                                    if (grads.size() != nodes.size()) {
-                                      throw std::logic_error(
-                                          "custom function backward returned " +
-                                          std::to_string(grads.size()) + " gradients for " +
-                                          std::to_string(nodes.size()) + " inputs");
-                                    }
-                                    for (size_t i = 0; i < nodes.size(); ++i) {
-                                      if (ctx->needs_input_grad[i] && !grads[i].empty()) {
-                                        nodes[i]->accumulate(grads[i]);
-                                      }
-                                    }
-                                  });
+  return Variable<T>::make_result(
+      std::move(out), "custom_function", nodes, [ctx, nodes](const Tensor<T>& grad_output) {
+        const std::vector<Tensor<T>> grads = F::backward(*ctx, grad_output);
+        if (grads.size() != nodes.size()) {
+          throw std::logic_error("custom function backward returned " +
+                                 std::to_string(grads.size()) + " gradients for " +
+                                 std::to_string(nodes.size()) + " inputs");
+        }
+        for (size_t i = 0; i < nodes.size(); ++i) {
+          if (ctx->needs_input_grad[i] && !grads[i].empty()) {
+            nodes[i]->accumulate(grads[i]);
+          }
+        }
+      });
 }
 
 }  // namespace nabla

@@ -87,8 +87,8 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
 // normalise.
 template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
-                         Tensor<T>& running_mean, Tensor<T>& running_var, bool training,
-                         T momentum, T eps);
+                         Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
+                         T eps);
 
 // A constant (no gradient) of shape [] holding v.
 template <typename T>
@@ -97,18 +97,32 @@ Variable<T> scalar(T v) {
 }
 
 template <typename T>
-Variable<T> operator+(const Variable<T>& a, const Variable<T>& b) { return add(a, b); }
+Variable<T> operator+(const Variable<T>& a, const Variable<T>& b) {
+  return add(a, b);
+}
 template <typename T>
-Variable<T> operator-(const Variable<T>& a, const Variable<T>& b) { return sub(a, b); }
+Variable<T> operator-(const Variable<T>& a, const Variable<T>& b) {
+  return sub(a, b);
+}
 template <typename T>
-Variable<T> operator*(const Variable<T>& a, const Variable<T>& b) { return mul(a, b); }
+Variable<T> operator*(const Variable<T>& a, const Variable<T>& b) {
+  return mul(a, b);
+}
 template <typename T>
-Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) { return div(a, b); }
+Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) {
+  return div(a, b);
+}
 template <typename T>
-Variable<T> operator-(const Variable<T>& x) { return neg(x); }
+Variable<T> operator-(const Variable<T>& x) {
+  return neg(x);
+}
 template <typename T>
-Variable<T> operator+(const Variable<T>& a, T b) { return add(a, scalar(b)); }
+Variable<T> operator+(const Variable<T>& a, T b) {
+  return add(a, scalar(b));
+}
 template <typename T>
-Variable<T> operator*(const Variable<T>& a, T b) { return mul(a, scalar(b)); }
+Variable<T> operator*(const Variable<T>& a, T b) {
+  return mul(a, scalar(b));
+}
 
 }  // namespace nabla

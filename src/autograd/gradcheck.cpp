@@ -1,7 +1,7 @@
 #include "nabla/gradcheck.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "nabla/kernels.h"
@@ -84,8 +84,8 @@ double numeric_partial(const std::function<Variable<double>()>& f, Tensor<double
   return (plus - minus) / (2 * h);
 }
 
-void fail(GradcheckResult& r, double rel, const std::string& where, double analytic,
-          double numeric, double tolerance) {
+void fail(GradcheckResult& r, double rel, const std::string& where, double analytic, double numeric,
+          double tolerance) {
   if (rel < tolerance || (!r.ok && rel <= r.relative_error)) return;
   char buf[320];
   std::snprintf(buf, sizeof buf, "%s: relative error %.3g >= %.3g (analytic %.10g, numeric %.10g)",
@@ -205,7 +205,9 @@ GradcheckResult gradcheck(const std::function<Variable<double>()>& f,
       Tensor<double> dir(x.shape());
       for (double& d : dir.values()) d = rng.normal();
       const Tensor<double> saved = x.clone();
-      const auto restore = [&] { std::copy(saved.values().begin(), saved.values().end(), x.values().begin()); };
+      const auto restore = [&] {
+        std::copy(saved.values().begin(), saved.values().end(), x.values().begin());
+      };
       axpy(h, dir, x);
       const double plus = dot(f().value(), g);
       restore();

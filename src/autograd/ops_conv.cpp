@@ -22,8 +22,8 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
   return Variable<T>::make_result(
       std::move(y), "conv2d", inputs, [xn, wn, bn, stride, pad](const Tensor<T>& dy) {
         const bool need_db = bn && bn->requires_grad;
-        Conv2dGrads<T> g = conv2d_backward(dy, xn->value, wn->value, stride, pad,
-                                           xn->requires_grad, wn->requires_grad, need_db);
+        Conv2dGrads<T> g = conv2d_backward(dy, xn->value, wn->value, stride, pad, xn->requires_grad,
+                                           wn->requires_grad, need_db);
         if (xn->requires_grad) xn->accumulate(g.dx);
         if (wn->requires_grad) wn->accumulate(g.dweight);
         if (need_db) bn->accumulate(g.dbias);
@@ -51,8 +51,8 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
 //   evaluation: dx = dy * gamma * inv_std (the statistics are constants).
 template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
-                         Tensor<T>& running_mean, Tensor<T>& running_var, bool training,
-                         T momentum, T eps) {
+                         Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
+                         T eps) {
   const Tensor<T>& xv = x.value();
   if (xv.rank() != 4) {
     throw std::invalid_argument("batch_norm2d: input must be NCHW, got " + shape_str(xv.shape()));
@@ -139,12 +139,12 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
       });
 }
 
-#define NABLA_CONV_OPS(T)                                                                        \
-  template Variable<T> conv2d<T>(const Variable<T>&, const Variable<T>&, const Variable<T>&,      \
-                                 int64_t, int64_t);                                              \
-  template Variable<T> max_pool2d<T>(const Variable<T>&, int64_t, int64_t, int64_t);              \
-  template Variable<T> batch_norm2d<T>(const Variable<T>&, const Variable<T>&,                    \
-                                       const Variable<T>&, Tensor<T>&, Tensor<T>&, bool, T, T);
+#define NABLA_CONV_OPS(T)                                                                          \
+  template Variable<T> conv2d<T>(const Variable<T>&, const Variable<T>&, const Variable<T>&,       \
+                                 int64_t, int64_t);                                                \
+  template Variable<T> max_pool2d<T>(const Variable<T>&, int64_t, int64_t, int64_t);               \
+  template Variable<T> batch_norm2d<T>(const Variable<T>&, const Variable<T>&, const Variable<T>&, \
+                                       Tensor<T>&, Tensor<T>&, bool, T, T);
 NABLA_CONV_OPS(float)
 NABLA_CONV_OPS(double)
 

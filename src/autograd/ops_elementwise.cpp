@@ -27,12 +27,13 @@ Variable<T> unary(const Variable<T>& x, const char* name, F f, DF df) {
 template <typename T>
 Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
   auto an = a.node(), bn = b.node();
-  return Variable<T>::make_result(
-      broadcast_binary(a.value(), b.value(), BinaryOp::kAdd), "add", {an, bn},
-      [an, bn](const Tensor<T>& dy) {
-        if (an->requires_grad) an->accumulate(sum_to_shape(dy, an->value.shape()));
-        if (bn->requires_grad) bn->accumulate(sum_to_shape(dy, bn->value.shape()));
-      });
+  return Variable<T>::make_result(broadcast_binary(a.value(), b.value(), BinaryOp::kAdd), "add",
+                                  {an, bn}, [an, bn](const Tensor<T>& dy) {
+                                    if (an->requires_grad)
+                                      an->accumulate(sum_to_shape(dy, an->value.shape()));
+                                    if (bn->requires_grad)
+                                      bn->accumulate(sum_to_shape(dy, bn->value.shape()));
+                                  });
 }
 
 template <typename T>
@@ -42,19 +43,20 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
       broadcast_binary(a.value(), b.value(), BinaryOp::kMul), "mul", {an, bn},
       [an, bn](const Tensor<T>& dy) {
         if (an->requires_grad) {
-          an->accumulate(sum_to_shape(broadcast_binary(dy, bn->value, BinaryOp::kMul),
-                                      an->value.shape()));
+          an->accumulate(
+              sum_to_shape(broadcast_binary(dy, bn->value, BinaryOp::kMul), an->value.shape()));
         }
         if (bn->requires_grad) {
-          bn->accumulate(sum_to_shape(broadcast_binary(dy, an->value, BinaryOp::kMul),
-                                      bn->value.shape()));
+          bn->accumulate(
+              sum_to_shape(broadcast_binary(dy, an->value, BinaryOp::kMul), bn->value.shape()));
         }
       });
 }
 
 template <typename T>
 Variable<T> neg(const Variable<T>& x) {
-  return unary(x, "neg", [](T v) { return -v; }, [](T, T) { return T(-1); });
+  return unary(
+      x, "neg", [](T v) { return -v; }, [](T, T) { return T(-1); });
 }
 
 template <typename T>
@@ -69,12 +71,14 @@ Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
 
 template <typename T>
 Variable<T> exp(const Variable<T>& x) {
-  return unary(x, "exp", [](T v) { return std::exp(v); }, [](T, T y) { return y; });
+  return unary(
+      x, "exp", [](T v) { return std::exp(v); }, [](T, T y) { return y; });
 }
 
 template <typename T>
 Variable<T> log(const Variable<T>& x) {
-  return unary(x, "log", [](T v) { return std::log(v); }, [](T v, T) { return T(1) / v; });
+  return unary(
+      x, "log", [](T v) { return std::log(v); }, [](T v, T) { return T(1) / v; });
 }
 
 template <typename T>
@@ -86,7 +90,8 @@ Variable<T> pow(const Variable<T>& x, T exponent) {
 
 template <typename T>
 Variable<T> sqrt(const Variable<T>& x) {
-  return unary(x, "sqrt", [](T v) { return std::sqrt(v); }, [](T, T y) { return T(0.5) / y; });
+  return unary(
+      x, "sqrt", [](T v) { return std::sqrt(v); }, [](T, T y) { return T(0.5) / y; });
 }
 
 template <typename T>
@@ -102,17 +107,17 @@ Variable<T> leaky_relu(const Variable<T>& x, T neg_slope) {
       [neg_slope](T v, T) { return v > 0 ? T(1) : neg_slope; });
 }
 
-#define NABLA_ELEMENTWISE(T)                                                      \
-  template Variable<T> add<T>(const Variable<T>&, const Variable<T>&);            \
-  template Variable<T> mul<T>(const Variable<T>&, const Variable<T>&);            \
-  template Variable<T> sub<T>(const Variable<T>&, const Variable<T>&);            \
-  template Variable<T> div<T>(const Variable<T>&, const Variable<T>&);            \
-  template Variable<T> neg<T>(const Variable<T>&);                                \
-  template Variable<T> exp<T>(const Variable<T>&);                                \
-  template Variable<T> log<T>(const Variable<T>&);                                \
-  template Variable<T> pow<T>(const Variable<T>&, T);                             \
-  template Variable<T> sqrt<T>(const Variable<T>&);                               \
-  template Variable<T> relu<T>(const Variable<T>&);                               \
+#define NABLA_ELEMENTWISE(T)                                           \
+  template Variable<T> add<T>(const Variable<T>&, const Variable<T>&); \
+  template Variable<T> mul<T>(const Variable<T>&, const Variable<T>&); \
+  template Variable<T> sub<T>(const Variable<T>&, const Variable<T>&); \
+  template Variable<T> div<T>(const Variable<T>&, const Variable<T>&); \
+  template Variable<T> neg<T>(const Variable<T>&);                     \
+  template Variable<T> exp<T>(const Variable<T>&);                     \
+  template Variable<T> log<T>(const Variable<T>&);                     \
+  template Variable<T> pow<T>(const Variable<T>&, T);                  \
+  template Variable<T> sqrt<T>(const Variable<T>&);                    \
+  template Variable<T> relu<T>(const Variable<T>&);                    \
   template Variable<T> leaky_relu<T>(const Variable<T>&, T);
 NABLA_ELEMENTWISE(float)
 NABLA_ELEMENTWISE(double)

@@ -65,23 +65,23 @@ Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>&
   T loss = 0;
   for (int64_t s = 0; s < B; ++s) {
     if (labels[s] < 0 || labels[s] >= C) {
-      throw std::out_of_range("cross_entropy: label " + std::to_string(labels[s]) +
-                              " outside 0.." + std::to_string(C - 1));
+      throw std::out_of_range("cross_entropy: label " + std::to_string(labels[s]) + " outside 0.." +
+                              std::to_string(C - 1));
     }
     loss -= logp[s * C + labels[s]];
   }
   auto zn = logits.node();
-  return Variable<T>::make_result(
-      Tensor<T>(Shape{}, {loss / static_cast<T>(B)}), "cross_entropy", {zn},
-      [zn, logp, labels, B, C](const Tensor<T>& dy) {
-        const T scale = dy[0] / static_cast<T>(B);
-        Tensor<T> dz(logp.shape());
-        for (int64_t s = 0; s < B; ++s) {
-          for (int64_t c = 0; c < C; ++c) dz[s * C + c] = std::exp(logp[s * C + c]) * scale;
-          dz[s * C + labels[s]] -= scale;
-        }
-        zn->accumulate(dz);
-      });
+  return Variable<T>::make_result(Tensor<T>(Shape{}, {loss / static_cast<T>(B)}), "cross_entropy",
+                                  {zn}, [zn, logp, labels, B, C](const Tensor<T>& dy) {
+                                    const T scale = dy[0] / static_cast<T>(B);
+                                    Tensor<T> dz(logp.shape());
+                                    for (int64_t s = 0; s < B; ++s) {
+                                      for (int64_t c = 0; c < C; ++c)
+                                        dz[s * C + c] = std::exp(logp[s * C + c]) * scale;
+                                      dz[s * C + labels[s]] -= scale;
+                                    }
+                                    zn->accumulate(dz);
+                                  });
 }
 
 template Variable<float> log_softmax<float>(const Variable<float>&);

@@ -10,15 +10,15 @@ namespace nabla {
 template <typename T>
 Variable<T> matmul(const Variable<T>& a, const Variable<T>& b) {
   auto an = a.node(), bn = b.node();
-  return Variable<T>::make_result(matmul(a.value(), b.value()), "matmul", {an, bn},
-                                  [an, bn](const Tensor<T>& dy) {
-                                    if (an->requires_grad) {
-                                      an->accumulate(matmul(dy, bn->value, Trans::kNo, Trans::kYes));
-                                    }
-                                    if (bn->requires_grad) {
-                                      bn->accumulate(matmul(an->value, dy, Trans::kYes, Trans::kNo));
-                                    }
-                                  });
+  return Variable<T>::make_result(
+      matmul(a.value(), b.value()), "matmul", {an, bn}, [an, bn](const Tensor<T>& dy) {
+        if (an->requires_grad) {
+          an->accumulate(matmul(dy, bn->value, Trans::kNo, Trans::kYes));
+        }
+        if (bn->requires_grad) {
+          bn->accumulate(matmul(an->value, dy, Trans::kYes, Trans::kNo));
+        }
+      });
 }
 
 template Variable<float> matmul<float>(const Variable<float>&, const Variable<float>&);

@@ -47,8 +47,7 @@ Variable<T> var(const Variable<T>& x, std::vector<int64_t> dims, bool unbiased, 
   const int64_t n = reduced_count(x.shape(), dims);
   if (unbiased && n < 2) throw std::invalid_argument("unbiased variance of fewer than 2 values");
   const Variable<T> centered = x - mean(x, dims, true);
-  return sum(centered * centered, dims, keepdim) *
-         (T(1) / static_cast<T>(unbiased ? n - 1 : n));
+  return sum(centered * centered, dims, keepdim) * (T(1) / static_cast<T>(unbiased ? n - 1 : n));
 }
 
 // y = max of x along dim; dx is dy at the first maximal element of each slice, 0 elsewhere.
@@ -91,10 +90,9 @@ Variable<T> max(const Variable<T>& x, int64_t dim, bool keepdim) {
 template <typename T>
 Variable<T> reshape(const Variable<T>& x, Shape shape) {
   auto xn = x.node();
-  return Variable<T>::make_result(x.value().reshape(std::move(shape)), "reshape", {xn},
-                                  [xn](const Tensor<T>& dy) {
-                                    xn->accumulate(dy.reshape(xn->value.shape()));
-                                  });
+  return Variable<T>::make_result(
+      x.value().reshape(std::move(shape)), "reshape", {xn},
+      [xn](const Tensor<T>& dy) { xn->accumulate(dy.reshape(xn->value.shape())); });
 }
 
 template <typename T>
@@ -105,12 +103,12 @@ Variable<T> flatten(const Variable<T>& x, int64_t start_dim) {
   return reshape(x, shape);
 }
 
-#define NABLA_REDUCE(T)                                                           \
-  template Variable<T> sum<T>(const Variable<T>&, std::vector<int64_t>, bool);    \
-  template Variable<T> mean<T>(const Variable<T>&, std::vector<int64_t>, bool);   \
+#define NABLA_REDUCE(T)                                                              \
+  template Variable<T> sum<T>(const Variable<T>&, std::vector<int64_t>, bool);       \
+  template Variable<T> mean<T>(const Variable<T>&, std::vector<int64_t>, bool);      \
   template Variable<T> var<T>(const Variable<T>&, std::vector<int64_t>, bool, bool); \
-  template Variable<T> max<T>(const Variable<T>&, int64_t, bool);                 \
-  template Variable<T> reshape<T>(const Variable<T>&, Shape);                     \
+  template Variable<T> max<T>(const Variable<T>&, int64_t, bool);                    \
+  template Variable<T> reshape<T>(const Variable<T>&, Shape);                        \
   template Variable<T> flatten<T>(const Variable<T>&, int64_t);
 NABLA_REDUCE(float)
 NABLA_REDUCE(double)

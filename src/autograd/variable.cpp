@@ -28,8 +28,7 @@ void Node<T>::accumulate(const Tensor<T>& g) {
 }
 
 template <typename T>
-Variable<T>::Variable(Tensor<T> value, bool requires_grad)
-    : node_(std::make_shared<Node<T>>()) {
+Variable<T>::Variable(Tensor<T> value, bool requires_grad) : node_(std::make_shared<Node<T>>()) {
   node_->value = std::move(value);
   node_->requires_grad = requires_grad;
 }

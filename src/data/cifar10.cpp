@@ -40,7 +40,8 @@ CifarRaw read_cifar10_file(const fs::path& file, int64_t records) {
   return parse_cifar10(bytes.data(), bytes.size(), records, name);
 }
 
-CifarRaw parse_cifar10(const uint8_t* bytes, size_t size, int64_t records, const std::string& name) {
+CifarRaw parse_cifar10(const uint8_t* bytes, size_t size, int64_t records,
+                       const std::string& name) {
   if (records < 0 || static_cast<int64_t>(size) != records * kCifarRecordBytes) {
     throw DataError(size_error(name, static_cast<int64_t>(size), records));
   }
@@ -164,7 +165,8 @@ void DataSet::set_state(const State& state) {
     ok = k >= 0 && k < size() && !seen[static_cast<size_t>(k)];
     if (ok) seen[static_cast<size_t>(k)] = true;
   }
-  if (!ok) throw std::invalid_argument("data order does not fit a data set of " + std::to_string(size()));
+  if (!ok)
+    throw std::invalid_argument("data order does not fit a data set of " + std::to_string(size()));
   order_ = state.order;
   index_in_epoch_ = state.index_in_epoch;
   epochs_completed_ = state.epochs_completed;
@@ -173,8 +175,8 @@ void DataSet::set_state(const State& state) {
 
 LabeledImages DataSet::next_batch(int64_t batch_size) {
   if (batch_size <= 0 || batch_size > size()) {
-    throw std::invalid_argument("batch size " + std::to_string(batch_size) +
-                                " must be in 1.." + std::to_string(size()));
+    throw std::invalid_argument("batch size " + std::to_string(batch_size) + " must be in 1.." +
+                                std::to_string(size()));
   }
   if (index_in_epoch_ + batch_size > size()) {
     ++epochs_completed_;

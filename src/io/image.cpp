@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
-
 #include <stdexcept>
 #include <string>
 

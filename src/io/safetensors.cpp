@@ -47,8 +47,8 @@ void write_file_atomic(const fs::path& file, const std::string& bytes) {
     throw std::runtime_error(tmp + ": flush failed (" + std::strerror(errno) + ")");
   }
   if (std::rename(tmp.c_str(), file.c_str()) != 0) {
-    throw std::runtime_error(file.string() + ": cannot rename into place (" +
-                             std::strerror(errno) + ")");
+    throw std::runtime_error(file.string() + ": cannot rename into place (" + std::strerror(errno) +
+                             ")");
   }
 }
 
@@ -59,8 +59,8 @@ void save_safetensors(const fs::path& file, const std::vector<NamedTensor>& tens
   uint64_t offset = 0;
   for (const auto& t : tensors) {
     const uint64_t bytes = static_cast<uint64_t>(t.value.numel()) * sizeof(float);
-    header[t.name] = {{"dtype", "F32"}, {"shape", t.value.shape()},
-                      {"data_offsets", {offset, offset + bytes}}};
+    header[t.name] = {
+        {"dtype", "F32"}, {"shape", t.value.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string json = header.dump();
@@ -123,7 +123,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& n
     }
     const size_t elem = dtype == "F32" ? 4 : 8;
     const auto& shape_json = entry["shape"];
-    if (!shape_json.is_array() || shape_json.size() > 8) throw DataError(where + " has a bad shape");
+    if (!shape_json.is_array() || shape_json.size() > 8)
+      throw DataError(where + " has a bad shape");
     Shape shape;
     uint64_t count = 1;
     for (const auto& d : shape_json) {

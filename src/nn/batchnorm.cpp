@@ -101,8 +101,7 @@ std::vector<Tensor<T>> CustomBatchNormManualFunction<T>::backward(FunctionContex
       }
       for (int64_t s = 0; s < B; ++s) {
         const T dxhat = dy[s * C + c] * gamma[c];
-        dx[s * C + c] =
-            (b * dxhat - sum_dxhat - xhat[s * C + c] * sum_dxhat_xhat) * inv_std[c] / b;
+        dx[s * C + c] = (b * dxhat - sum_dxhat - xhat[s * C + c] * sum_dxhat_xhat) * inv_std[c] / b;
       }
     }
     grads[0] = dx;

@@ -50,8 +50,8 @@ ConvNet<T>::ConvNet(int64_t n_channels, int64_t n_classes, Rng& rng) {
     bool pool_after;
     int pool_index;
   };
-  const Block blocks[] = {{"1", 64, true, 1},    {"2", 128, true, 2},   {"3_a", 256, false, 0},
-                          {"3_b", 256, true, 3}, {"4_a", 512, false, 0}, {"4_b", 512, true, 4},
+  const Block blocks[] = {{"1", 64, true, 1},     {"2", 128, true, 2},    {"3_a", 256, false, 0},
+                          {"3_b", 256, true, 3},  {"4_a", 512, false, 0}, {"4_b", 512, true, 4},
                           {"5_a", 512, false, 0}, {"5_b", 512, true, 5}};
   int64_t in = n_channels;
   for (const Block& b : blocks) {

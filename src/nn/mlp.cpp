@@ -16,9 +16,12 @@ BatchNormKind parse_batchnorm_kind(const std::string& name) {
 
 std::string to_string(BatchNormKind kind) {
   switch (kind) {
-    case BatchNormKind::kAutograd: return "autograd";
-    case BatchNormKind::kManual: return "manual";
-    case BatchNormKind::kNone: break;
+    case BatchNormKind::kAutograd:
+      return "autograd";
+    case BatchNormKind::kManual:
+      return "manual";
+    case BatchNormKind::kNone:
+      break;
   }
   return "none";
 }

@@ -98,10 +98,18 @@ Tensor<T> broadcast_binary(const Tensor<T>& a, const Tensor<T>& b, BinaryOp op) 
     }
   };
   switch (op) {
-    case BinaryOp::kAdd: run([](T x, T y) { return x + y; }); break;
-    case BinaryOp::kSub: run([](T x, T y) { return x - y; }); break;
-    case BinaryOp::kMul: run([](T x, T y) { return x * y; }); break;
-    case BinaryOp::kDiv: run([](T x, T y) { return x / y; }); break;
+    case BinaryOp::kAdd:
+      run([](T x, T y) { return x + y; });
+      break;
+    case BinaryOp::kSub:
+      run([](T x, T y) { return x - y; });
+      break;
+    case BinaryOp::kMul:
+      run([](T x, T y) { return x * y; });
+      break;
+    case BinaryOp::kDiv:
+      run([](T x, T y) { return x / y; });
+      break;
   }
   return out;
 }
@@ -157,7 +165,8 @@ Tensor<T> sum_to_shape(const Tensor<T>& grad, const Shape& shape) {
   return sum_dims(grad, dims, true).reshape(shape);
 }
 
-template Tensor<float> broadcast_binary<float>(const Tensor<float>&, const Tensor<float>&, BinaryOp);
+template Tensor<float> broadcast_binary<float>(const Tensor<float>&, const Tensor<float>&,
+                                               BinaryOp);
 template Tensor<double> broadcast_binary<double>(const Tensor<double>&, const Tensor<double>&,
                                                  BinaryOp);
 template Tensor<float> expand_to<float>(const Tensor<float>&, const Shape&);

@@ -94,8 +94,8 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tens
   std::vector<T> cols(static_cast<size_t>(K * P));
   im2col(x.data(), g, cols.data());
   std::vector<T> out(static_cast<size_t>(g.O * P));  // (O, N*OH*OW)
-  gemm(Trans::kNo, Trans::kNo, g.O, P, K, T(1), weight.data(), K, cols.data(), P, T(0),
-       out.data(), P);
+  gemm(Trans::kNo, Trans::kNo, g.O, P, K, T(1), weight.data(), K, cols.data(), P, T(0), out.data(),
+       P);
   Tensor<T> y({g.N, g.O, g.OH, g.OW});
   T* py = y.data();
 #pragma omp parallel for collapse(2) schedule(static)
@@ -247,17 +247,16 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
   return y;
 }
 
-#define NABLA_CONV(T)                                                                            \
-  template Tensor<T> conv2d_forward<T>(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,      \
-                                       int64_t, int64_t);                                        \
-  template Tensor<T> conv2d_forward_reference<T>(const Tensor<T>&, const Tensor<T>&,              \
-                                                 const Tensor<T>&, int64_t, int64_t);            \
-  template Conv2dGrads<T> conv2d_backward<T>(const Tensor<T>&, const Tensor<T>&,                  \
-                                             const Tensor<T>&, int64_t, int64_t, bool, bool,     \
-                                             bool);                                              \
-  template Conv2dGrads<T> conv2d_backward_reference<T>(const Tensor<T>&, const Tensor<T>&,        \
-                                                       const Tensor<T>&, int64_t, int64_t);      \
-  template Tensor<T> max_pool2d_forward<T>(const Tensor<T>&, int64_t, int64_t, int64_t,           \
+#define NABLA_CONV(T)                                                                              \
+  template Tensor<T> conv2d_forward<T>(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,       \
+                                       int64_t, int64_t);                                          \
+  template Tensor<T> conv2d_forward_reference<T>(const Tensor<T>&, const Tensor<T>&,               \
+                                                 const Tensor<T>&, int64_t, int64_t);              \
+  template Conv2dGrads<T> conv2d_backward<T>(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, \
+                                             int64_t, int64_t, bool, bool, bool);                  \
+  template Conv2dGrads<T> conv2d_backward_reference<T>(const Tensor<T>&, const Tensor<T>&,         \
+                                                       const Tensor<T>&, int64_t, int64_t);        \
+  template Tensor<T> max_pool2d_forward<T>(const Tensor<T>&, int64_t, int64_t, int64_t,            \
                                            std::vector<int64_t>&);
 NABLA_CONV(float)
 NABLA_CONV(double)

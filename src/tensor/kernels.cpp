@@ -13,8 +13,7 @@ CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::kYes ? CblasTrans : Cblas
 
 void require_rank2(const Shape& s, const char* what) {
   if (s.size() != 2) {
-    throw std::invalid_argument(std::string(what) + " must be a matrix, got shape " +
-                                shape_str(s));
+    throw std::invalid_argument(std::string(what) + " must be a matrix, got shape " + shape_str(s));
   }
 }
 
@@ -135,7 +134,7 @@ T max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
   return worst;
 }
 
-#define NABLA_INSTANTIATE_KERNELS(T)                                                            \
+#define NABLA_INSTANTIATE_KERNELS(T)                                                             \
   template void gemm<T>(Trans, Trans, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, \
                         int64_t, T, T*, int64_t);                                                \
   template void gemm_reference<T>(Trans, Trans, int64_t, int64_t, int64_t, T, const T*, int64_t, \

@@ -57,8 +57,8 @@ int64_t Tensor<T>::dim(int64_t d) const {
 template <typename T>
 int64_t Tensor<T>::offset_of(std::initializer_list<int64_t> index) const {
   if (static_cast<int64_t>(index.size()) != rank()) {
-    throw std::out_of_range("index of rank " + std::to_string(index.size()) +
-                            " for shape " + shape_str(shape_));
+    throw std::out_of_range("index of rank " + std::to_string(index.size()) + " for shape " +
+                            shape_str(shape_));
   }
   int64_t offset = 0;
   size_t d = 0;

@@ -96,7 +96,8 @@ double accuracy(const Tensor<float>& scores, const std::vector<int32_t>& labels)
 void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run,
                   const std::function<void(const std::filesystem::path&)>& write_model) {
   const std::filesystem::path checkpoint_file = run.dir() / "checkpoint.safetensors";
-  const int64_t checkpoint_every = loop.checkpoint_every > 0 ? loop.checkpoint_every : loop.eval_freq;
+  const int64_t checkpoint_every =
+      loop.checkpoint_every > 0 ? loop.checkpoint_every : loop.eval_freq;
   DataSet train(data.train, loop.seed);
   int64_t start = 0;
   if (loop.resume && std::filesystem::exists(checkpoint_file)) {

@@ -6,8 +6,9 @@ namespace nabla {
 
 std::string metrics_csv(const std::vector<MetricsRow>& rows) {
   const bool val = !rows.empty() && rows.front().has_validation;
-  std::string out = val ? "step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,elapsed_s\n"
-                        : "step,train_loss,train_acc,test_loss,test_acc,elapsed_s\n";
+  std::string out =
+      val ? "step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,elapsed_s\n"
+          : "step,train_loss,train_acc,test_loss,test_acc,elapsed_s\n";
   char line[320];
   for (const auto& r : rows) {
     if (val) {

@@ -20,7 +20,8 @@ LoadedModel load_model(const fs::path& file) {
   const auto meta = [&](const std::string& key) {
     const auto it = st.metadata.find(key);
     if (it == st.metadata.end()) {
-      throw DataError(name + ": no '" + key + "' in the header's __metadata__ (not a nabla model?)");
+      throw DataError(name + ": no '" + key +
+                      "' in the header's __metadata__ (not a nabla model?)");
     }
     return it->second;
   };
@@ -90,9 +91,11 @@ std::vector<Prediction> predict(LoadedModel& loaded, const Tensor<float>& image,
   NoGradGuard no_grad;
   const Tensor<float> logp = log_softmax((*loaded.model)(Variable<float>(x))).value();
   std::vector<Prediction> all;
-  for (int32_t c = 0; c < logp.numel(); ++c) all.push_back({c, std::exp(static_cast<double>(logp[c]))});
-  std::stable_sort(all.begin(), all.end(),
-                   [](const Prediction& a, const Prediction& b) { return a.probability > b.probability; });
+  for (int32_t c = 0; c < logp.numel(); ++c)
+    all.push_back({c, std::exp(static_cast<double>(logp[c]))});
+  std::stable_sort(all.begin(), all.end(), [](const Prediction& a, const Prediction& b) {
+    return a.probability > b.probability;
+  });
   all.resize(std::min<size_t>(all.size(), static_cast<size_t>(k)));
   return all;
 }

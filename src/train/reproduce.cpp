@@ -185,8 +185,8 @@ std::string reproduce(const ReproduceConfig& config, const Cifar10& data) {
     const double speed = expected_done > 0 && spent > 1 ? spent / expected_done : 1.0;
     const double left = (expected_total - expected_done) * speed;
     if (!config.quiet) {
-      std::fprintf(stderr, "reproduce: [%zu/%zu] %s (%s), %.0fs elapsed, about %.0fs left\n",
-                   i + 1, todo.size(), s.info.name.c_str(), s.info.description.c_str(), spent, left);
+      std::fprintf(stderr, "reproduce: [%zu/%zu] %s (%s), %.0fs elapsed, about %.0fs left\n", i + 1,
+                   todo.size(), s.info.name.c_str(), s.info.description.c_str(), spent, left);
     }
     if (!fs::exists(summary_file)) {
       s.run(dir.string(), config.step_scale, config.quiet, data);
@@ -214,7 +214,8 @@ std::string reproduce(const ReproduceConfig& config, const Cifar10& data) {
   }
   if (config.step_scale != 1.0) {
     char note[128];
-    std::snprintf(note, sizeof note, "\nSteps were scaled by %g (--step_scale): not the report's runs.\n",
+    std::snprintf(note, sizeof note,
+                  "\nSteps were scaled by %g (--step_scale): not the report's runs.\n",
                   config.step_scale);
     md += note;
   }

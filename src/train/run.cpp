@@ -10,8 +10,8 @@ namespace nabla {
 
 namespace fs = std::filesystem;
 
-RunWriter::RunWriter(fs::path out_dir, std::string title, nlohmann::json config,
-                     int64_t max_steps, bool quiet)
+RunWriter::RunWriter(fs::path out_dir, std::string title, nlohmann::json config, int64_t max_steps,
+                     bool quiet)
     : out_dir_(std::move(out_dir)),
       title_(std::move(title)),
       config_(std::move(config)),
@@ -51,8 +51,8 @@ void RunWriter::record(MetricsRow row) {
   }
   std::snprintf(line, sizeof line,
                 "step %lld: train_loss=%.4f train_acc=%.4f%s test_loss=%.4f test_acc=%.4f (%.1fs)",
-                static_cast<long long>(row.step), row.train_loss, row.train_acc, val,
-                row.test_loss, row.test_acc, row.elapsed_s);
+                static_cast<long long>(row.step), row.train_loss, row.train_acc, val, row.test_loss,
+                row.test_acc, row.elapsed_s);
   progress_.report(line);
 }
 
@@ -76,9 +76,10 @@ RunSummary RunWriter::finish(const std::vector<NamedTensor>& model,
   summary["steps"] = s.steps;
   summary["seed"] = config_.value("seed", 0);
   if (!rows_.empty() && rows_.front().has_validation) {
-    const auto best = std::max_element(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) {
-      return a.val_acc < b.val_acc;  // the first of equal maxima
-    });
+    const auto best =
+        std::max_element(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) {
+          return a.val_acc < b.val_acc;  // the first of equal maxima
+        });
     summary["best_val_acc"] = best->val_acc;
     summary["best_val_step"] = best->step;
     summary["test_acc_at_best_val"] = best->test_acc;

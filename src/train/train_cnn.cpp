@@ -93,8 +93,8 @@ RunSummary train_cnn(const CnnConfig& config, Cifar10 data) {
   };
   Trainable t = make_trainable(model, *optimizer);
   run_training(t, data, loop_config(config), run, [&](const std::filesystem::path& file) {
-                 save_safetensors(file, file_tensors(), metadata);
-               });
+    save_safetensors(file, file_tensors(), metadata);
+  });
   return run.finish(file_tensors(), metadata);
 }
 

@@ -10,11 +10,16 @@
 namespace nabla {
 
 nlohmann::json to_json(const MlpConfig& c) {
-  nlohmann::json j = {{"model", c.model},           {"dnn_hidden_units", c.dnn_hidden_units},
-                      {"learning_rate", c.learning_rate}, {"max_steps", c.max_steps},
-                      {"batch_size", c.batch_size}, {"eval_freq", c.eval_freq},
-                      {"neg_slope", c.neg_slope},   {"data_dir", c.data_dir},
-                      {"seed", c.seed},             {"out", c.out},
+  nlohmann::json j = {{"model", c.model},
+                      {"dnn_hidden_units", c.dnn_hidden_units},
+                      {"learning_rate", c.learning_rate},
+                      {"max_steps", c.max_steps},
+                      {"batch_size", c.batch_size},
+                      {"eval_freq", c.eval_freq},
+                      {"neg_slope", c.neg_slope},
+                      {"data_dir", c.data_dir},
+                      {"seed", c.seed},
+                      {"out", c.out},
                       {"validation_size", c.validation_size}};
   if (c.model == "mlp") {
     j["optimizer"] = c.optimizer;
@@ -148,7 +153,8 @@ RunSummary train_mlp(const MlpConfig& config, Cifar10 data) {
   const auto wd = static_cast<float>(config.weight_decay);
   std::unique_ptr<optim::Optimizer<float>> optimizer;
   if (config.optimizer == "adam") {
-    optimizer = std::make_unique<optim::Adam<float>>(model.parameters(), lr, 0.9f, 0.999f, 1e-8f, wd);
+    optimizer =
+        std::make_unique<optim::Adam<float>>(model.parameters(), lr, 0.9f, 0.999f, 1e-8f, wd);
   } else {
     optimizer = std::make_unique<optim::SGD<float>>(model.parameters(), lr,
                                                     static_cast<float>(config.momentum), wd);

@@ -1,5 +1,6 @@
 // CIFAR-10, official binary version: reading, the course's preprocessing, and batching.
-// A record is 3,073 bytes: a label byte, then 1,024 R, 1,024 G and 1,024 B bytes (32x32, row-major).
+// A record is 3,073 bytes: a label byte, then 1,024 R, 1,024 G and 1,024 B bytes (32x32,
+// row-major).
 #pragma once
 
 #include <cstdint>

@@ -19,11 +19,13 @@ std::string sheet_to_records(const RgbImage& sheet, const int32_t* labels, int64
                              const std::string& name);
 
 // A JSON array of exactly `expected` labels, each an integer in 0..9. Throws DataError.
-std::vector<int32_t> parse_labels(const std::string& text, int64_t expected, const std::string& name);
+std::vector<int32_t> parse_labels(const std::string& text, int64_t expected,
+                                  const std::string& name);
 
 // Writes data_batch_1..5.bin and test_batch.bin into out_dir (created if needed). Each file is
 // written under a temporary name and renamed when complete. Throws DataError naming the bad file.
-void convert_png_sheets(const std::filesystem::path& sheet_dir, const std::filesystem::path& out_dir,
+void convert_png_sheets(const std::filesystem::path& sheet_dir,
+                        const std::filesystem::path& out_dir,
                         int64_t records_per_file = kCifarRecordsPerFile);
 
 }  // namespace nabla

@@ -54,8 +54,8 @@ class SGD : public Optimizer<T> {
 template <typename T>
 class Adam : public Optimizer<T> {
  public:
-  Adam(std::vector<Variable<T>> params, T lr, T beta1 = T(0.9), T beta2 = T(0.999),
-       T eps = T(1e-8), T weight_decay = 0);
+  Adam(std::vector<Variable<T>> params, T lr, T beta1 = T(0.9), T beta2 = T(0.999), T eps = T(1e-8),
+       T weight_decay = 0);
   void step() override;
   std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const override;
   std::map<std::string, double> state_scalars() const override {

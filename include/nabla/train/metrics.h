@@ -13,7 +13,7 @@ struct MetricsRow {
   double train_loss = 0, train_acc = 0;  // on the batch of that step
   double test_loss = 0, test_acc = 0;    // on the whole test set
   double elapsed_s = 0;
-  bool has_validation = false;           // with --validation_size
+  bool has_validation = false;  // with --validation_size
   double val_loss = 0, val_acc = 0;
 };
 

@@ -31,7 +31,7 @@ struct MlpConfig {
   int64_t validation_size = 0;   // the first N training examples, held out
   bool resume = false;
   // `mlp` only.
-  std::string optimizer = "sgd";  // sgd or adam
+  std::string optimizer = "sgd";   // sgd or adam
   std::string batchnorm = "none";  // none, autograd or manual
   double weight_decay = 0;
   double momentum = 0;  // sgd only
