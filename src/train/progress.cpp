@@ -46,9 +46,11 @@ void Progress::draw(int64_t done, double loss) {
   const int filled = total_ > 0 ? static_cast<int>(kWidth * done / total_) : kWidth;
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
-  std::fprintf(stderr, "\r%s [%s] %lld/%lld %.1f steps/s, %.0fs left, loss %.4f\033[K",
+  char acc[48] = "";
+  if (last_accuracy_ >= 0) std::snprintf(acc, sizeof acc, ", test acc %.4f", last_accuracy_);
+  std::fprintf(stderr, "\r%s [%s] %lld/%lld %.1f steps/s, %.0fs left, loss %.4f%s\033[K",
                label_.c_str(), bar.c_str(), static_cast<long long>(done),
-               static_cast<long long>(total_), rate, left, loss);
+               static_cast<long long>(total_), rate, left, loss, acc);
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -54,6 +54,7 @@ void RunWriter::record(MetricsRow row) {
                 static_cast<long long>(row.step), row.train_loss, row.train_acc, val, row.test_loss,
                 row.test_acc, row.elapsed_s);
   progress_.report(line);
+  progress_.set_accuracy(row.test_acc);
 }
 
 RunSummary RunWriter::finish(const std::vector<NamedTensor>& model,

@@ -16,6 +16,8 @@ class Progress {
   // Called every step; redraws the bar at most a few times a second, or on a file writes a plain
   // line every tenth of the work.
   void tick(int64_t done, double loss);
+  // The latest evaluation's accuracy, shown on the bar from then on.
+  void set_accuracy(double accuracy) { last_accuracy_ = accuracy; }
   // A line for an evaluation: printed on its own line in both modes.
   void report(const std::string& line);
   void finish();
@@ -29,6 +31,7 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool drawn_ = false;
   int64_t first_ = 0;
+  double last_accuracy_ = -1;
 };
 
 }  // namespace nabla
