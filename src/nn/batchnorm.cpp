@@ -22,7 +22,7 @@ void check_batchnorm_input(const Shape& x, int64_t n_neurons, const char* who) {
 }
 
 template <typename T>
-CustomBatchNormAutograd<T>::CustomBatchNormAutograd(int64_t n_neurons, T eps)
+BatchNormParameters<T>::BatchNormParameters(int64_t n_neurons, T eps)
     : n_neurons_(n_neurons), eps_(eps) {
   gamma_ = this->register_parameter("weight", Tensor<T>::full({n_neurons}, T(1)));
   beta_ = this->register_parameter("bias", Tensor<T>({n_neurons}));
@@ -30,11 +30,11 @@ CustomBatchNormAutograd<T>::CustomBatchNormAutograd(int64_t n_neurons, T eps)
 
 template <typename T>
 Variable<T> CustomBatchNormAutograd<T>::forward(const Variable<T>& x) {
-  check_batchnorm_input(x.shape(), n_neurons_, "CustomBatchNormAutograd");
+  check_batchnorm_input(x.shape(), this->n_neurons_, "CustomBatchNormAutograd");
   const Variable<T> mu = mean(x, {0}, true);
   const Variable<T> sigma2 = var(x, {0}, /*unbiased=*/false, true);
-  const Variable<T> xhat = (x - mu) / sqrt(sigma2 + eps_);
-  return gamma_ * xhat + beta_;
+  const Variable<T> xhat = (x - mu) / sqrt(sigma2 + this->eps_);
+  return this->gamma_ * xhat + this->beta_;
 }
 
 template <typename T>
@@ -110,18 +110,13 @@ std::vector<Tensor<T>> CustomBatchNormManualFunction<T>::backward(FunctionContex
 }
 
 template <typename T>
-CustomBatchNormManualModule<T>::CustomBatchNormManualModule(int64_t n_neurons, T eps)
-    : n_neurons_(n_neurons), eps_(eps) {
-  gamma_ = this->register_parameter("weight", Tensor<T>::full({n_neurons}, T(1)));
-  beta_ = this->register_parameter("bias", Tensor<T>({n_neurons}));
-}
-
-template <typename T>
 Variable<T> CustomBatchNormManualModule<T>::forward(const Variable<T>& x) {
-  check_batchnorm_input(x.shape(), n_neurons_, "CustomBatchNormManualModule");
-  return apply<CustomBatchNormManualFunction<T>>({x, gamma_, beta_}, eps_);
+  check_batchnorm_input(x.shape(), this->n_neurons_, "CustomBatchNormManualModule");
+  return apply<CustomBatchNormManualFunction<T>>({x, this->gamma_, this->beta_}, this->eps_);
 }
 
+template class BatchNormParameters<float>;
+template class BatchNormParameters<double>;
 template class CustomBatchNormAutograd<float>;
 template class CustomBatchNormAutograd<double>;
 template struct CustomBatchNormManualFunction<float>;

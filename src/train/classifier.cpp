@@ -60,6 +60,19 @@ Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& opti
   return t;
 }
 
+std::unique_ptr<optim::Optimizer<float>> make_optimizer(const std::string& name,
+                                                        std::vector<Variable<float>> params,
+                                                        double learning_rate, double momentum,
+                                                        double weight_decay) {
+  const auto lr = static_cast<float>(learning_rate);
+  const auto wd = static_cast<float>(weight_decay);
+  if (name == "adam") {
+    return std::make_unique<optim::Adam<float>>(std::move(params), lr, 0.9f, 0.999f, 1e-8f, wd);
+  }
+  return std::make_unique<optim::SGD<float>>(std::move(params), lr, static_cast<float>(momentum),
+                                             wd);
+}
+
 std::vector<NamedTensor> model_tensors(const nn::Module<float>& model) {
   std::vector<NamedTensor> out;
   for (const auto& [name, p] : model.named_parameters()) out.push_back({name, p.value()});

@@ -70,13 +70,7 @@ RunSummary train_cnn(const CnnConfig& config, Cifar10 data) {
   if (!config.init_from.empty()) {
     load_into(model, load_safetensors(config.init_from), config.init_from);
   }
-  const auto lr = static_cast<float>(config.learning_rate);
-  std::unique_ptr<optim::Optimizer<float>> optimizer;
-  if (config.optimizer == "adam") {
-    optimizer = std::make_unique<optim::Adam<float>>(model.parameters(), lr);
-  } else {
-    optimizer = std::make_unique<optim::SGD<float>>(model.parameters(), lr);
-  }
+  const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate);
   RunWriter run(config.out, "cnn", to_json(config), config.max_steps, config.quiet);
   nlohmann::json saved_config = to_json(config);
   saved_config.erase("out");  // where a model was written is not part of it

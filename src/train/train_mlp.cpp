@@ -149,16 +149,8 @@ RunSummary train_mlp(const MlpConfig& config, Cifar10 data) {
   nn::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
                        static_cast<float>(config.neg_slope),
                        nn::parse_batchnorm_kind(config.batchnorm), init_rng);
-  const auto lr = static_cast<float>(config.learning_rate);
-  const auto wd = static_cast<float>(config.weight_decay);
-  std::unique_ptr<optim::Optimizer<float>> optimizer;
-  if (config.optimizer == "adam") {
-    optimizer =
-        std::make_unique<optim::Adam<float>>(model.parameters(), lr, 0.9f, 0.999f, 1e-8f, wd);
-  } else {
-    optimizer = std::make_unique<optim::SGD<float>>(model.parameters(), lr,
-                                                    static_cast<float>(config.momentum), wd);
-  }
+  const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate,
+                                        config.momentum, config.weight_decay);
   RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
   Trainable t = make_trainable(model, *optimizer);
   const auto file_tensors = [&] {

@@ -17,18 +17,26 @@ namespace nabla::nn {
 // Throws std::invalid_argument unless x is (B, n_neurons) with B >= 1.
 void check_batchnorm_input(const Shape& x, int64_t n_neurons, const char* who);
 
+// What both batch-norm modules hold: gamma ("weight", 1) and beta ("bias", 0) of n_neurons, eps.
 template <typename T>
-class CustomBatchNormAutograd : public Module<T> {
+class BatchNormParameters : public Module<T> {
  public:
-  explicit CustomBatchNormAutograd(int64_t n_neurons, T eps = T(1e-5));
-  Variable<T> forward(const Variable<T>& x) override;
+  BatchNormParameters(int64_t n_neurons, T eps);
   Variable<T>& gamma() { return gamma_; }
   Variable<T>& beta() { return beta_; }
 
- private:
+ protected:
   int64_t n_neurons_;
   T eps_;
   Variable<T> gamma_, beta_;
+};
+
+template <typename T>
+class CustomBatchNormAutograd : public BatchNormParameters<T> {
+ public:
+  explicit CustomBatchNormAutograd(int64_t n_neurons, T eps = T(1e-5))
+      : BatchNormParameters<T>(n_neurons, eps) {}
+  Variable<T> forward(const Variable<T>& x) override;
 };
 
 // inputs: x (B, C), gamma (C), beta (C); saves xhat, 1/sqrt(var + eps) and gamma.
@@ -40,17 +48,11 @@ struct CustomBatchNormManualFunction {
 };
 
 template <typename T>
-class CustomBatchNormManualModule : public Module<T> {
+class CustomBatchNormManualModule : public BatchNormParameters<T> {
  public:
-  explicit CustomBatchNormManualModule(int64_t n_neurons, T eps = T(1e-5));
+  explicit CustomBatchNormManualModule(int64_t n_neurons, T eps = T(1e-5))
+      : BatchNormParameters<T>(n_neurons, eps) {}
   Variable<T> forward(const Variable<T>& x) override;
-  Variable<T>& gamma() { return gamma_; }
-  Variable<T>& beta() { return beta_; }
-
- private:
-  int64_t n_neurons_;
-  T eps_;
-  Variable<T> gamma_, beta_;
 };
 
 }  // namespace nabla::nn

@@ -2,6 +2,8 @@
 // Module with an optimizer on fused cross-entropy.
 #pragma once
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "nabla/nn/module.h"
@@ -15,6 +17,12 @@ Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t
 
 // model and optimizer must outlive the result.
 Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer);
+
+// "adam" (PyTorch's defaults: betas 0.9 and 0.999, eps 1e-8) or "sgd"; momentum is SGD's.
+std::unique_ptr<optim::Optimizer<float>> make_optimizer(const std::string& name,
+                                                        std::vector<Variable<float>> params,
+                                                        double learning_rate, double momentum = 0,
+                                                        double weight_decay = 0);
 
 // Parameters and buffers, named as in the module, for a model file.
 std::vector<NamedTensor> model_tensors(const nn::Module<float>& model);
