@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps release debug data clean fuzz
+.PHONY: run test deps release debug data clean fuzz fixtures
 
 run: release data
 	./build/release/nabla reproduce --data_dir "$(DATA_DIR)" --out results
@@ -18,13 +18,18 @@ test: deps
 	cmake --preset debug >/dev/null && cmake --build --preset debug -j $(JOBS)
 	ctest --preset debug -j $(JOBS)
 
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+# $(call install_missing,PACKAGES): apt-get installs those of PACKAGES that are not installed.
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	  | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing missing Debian packages:" $$missing; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
 
 release: deps
 	cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)
@@ -44,8 +49,7 @@ clean:
 FUZZ_SECONDS ?= 15
 FUZZ_TARGETS := cifar png_sheets safetensors image
 fuzz: deps
-	@command -v clang++-14 >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq clang-14 libclang-rt-14-dev libomp-14-dev; }
+	$(call install_missing,clang-14 libclang-rt-14-dev libomp-14-dev)
 	cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS) --target $(FUZZ_TARGETS:%=fuzz_%)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  work=$$(mktemp -d); cp -r fuzz/corpus/$$t/. $$work/; rc=0; \
@@ -55,3 +59,8 @@ fuzz: deps
 	  if [ $$rc -ne 0 ]; then tail -40 $$work.log; fi; \
 	  rm -rf $$work $$work.log; test $$rc -eq 0; \
 	done
+
+# Rewrites the PyTorch parity fixtures in tests/fixtures/ (needs Debian's python3-torch).
+fixtures:
+	$(call install_missing,python3-torch python3-numpy)
+	/usr/bin/python3 tests/fixtures/make_fixtures.py
