@@ -33,8 +33,11 @@ std::string plot_curves(const std::vector<MetricsRow>& rows, const fs::path& png
     std::ofstream d(data);
     for (const auto& r : rows) {
       d << r.step << ' ' << r.train_loss << ' ' << r.train_acc << ' ' << r.test_loss << ' '
-        << r.test_acc << '\n';
+        << r.test_acc << ' ' << r.val_loss << ' ' << r.val_acc << '\n';
     }
+    const bool val = rows.front().has_validation;
+    const std::string val_acc = val ? ", '' using 1:7 with linespoints title 'validation'" : "";
+    const std::string val_loss = val ? ", '' using 1:6 with linespoints title 'validation'" : "";
     std::ofstream s(script);
     std::string safe_title;
     for (char c : title) safe_title += (c == '\'' ? ' ' : c);
@@ -44,10 +47,10 @@ std::string plot_curves(const std::vector<MetricsRow>& rows, const fs::path& png
       << "set grid\nset xlabel 'step'\nset key bottom right\n"
       << "set title 'accuracy'\nset ylabel 'accuracy'\n"
       << "plot " << gp_quote(data) << " using 1:3 with linespoints title 'train (batch)', '' "
-      << "using 1:5 with linespoints title 'test'\n"
+      << "using 1:5 with linespoints title 'test'" << val_acc << "\n"
       << "set key top right\nset title 'loss'\nset ylabel 'cross-entropy loss'\n"
       << "plot " << gp_quote(data) << " using 1:2 with linespoints title 'train (batch)', '' "
-      << "using 1:4 with linespoints title 'test'\n"
+      << "using 1:4 with linespoints title 'test'" << val_loss << "\n"
       << "unset multiplot\n";
   }
   const std::string cmd = "gnuplot " + sh_quote(script) + " >/dev/null 2>&1";
