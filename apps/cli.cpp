@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "nabla/data/png_sheets.h"
+#include "nabla/io/safetensors.h"
+#include "nabla/train/bench.h"
 #include "nabla/train/cnn.h"
 #include "nabla/train/loop.h"
 #include "nabla/train/mlp.h"
@@ -171,6 +173,19 @@ int run_cli(int argc, const char* const* argv) {
   for (const auto& e : report_experiments()) experiment_list += " " + e.name;
   reproduce_cmd->footer(experiment_list);
 
+  BenchConfig bench;
+  std::string bench_models = "cnn,mlp,mlp-deep,mlp-manual", bench_json;
+  auto* bench_cmd = app.add_subcommand(
+      "bench", "time a training step and a 10,000-image evaluation of the report's models");
+  bench_cmd->add_option("--model", bench_models, "comma-separated: cnn, mlp, mlp-deep, mlp-manual")
+      ->capture_default_str();
+  bench_cmd->add_option("--repeats", bench.repeats, "timed training steps per model")
+      ->capture_default_str();
+  bench_cmd->add_option("--warmup", bench.warmup, "untimed steps first")->capture_default_str();
+  bench_cmd->add_option("--eval_repeats", bench.eval_repeats, "timed evaluations (0: none)")
+      ->capture_default_str();
+  bench_cmd->add_option("--json", bench_json, "also write the figures to this JSON file");
+
   auto* data = app.add_subcommand("data", "CIFAR-10 data tools");
   data->require_subcommand(1);
   std::string sheets_dir, convert_out;
@@ -210,6 +225,13 @@ int run_cli(int argc, const char* const* argv) {
         if (!name.empty()) repro.only.push_back(name);
       }
       reproduce(repro);
+    } else if (bench_cmd->parsed()) {
+      bench.models.clear();
+      std::stringstream names(bench_models);
+      for (std::string name; std::getline(names, name, ',');) bench.models.push_back(name);
+      validate(bench);
+      const auto results = run_bench(bench, std::cout);
+      if (!bench_json.empty()) write_file_atomic(bench_json, to_json(results).dump(2) + "\n");
     } else if (eval->parsed()) {
       LoadedModel loaded = load_model(eval_model);
       const Evaluation e = evaluate_model(loaded, load_cifar10(resolve_data_dir(eval_data_dir)));

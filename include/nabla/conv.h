@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "nabla/tensor.h"
@@ -37,6 +38,10 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
 template <typename T>
 Conv2dGrads<T> conv2d_backward_reference(const Tensor<T>& dy, const Tensor<T>& x,
                                          const Tensor<T>& weight, int64_t stride, int64_t pad);
+
+// The instruction set oneDNN's convolution kernels use on this CPU ("avx512_core", "avx2", ...).
+// ONEDNN_MAX_CPU_ISA=AVX2 (say) caps it; the float64 kernels never use oneDNN.
+std::string conv_backend_isa();
 
 // Max pooling: y (N,C,OH,OW) and, for each output, the flat index into x of its maximum. Padded
 // cells never win.

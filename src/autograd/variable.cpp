@@ -3,6 +3,7 @@
 
 #include "nabla/autograd.h"
 #include "nabla/kernels.h"
+#include "nabla/profile.h"
 
 namespace nabla {
 namespace {
@@ -47,6 +48,7 @@ Variable<T> Variable<T>::make_result(Tensor<T> value, const char* op,
                                      std::function<void(const Tensor<T>&)> backward) {
   Variable out(std::move(value), false);
   out.node_->op = op;
+  profile::forward_done(op);
   if (!grad_enabled()) return out;
   bool any = false;
   for (const auto& in : inputs) any = any || in->requires_grad;
@@ -89,7 +91,17 @@ void Variable<T>::backward(const Tensor<T>& grad_output) {
   node_->accumulate(grad_output);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node<T>& node = **it;
-    if (node.backward && !node.grad.empty()) node.backward(node.grad);
+    if (node.backward && !node.grad.empty()) {
+      if (profile::enabled()) {
+        const auto start = std::chrono::steady_clock::now();
+        node.backward(node.grad);
+        profile::add_seconds(std::string(node.op) + " backward",
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                                 .count());
+      } else {
+        node.backward(node.grad);
+      }
+    }
     // Free the graph: interior nodes drop their closures, inputs and gradients.
     if (node.backward) {
       node.backward = nullptr;

@@ -3,7 +3,9 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "conv_dnnl.h"
 #include "nabla/kernels.h"
 
 namespace nabla {
@@ -90,6 +92,12 @@ template <typename T>
 Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
                          int64_t stride, int64_t pad) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
+  if constexpr (std::is_same_v<T, float>) {
+    Tensor<T> y({g.N, g.O, g.OH, g.OW});
+    detail::conv2d_forward_dnnl(x.data(), weight.data(), bias.empty() ? nullptr : bias.data(), g,
+                                y.data());
+    return y;
+  }
   const int64_t K = g.C * g.KH * g.KW, S = g.OH * g.OW, P = g.N * S;
   std::vector<T> cols(static_cast<size_t>(K * P));
   im2col(x.data(), g, cols.data());
@@ -115,6 +123,15 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
                                int64_t stride, int64_t pad, bool need_dx, bool need_dweight,
                                bool need_dbias) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
+  if constexpr (std::is_same_v<T, float>) {
+    Conv2dGrads<T> r;
+    if (need_dx) r.dx = Tensor<T>(x.shape());
+    if (need_dweight) r.dweight = Tensor<T>(weight.shape());
+    if (need_dbias) r.dbias = Tensor<T>({g.O});
+    detail::conv2d_backward_dnnl(dy.data(), x.data(), weight.data(), g, r.dx.data(),
+                                 r.dweight.data(), r.dbias.data());
+    return r;
+  }
   const int64_t K = g.C * g.KH * g.KW, S = g.OH * g.OW, P = g.N * S;
   // dy as (O, N*OH*OW), the layout of the forward GEMM's output.
   std::vector<T> dy_mat(static_cast<size_t>(g.O * P));

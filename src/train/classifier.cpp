@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "nabla/ops.h"
+#include "nabla/profile.h"
 #include "nabla/train/cnn.h"
 
 namespace nabla {
@@ -34,9 +35,13 @@ Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& opti
     const Variable<float> logits = model(Variable<float>(batch.images));
     Variable<float> loss = cross_entropy(logits, batch.labels);
     loss.backward();
-    for (const auto& [name, p] : named) {
-      if (!p.grad().empty()) check_finite(p.grad(), "the gradient of " + name, step);
+    {
+      const profile::Scope timed("finite check");
+      for (const auto& [name, p] : named) {
+        if (!p.grad().empty()) check_finite(p.grad(), "the gradient of " + name, step);
+      }
     }
+    const profile::Scope timed("optimizer step");
     optimizer.step();
     return StepResult{loss.item(), accuracy(logits.value(), batch.labels)};
   };

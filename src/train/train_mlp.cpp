@@ -1,8 +1,10 @@
 #include <algorithm>
+#include <optional>
 
 #include "nabla/manual/mlp.h"
 #include "nabla/nn/mlp.h"
 #include "nabla/optim/optimizer.h"
+#include "nabla/profile.h"
 #include "nabla/train/classifier.h"
 #include "nabla/train/loop.h"
 #include "nabla/train/mlp.h"
@@ -82,6 +84,47 @@ std::map<std::string, std::string> model_metadata(const MlpConfig& config) {
 
 }  // namespace
 
+Trainable make_manual_trainable(manual::MLP<float>& model, manual::CrossEntropy<float>& ce,
+                                float learning_rate) {
+  Trainable t;
+  t.step = [&model, &ce, learning_rate](const LabeledImages& batch, int64_t step) {
+    std::optional<profile::Scope> timed(std::in_place, "forward");
+    const Tensor<float> probs = model.forward(batch.images);
+    const float loss = ce.forward(probs, batch.labels);
+    timed.emplace("backward");
+    model.backward(ce.backward());
+    timed.emplace("finite check");
+    for (const auto& p : model.parameters()) {
+      check_finite(*p.grad, "the gradient of " + p.name, step);
+    }
+    timed.emplace("optimizer step");
+    manual::sgd_step(model.parameters(), learning_rate);
+    timed.reset();
+    return StepResult{loss, accuracy(probs, batch.labels)};
+  };
+  t.evaluate = [&model](const LabeledImages& set) {
+    Evaluation e;
+    e.loss = manual_evaluate_loss(model, set, e.accuracy);
+    return e;
+  };
+  t.model_tensors = [&model] {
+    std::vector<NamedTensor> tensors;
+    for (const auto& p : model.parameters()) tensors.push_back({p.name, *p.value});
+    return tensors;
+  };
+  t.load_model_tensors = [&model](const std::vector<NamedTensor>& tensors) {
+    for (const auto& p : model.parameters()) {
+      const auto it = std::find_if(tensors.begin(), tensors.end(),
+                                   [&](const NamedTensor& n) { return n.name == p.name; });
+      if (it == tensors.end() || it->value.shape() != p.value->shape()) {
+        throw std::invalid_argument("missing or mis-shaped " + p.name);
+      }
+      std::copy(it->value.values().begin(), it->value.values().end(), p.value->values().begin());
+    }
+  };
+  return t;
+}
+
 RunSummary train_mlp_manual(const MlpConfig& config) {
   validate(config, 5 * kCifarRecordsPerFile);  // flags are checked before the data is read
   return train_mlp_manual(config, load_cifar10(resolve_data_dir(config.data_dir)));
@@ -94,37 +137,7 @@ RunSummary train_mlp_manual(const MlpConfig& config, Cifar10 data) {
   manual::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
                            static_cast<float>(config.neg_slope), init_rng);
   manual::CrossEntropy<float> ce;
-  Trainable t;
-  t.step = [&](const LabeledImages& batch, int64_t step) {
-    const Tensor<float> probs = model.forward(batch.images);
-    const float loss = ce.forward(probs, batch.labels);
-    model.backward(ce.backward());
-    for (const auto& p : model.parameters()) {
-      check_finite(*p.grad, "the gradient of " + p.name, step);
-    }
-    manual::sgd_step(model.parameters(), static_cast<float>(config.learning_rate));
-    return StepResult{loss, accuracy(probs, batch.labels)};
-  };
-  t.evaluate = [&](const LabeledImages& set) {
-    Evaluation e;
-    e.loss = manual_evaluate_loss(model, set, e.accuracy);
-    return e;
-  };
-  t.model_tensors = [&] {
-    std::vector<NamedTensor> tensors;
-    for (const auto& p : model.parameters()) tensors.push_back({p.name, *p.value});
-    return tensors;
-  };
-  t.load_model_tensors = [&](const std::vector<NamedTensor>& tensors) {
-    for (const auto& p : model.parameters()) {
-      const auto it = std::find_if(tensors.begin(), tensors.end(),
-                                   [&](const NamedTensor& n) { return n.name == p.name; });
-      if (it == tensors.end() || it->value.shape() != p.value->shape()) {
-        throw std::invalid_argument("missing or mis-shaped " + p.name);
-      }
-      std::copy(it->value.values().begin(), it->value.values().end(), p.value->values().begin());
-    }
-  };
+  Trainable t = make_manual_trainable(model, ce, static_cast<float>(config.learning_rate));
   const auto file_tensors = [&] {
     std::vector<NamedTensor> tensors = t.model_tensors();
     tensors.push_back({"mean_image", data.mean_image});

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "nabla/data/cifar10.h"
+#include "nabla/manual/mlp.h"
+#include "nabla/manual/modules.h"
 #include "nabla/train/loop.h"
 #include "nabla/train/run.h"
 
@@ -45,6 +47,11 @@ void validate(const MlpConfig& config, int64_t train_size = 0);
 // Loads the data named by the config (after validating it), then trains.
 RunSummary train_mlp_manual(const MlpConfig& config);
 RunSummary train_mlp_manual(const MlpConfig& config, Cifar10 data);
+// The hand-written MLP in the shared training loop: SGD on its cross-entropy. model and ce must
+// outlive the result.
+Trainable make_manual_trainable(manual::MLP<float>& model, manual::CrossEntropy<float>& ce,
+                                float learning_rate);
+
 RunSummary train_mlp(const MlpConfig& config);
 RunSummary train_mlp(const MlpConfig& config, Cifar10 data);
 

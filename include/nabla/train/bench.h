@@ -1,0 +1,46 @@
+// `nabla bench`: times the report's models on synthetic CIFAR-shaped data. For each model: the
+// median time of a training step and of an evaluation of 10,000 images, the achieved GFLOPS
+// (counted from the GEMM and convolution shapes), and each op's share of the step time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace nabla {
+
+// The models, by the names the bench script uses: cnn, mlp, mlp-deep, mlp-manual.
+const std::vector<std::string>& bench_model_names();
+
+struct BenchConfig {
+  std::vector<std::string> models = bench_model_names();
+  int64_t repeats = 20;      // timed training steps per model, after the warm-up
+  int64_t warmup = 3;        // untimed steps first
+  int64_t eval_repeats = 3;  // timed evaluations; 0 skips them
+  int64_t eval_images = 10000;
+  uint64_t seed = 42;
+};
+
+struct BenchResult {
+  std::string model, description;
+  std::vector<double> step_seconds, eval_seconds;
+  double step_flops = 0, eval_flops = 0;  // per step, per evaluation
+  // Seconds per step by op ("conv2d", "conv2d backward", "adam", "other", ...).
+  std::map<std::string, double> step_breakdown;
+};
+
+// Throws ConfigError for an unknown model or a bad count.
+void validate(const BenchConfig& config);
+
+// Runs the models one after another and prints each one's lines to `out` as soon as it is done.
+std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out);
+
+double median(std::vector<double> values);
+
+// {"threads": ..., "isa": ..., "models": [{"model", "step_ms" (median), "steps_ms" (all), ...}]}
+nlohmann::json to_json(const std::vector<BenchResult>& results);
+
+}  // namespace nabla

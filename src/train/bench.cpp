@@ -1,0 +1,212 @@
+#include "nabla/train/bench.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+
+#include "nabla/conv.h"
+#include "nabla/nn/convnet.h"
+#include "nabla/nn/mlp.h"
+#include "nabla/profile.h"
+#include "nabla/rng.h"
+#include "nabla/train/classifier.h"
+#include "nabla/train/mlp.h"
+
+namespace nabla {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchModel {
+  std::string description;
+  int64_t batch_size;
+  Trainable trainable;
+  std::vector<std::shared_ptr<void>> keep_alive;  // the model and optimizer behind trainable
+};
+
+BenchModel make_bench_model(const std::string& name, Rng& rng) {
+  constexpr int64_t kInputs = 3 * 32 * 32;
+  BenchModel m;
+  if (name == "cnn") {
+    auto model = std::make_shared<nn::ConvNet<float>>(3, kCifarClasses, rng);
+    auto opt = make_optimizer("adam", model->parameters(), 1e-4);
+    m.description = "ConvNet of Table 1, batch 32, Adam";
+    m.batch_size = 32;
+    m.trainable = make_trainable(*model, *opt);
+    m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
+  } else if (name == "mlp" || name == "mlp-deep") {
+    const bool deep = name == "mlp-deep";
+    const std::vector<int64_t> hidden =
+        deep ? std::vector<int64_t>{300, 200, 100, 100, 50, 50} : std::vector<int64_t>{100};
+    auto model = std::make_shared<nn::MLP<float>>(kInputs, hidden, kCifarClasses, 0.02F,
+                                                  nn::BatchNormKind::kNone, rng);
+    auto opt = make_optimizer(deep ? "adam" : "sgd", model->parameters(), 2e-3);
+    m.description = deep ? "MLP 300,200,100,100,50,50, batch 200, Adam"
+                         : "MLP 100 (autograd), batch 200, SGD";
+    m.batch_size = 200;
+    m.trainable = make_trainable(*model, *opt);
+    m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
+  } else {
+    auto model = std::make_shared<manual::MLP<float>>(kInputs, std::vector<int64_t>{100},
+                                                      kCifarClasses, 0.02F, rng);
+    auto ce = std::make_shared<manual::CrossEntropy<float>>();
+    m.description = "MLP 100 with hand-written backward, batch 200, SGD";
+    m.batch_size = 200;
+    m.trainable = make_manual_trainable(*model, *ce, 2e-3F);
+    m.keep_alive = {model, ce};
+  }
+  return m;
+}
+
+// Mean-subtracted CIFAR-like pixels: normal with the spread of the real ones.
+LabeledImages synthetic_images(int64_t n, Rng& rng) {
+  LabeledImages d{Tensor<float>({n, 3, 32, 32}), std::vector<int32_t>(static_cast<size_t>(n))};
+  for (float& v : d.images.values()) v = static_cast<float>(rng.normal(0.0, 60.0));
+  for (int32_t& label : d.labels) label = static_cast<int32_t>(rng.uniform() * kCifarClasses);
+  return d;
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void print_result(const BenchResult& r, std::ostream& out) {
+  const double step = median(r.step_seconds);
+  char line[256];
+  std::snprintf(line, sizeof line, "%-10s %s\n", r.model.c_str(), r.description.c_str());
+  out << line;
+  std::snprintf(line, sizeof line, "  training step  %9.3f ms  (median of %zu)  %7.1f GFLOPS\n",
+                step * 1e3, r.step_seconds.size(), r.step_flops / step * 1e-9);
+  out << line;
+  if (!r.eval_seconds.empty()) {
+    const double eval = median(r.eval_seconds);
+    std::snprintf(line, sizeof line,
+                  "  evaluation     %9.3f s   (10,000 images, median of %zu)  %7.1f GFLOPS\n",
+                  eval, r.eval_seconds.size(), r.eval_flops / eval * 1e-9);
+    out << line;
+  }
+  std::vector<std::pair<double, std::string>> parts;
+  double total = 0;
+  for (const auto& [op, s] : r.step_breakdown) {
+    parts.emplace_back(s, op);
+    total += s;
+  }
+  std::sort(parts.rbegin(), parts.rend());
+  out << "  share of the step:";
+  for (const auto& [s, op] : parts) {
+    std::snprintf(line, sizeof line, " %s %.1f%%;", op.c_str(), 100.0 * s / total);
+    out << line;
+  }
+  out << "\n" << std::flush;
+}
+
+BenchResult bench_model(const std::string& name, const BenchConfig& config) {
+  Rng rng(config.seed);
+  BenchModel m = make_bench_model(name, rng);
+  constexpr int64_t kBatches = 4;
+  std::vector<LabeledImages> batches;
+  for (int64_t i = 0; i < kBatches; ++i) batches.push_back(synthetic_images(m.batch_size, rng));
+  BenchResult r{name, m.description, {}, {}, 0, 0, {}};
+  for (int64_t i = 0; i < config.warmup; ++i) m.trainable.step(batches[i % kBatches], i);
+  profile::take();
+  profile::enable(true);
+  double measured = 0;
+  for (int64_t i = 0; i < config.repeats; ++i) {
+    profile::mark();
+    const auto start = Clock::now();
+    m.trainable.step(batches[i % kBatches], i);
+    r.step_seconds.push_back(seconds_since(start));
+    measured += r.step_seconds.back();
+  }
+  profile::Totals totals = profile::take();
+  const auto reps = static_cast<double>(config.repeats);
+  r.step_flops = totals.flops / reps;
+  double attributed = 0;
+  for (const auto& [op, s] : totals.seconds) {
+    r.step_breakdown[op] = s / reps;
+    attributed += s;
+  }
+  r.step_breakdown["other"] = std::max(0.0, measured - attributed) / reps;
+  profile::enable(false);
+  if (config.eval_repeats > 0) {
+    const LabeledImages test = synthetic_images(config.eval_images, rng);
+    m.trainable.evaluate(test);  // warm-up: the evaluation's own buffers and primitives
+    profile::enable(true);
+    for (int64_t i = 0; i < config.eval_repeats; ++i) {
+      const auto start = Clock::now();
+      m.trainable.evaluate(test);
+      r.eval_seconds.push_back(seconds_since(start));
+    }
+    r.eval_flops = profile::take().flops / static_cast<double>(config.eval_repeats);
+    profile::enable(false);
+  }
+  return r;
+}
+
+}  // namespace
+
+const std::vector<std::string>& bench_model_names() {
+  static const std::vector<std::string> names{"cnn", "mlp", "mlp-deep", "mlp-manual"};
+  return names;
+}
+
+void validate(const BenchConfig& c) {
+  if (c.models.empty()) throw ConfigError("--model: name at least one model");
+  for (const std::string& m : c.models) {
+    const auto& known = bench_model_names();
+    if (std::find(known.begin(), known.end(), m) == known.end()) {
+      throw ConfigError("--model: unknown model '" + m + "' (cnn, mlp, mlp-deep or mlp-manual)");
+    }
+  }
+  if (c.repeats < 1) throw ConfigError("--repeats must be at least 1");
+  if (c.warmup < 0) throw ConfigError("--warmup must not be negative");
+  if (c.eval_repeats < 0) throw ConfigError("--eval_repeats must not be negative");
+  if (c.eval_images < 1) throw ConfigError("--eval_images must be at least 1");
+}
+
+std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out) {
+  validate(config);
+  out << "nabla bench: " << omp_get_max_threads() << " threads, convolutions on oneDNN "
+      << conv_backend_isa() << "\n";
+  std::vector<BenchResult> results;
+  for (const std::string& name : config.models) {
+    results.push_back(bench_model(name, config));
+    print_result(results.back(), out);
+  }
+  return results;
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+nlohmann::json to_json(const std::vector<BenchResult>& results) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const BenchResult& r : results) {
+    const double step = median(r.step_seconds);
+    nlohmann::json m = {{"model", r.model},
+                        {"description", r.description},
+                        {"step_ms", step * 1e3},
+                        {"steps_ms", nlohmann::json::array()},
+                        {"step_gflops", r.step_flops / step * 1e-9},
+                        {"step_share", r.step_breakdown}};
+    for (double s : r.step_seconds) m["steps_ms"].push_back(s * 1e3);
+    if (!r.eval_seconds.empty()) {
+      const double eval = median(r.eval_seconds);
+      m["eval_s"] = eval;
+      m["evals_s"] = r.eval_seconds;
+      m["eval_gflops"] = r.eval_flops / eval * 1e-9;
+    }
+    models.push_back(m);
+  }
+  return {{"threads", omp_get_max_threads()}, {"isa", conv_backend_isa()}, {"models", models}};
+}
+
+}  // namespace nabla
