@@ -27,6 +27,9 @@ struct Node {
 
   // grad += g (allocating on first use); g must have value's shape.
   void accumulate(const Tensor<T>& g);
+  // The same for a gradient whose storage nothing else shares (a fresh result): on first use it
+  // becomes grad without a copy.
+  void accumulate_owned(Tensor<T>&& g);
 };
 
 template <typename T>

@@ -24,9 +24,9 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
         const bool need_db = bn && bn->requires_grad;
         Conv2dGrads<T> g = conv2d_backward(dy, xn->value, wn->value, stride, pad, xn->requires_grad,
                                            wn->requires_grad, need_db);
-        if (xn->requires_grad) xn->accumulate(g.dx);
-        if (wn->requires_grad) wn->accumulate(g.dweight);
-        if (need_db) bn->accumulate(g.dbias);
+        if (xn->requires_grad) xn->accumulate_owned(std::move(g.dx));
+        if (wn->requires_grad) wn->accumulate_owned(std::move(g.dweight));
+        if (need_db) bn->accumulate_owned(std::move(g.dbias));
       });
 }
 
@@ -41,7 +41,7 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
                                     for (size_t o = 0; o < argmax.size(); ++o) {
                                       dx[argmax[o]] += dy[static_cast<int64_t>(o)];
                                     }
-                                    xn->accumulate(dx);
+                                    xn->accumulate_owned(std::move(dx));
                                   });
 }
 
@@ -133,9 +133,9 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
             }
           }
         }
-        if (xn->requires_grad) xn->accumulate(dx);
-        if (gn->requires_grad) gn->accumulate(dgamma);
-        if (bn->requires_grad) bn->accumulate(dbeta);
+        if (xn->requires_grad) xn->accumulate_owned(std::move(dx));
+        if (gn->requires_grad) gn->accumulate_owned(std::move(dgamma));
+        if (bn->requires_grad) bn->accumulate_owned(std::move(dbeta));
       });
 }
 

@@ -1,8 +1,10 @@
 // Elementwise ops with broadcasting; each backward directly below its forward.
 #include <cmath>
+#include <type_traits>
 
 #include "nabla/broadcast.h"
 #include "nabla/ops.h"
+#include "simd/simd.h"
 
 namespace nabla {
 namespace {
@@ -12,14 +14,42 @@ template <typename T, typename F, typename DF>
 Variable<T> unary(const Variable<T>& x, const char* name, F f, DF df) {
   const Tensor<T>& xv = x.value();
   Tensor<T> y(xv.shape());
-  for (int64_t i = 0; i < xv.numel(); ++i) y[i] = f(xv[i]);
+  const T* px = xv.data();
+  T* py = y.data();
+  const int64_t n = xv.numel();
+  for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
   auto xn = x.node();
   return Variable<T>::make_result(y, name, {xn}, [xn, y, df](const Tensor<T>& dy) {
-    const Tensor<T>& xv = xn->value;
-    Tensor<T> dx(xv.shape());
-    for (int64_t i = 0; i < xv.numel(); ++i) dx[i] = dy[i] * df(xv[i], y[i]);
-    xn->accumulate(dx);
+    Tensor<T> dx(y.shape());
+    const T *px = xn->value.data(), *py = y.data(), *pdy = dy.data();
+    T* pdx = dx.data();
+    const int64_t n = y.numel();
+    for (int64_t i = 0; i < n; ++i) pdx[i] = pdy[i] * df(px[i], py[i]);
+    xn->accumulate_owned(std::move(dx));
   });
+}
+
+// relu and leaky_relu on float run the vectorised kernels of src/simd.
+Variable<float> activation_float(const Variable<float>& x, const char* name, bool leaky,
+                                 float slope) {
+  const Tensor<float>& xv = x.value();
+  Tensor<float> y(xv.shape());
+  if (leaky) {
+    simd::leaky_relu_forward(xv.data(), y.data(), xv.numel(), slope);
+  } else {
+    simd::relu_forward(xv.data(), y.data(), xv.numel());
+  }
+  auto xn = x.node();
+  return Variable<float>::make_result(
+      y, name, {xn}, [xn, y, leaky, slope](const Tensor<float>& dy) {
+        Tensor<float> dx(y.shape());
+        if (leaky) {
+          simd::leaky_relu_backward(xn->value.data(), dy.data(), dx.data(), dx.numel(), slope);
+        } else {
+          simd::relu_backward(y.data(), dy.data(), dx.data(), dx.numel());
+        }
+        xn->accumulate_owned(std::move(dx));
+      });
 }
 
 }  // namespace
@@ -96,12 +126,14 @@ Variable<T> sqrt(const Variable<T>& x) {
 
 template <typename T>
 Variable<T> relu(const Variable<T>& x) {
+  if constexpr (std::is_same_v<T, float>) return activation_float(x, "relu", false, 0.0F);
   return unary(
       x, "relu", [](T v) { return v > 0 ? v : T(0); }, [](T v, T) { return v > 0 ? T(1) : T(0); });
 }
 
 template <typename T>
 Variable<T> leaky_relu(const Variable<T>& x, T neg_slope) {
+  if constexpr (std::is_same_v<T, float>) return activation_float(x, "leaky_relu", true, neg_slope);
   return unary(
       x, "leaky_relu", [neg_slope](T v) { return v > 0 ? v : neg_slope * v; },
       [neg_slope](T v, T) { return v > 0 ? T(1) : neg_slope; });

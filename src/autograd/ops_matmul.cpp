@@ -45,9 +45,9 @@ Variable<T> linear(const Variable<T>& x, const Variable<T>& weight, const Variab
   auto xn = x.node(), wn = weight.node();
   auto bn = bias.defined() ? bias.node() : nullptr;
   return Variable<T>::make_result(y, "linear", inputs, [xn, wn, bn](const Tensor<T>& dy) {
-    if (xn->requires_grad) xn->accumulate(matmul(dy, wn->value));
-    if (wn->requires_grad) wn->accumulate(matmul(dy, xn->value, Trans::kYes, Trans::kNo));
-    if (bn && bn->requires_grad) bn->accumulate(sum_rows(dy));
+    if (xn->requires_grad) xn->accumulate_owned(matmul(dy, wn->value));
+    if (wn->requires_grad) wn->accumulate_owned(matmul(dy, xn->value, Trans::kYes, Trans::kNo));
+    if (bn && bn->requires_grad) bn->accumulate_owned(sum_rows(dy));
   });
 }
 

@@ -1,9 +1,11 @@
 #include <stdexcept>
+#include <type_traits>
 #include <unordered_set>
 
 #include "nabla/autograd.h"
 #include "nabla/kernels.h"
 #include "nabla/profile.h"
+#include "simd/simd.h"
 
 namespace nabla {
 namespace {
@@ -14,17 +16,45 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
+namespace {
+
+template <typename T>
+void check_gradient_shape(const Node<T>& node, const Tensor<T>& g) {
+  if (g.shape() != node.value.shape()) {
+    throw std::logic_error(std::string("gradient of shape ") + shape_str(g.shape()) +
+                           " for a value of shape " + shape_str(node.value.shape()) + " (op " +
+                           node.op + ")");
+  }
+}
+
+template <typename T>
+void add_into(const Tensor<T>& g, Tensor<T>& grad) {
+  if constexpr (std::is_same_v<T, float>) {
+    simd::axpy(1.0F, g.data(), grad.data(), g.numel());
+  } else {
+    axpy(T(1), g, grad);
+  }
+}
+
+}  // namespace
+
 template <typename T>
 void Node<T>::accumulate(const Tensor<T>& g) {
-  if (g.shape() != value.shape()) {
-    throw std::logic_error(std::string("gradient of shape ") + shape_str(g.shape()) +
-                           " for a value of shape " + shape_str(value.shape()) + " (op " + op +
-                           ")");
-  }
+  check_gradient_shape(*this, g);
   if (grad.empty()) {
     grad = g.clone();
   } else {
-    axpy(T(1), g, grad);
+    add_into(g, grad);
+  }
+}
+
+template <typename T>
+void Node<T>::accumulate_owned(Tensor<T>&& g) {
+  check_gradient_shape(*this, g);
+  if (grad.empty()) {
+    grad = std::move(g);
+  } else {
+    add_into(g, grad);
   }
 }
 

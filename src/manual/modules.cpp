@@ -4,8 +4,10 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "nabla/kernels.h"
+#include "simd/simd.h"
 
 namespace nabla::manual {
 
@@ -39,14 +41,22 @@ template <typename T>
 Tensor<T> LeakyReLU<T>::forward(const Tensor<T>& x) {
   x_ = x;
   Tensor<T> out(x.shape());
-  for (int64_t i = 0; i < x.numel(); ++i) out[i] = x[i] > 0 ? x[i] : neg_slope_ * x[i];
+  if constexpr (std::is_same_v<T, float>) {
+    simd::leaky_relu_forward(x.data(), out.data(), x.numel(), neg_slope_);
+  } else {
+    for (int64_t i = 0; i < x.numel(); ++i) out[i] = x[i] > 0 ? x[i] : neg_slope_ * x[i];
+  }
   return out;
 }
 
 template <typename T>
 Tensor<T> LeakyReLU<T>::backward(const Tensor<T>& dout) {
   Tensor<T> dx(dout.shape());
-  for (int64_t i = 0; i < dout.numel(); ++i) dx[i] = x_[i] > 0 ? dout[i] : neg_slope_ * dout[i];
+  if constexpr (std::is_same_v<T, float>) {
+    simd::leaky_relu_backward(x_.data(), dout.data(), dx.data(), dx.numel(), neg_slope_);
+  } else {
+    for (int64_t i = 0; i < dout.numel(); ++i) dx[i] = x_[i] > 0 ? dout[i] : neg_slope_ * dout[i];
+  }
   return dx;
 }
 

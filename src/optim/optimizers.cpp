@@ -1,7 +1,9 @@
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include "nabla/optim/optimizer.h"
+#include "simd/simd.h"
 
 namespace nabla::optim {
 
@@ -21,6 +23,12 @@ void SGD<T>::step() {
     T* w = p.value().data();
     const T* g = p.grad().data();
     const int64_t n = p.numel();
+    if constexpr (std::is_same_v<T, float>) {
+      if (momentum_ == 0) {
+        simd::sgd(lr_, weight_decay_, w, g, n);
+        continue;
+      }
+    }
     Tensor<T>& buf = momentum_buffers_[i];
     const bool first = buf.empty();
     if (momentum_ != 0 && first) buf = Tensor<T>(p.shape());
@@ -65,6 +73,10 @@ void Adam<T>::step() {
     T* m = m_[i].data();
     T* v = v_[i].data();
     const int64_t n = p.numel();
+    if constexpr (std::is_same_v<T, float>) {
+      simd::adam({beta1_, beta2_, step_size, bias2_sqrt, eps_, weight_decay_}, w, g, m, v, n);
+      continue;
+    }
     // Elementwise and independent: the same result on any number of threads.
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t j = 0; j < n; ++j) {

@@ -7,19 +7,34 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cstdlib>
 #include <map>
+#include <string>
 #include <mutex>
 #include <tuple>
 
 #include "nabla/profile.h"
 
 namespace nabla::detail {
+
+void init_dnnl() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* cap = std::getenv("NABLA_MAX_ISA");
+    if (cap == nullptr) return;
+    const std::string c = cap;
+    if (c == "avx2") dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2);
+    if (c == "generic") dnnl::set_max_cpu_isa(dnnl::cpu_isa::sse41);
+  });
+}
+
 namespace {
 
 using dnnl::memory;
 using Tag = memory::format_tag;
 
 dnnl::engine& cpu_engine() {
+  init_dnnl();
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
 }

@@ -6,6 +6,9 @@
 
 namespace nabla::detail {
 
+// Applies NABLA_MAX_ISA (avx2 or generic) to oneDNN; must run before any other oneDNN call.
+void init_dnnl();
+
 void conv2d_forward_dnnl(const float* x, const float* weight, const float* bias,
                          const Conv2dGeometry& g, float* y);
 void conv2d_backward_dnnl(const float* dy, const float* x, const float* weight,

@@ -1,12 +1,15 @@
 #include "nabla/kernels.h"
 
 #include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <cmath>
 #include <stdexcept>
 #include <type_traits>
 
 #include "nabla/profile.h"
+#include "simd/simd.h"
+#include "tensor/conv_dnnl.h"
 
 namespace nabla {
 namespace {
@@ -28,9 +31,15 @@ void gemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha
   profile::add_flops(2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K));
   const auto m = static_cast<blasint>(M), n = static_cast<blasint>(N), k = static_cast<blasint>(K);
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, to_cblas(trans_a), to_cblas(trans_b), m, n, k, alpha, A,
-                static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
-                static_cast<blasint>(ldc));
+    // oneDNN's SGEMM: AVX-512 kernels chosen at run time (OpenBLAS is capped at AVX2 where
+    // OPENBLAS_CORETYPE=Haswell), on the same OpenMP threads as every other kernel.
+    detail::init_dnnl();
+    const dnnl_status_t status =
+        dnnl_sgemm(trans_a == Trans::kYes ? 'T' : 'N', trans_b == Trans::kYes ? 'T' : 'N', M, N, K,
+                   alpha, A, lda, B, ldb, beta, C, ldc);
+    if (status != dnnl_success) {
+      throw std::runtime_error("dnnl_sgemm failed with status " + std::to_string(status));
+    }
   } else {
     cblas_dgemm(CblasRowMajor, to_cblas(trans_a), to_cblas(trans_b), m, n, k, alpha, A,
                 static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
@@ -123,7 +132,11 @@ void axpy(T alpha, const Tensor<T>& x, Tensor<T>& y) {
   }
   const T* px = x.data();
   T* py = y.data();
-  for (int64_t i = 0; i < x.numel(); ++i) py[i] += alpha * px[i];
+  if constexpr (std::is_same_v<T, float>) {
+    simd::axpy(alpha, px, py, x.numel());
+  } else {
+    for (int64_t i = 0; i < x.numel(); ++i) py[i] += alpha * px[i];
+  }
 }
 
 template <typename T>

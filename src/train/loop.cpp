@@ -5,6 +5,7 @@
 
 #include "nabla/kernels.h"
 #include "nabla/train/checkpoint.h"
+#include "simd/simd.h"
 
 namespace nabla {
 
@@ -78,6 +79,7 @@ void validate_loop(const LoopConfig& loop, double learning_rate, const std::stri
 }
 
 void check_finite(const Tensor<float>& t, const std::string& name, int64_t step) {
+  if (simd::all_finite(t.data(), t.numel())) return;
   for (float v : t.values()) {
     if (!std::isfinite(v)) {
       throw NumericalError("step " + std::to_string(step) + ": " + name + " is not finite (" +

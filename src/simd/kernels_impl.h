@@ -1,0 +1,71 @@
+// The bodies of the vectorised float32 kernels, compiled once per instruction set: each
+// kernels_<isa>.cpp defines NABLA_SIMD_NS and NABLA_SIMD_TABLE and includes this file, with its own
+// -m flags (see CMakeLists.txt). The loops are plain and independent per element, so that the
+// compiler vectorises them for the target, and so that every instruction set gives the same bits
+// (no reductions are reordered; floating-point contraction is off in ISO C++ mode).
+#include <cmath>
+#include <cstdint>
+
+#include "simd.h"
+
+namespace nabla::simd::NABLA_SIMD_NS {
+namespace {
+
+void relu_forward(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0F ? x[i] : 0.0F;
+}
+
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0F ? dy[i] : 0.0F;
+}
+
+void leaky_relu_forward(const float* x, float* y, int64_t n, float slope) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0F ? x[i] : slope * x[i];
+}
+
+void leaky_relu_backward(const float* x, const float* dy, float* dx, int64_t n, float slope) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0F ? dy[i] : slope * dy[i];
+}
+
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void adam(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = g[i] + a.weight_decay * w[i];
+    m[i] = a.beta1 * m[i] + (1.0F - a.beta1) * d;
+    v[i] = a.beta2 * v[i] + (1.0F - a.beta2) * d * d;
+    w[i] -= a.step_size * m[i] / (std::sqrt(v[i]) / a.bias2_sqrt + a.eps);
+  }
+}
+
+void sgd(float lr, float weight_decay, float* w, const float* g, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + weight_decay * w[i]);
+}
+
+// 1 when every value is finite. x * 0 is 0 for finite x and NaN for NaN or infinity; the
+// count of non-zero results is order-independent, so it may be vectorised freely.
+bool all_finite(const float* x, int64_t n) {
+  int64_t bad = 0;
+#pragma omp simd reduction(+ : bad)
+  for (int64_t i = 0; i < n; ++i) bad += (x[i] * 0.0F == 0.0F) ? 0 : 1;
+  return bad == 0;
+}
+
+}  // namespace
+
+extern const KernelTable NABLA_SIMD_TABLE;
+const KernelTable NABLA_SIMD_TABLE = {
+    relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward, axpy, adam, sgd,
+    all_finite,
+};
+
+}  // namespace nabla::simd::NABLA_SIMD_NS

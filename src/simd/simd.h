@@ -1,0 +1,51 @@
+// Vectorised float32 kernels for the elementwise work of a training step (activations, gradient
+// accumulation, optimizer updates, finiteness checks), built for AVX-512, AVX2 and plain x86-64,
+// with the best one this CPU supports chosen at run time. NABLA_MAX_ISA=avx2 or generic caps the
+// choice. The wrappers below split large arrays across the OpenMP threads. Every instruction
+// set and thread count gives the same bits: the kernels are elementwise.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace nabla::simd {
+
+struct AdamArgs {
+  float beta1, beta2, step_size, bias2_sqrt, eps, weight_decay;
+};
+
+struct KernelTable {
+  void (*relu_forward)(const float* x, float* y, int64_t n);
+  void (*relu_backward)(const float* y, const float* dy, float* dx, int64_t n);
+  void (*leaky_relu_forward)(const float* x, float* y, int64_t n, float slope);
+  void (*leaky_relu_backward)(const float* x, const float* dy, float* dx, int64_t n, float slope);
+  void (*axpy)(float alpha, const float* x, float* y, int64_t n);
+  void (*adam)(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n);
+  void (*sgd)(float lr, float weight_decay, float* w, const float* g, int64_t n);
+  bool (*all_finite)(const float* x, int64_t n);
+};
+
+enum class Isa { kGeneric, kAvx2, kAvx512 };
+
+std::string isa_name(Isa isa);
+// Whether this CPU (and the operating system) can run the kernels built for `isa`.
+bool cpu_supports(Isa isa);
+// The instruction set in use: the best supported one, capped by NABLA_MAX_ISA.
+Isa active_isa();
+// Switches the kernels (tests compare the instruction sets); throws when the CPU lacks `isa`.
+void set_isa(Isa isa);
+const KernelTable& kernels();
+
+// y = relu(x); dx = dy where y > 0, else 0.
+void relu_forward(const float* x, float* y, int64_t n);
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
+void leaky_relu_forward(const float* x, float* y, int64_t n, float slope);
+void leaky_relu_backward(const float* x, const float* dy, float* dx, int64_t n, float slope);
+// y += alpha * x.
+void axpy(float alpha, const float* x, float* y, int64_t n);
+// PyTorch's Adam and SGD (no momentum) updates of one parameter, in place.
+void adam(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n);
+void sgd(float lr, float weight_decay, float* w, const float* g, int64_t n);
+bool all_finite(const float* x, int64_t n);
+
+}  // namespace nabla::simd

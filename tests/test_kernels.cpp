@@ -1,0 +1,199 @@
+// The fast float32 kernels against plain references on odd sizes (not a multiple of the vector
+// width, a single element, batch 1, one channel), on every instruction set this CPU can run.
+// CMake registers this binary three times: as is, and with NABLA_MAX_ISA capping both kernel
+// families (nabla's own and oneDNN's) at AVX2 and at plain x86-64 / SSE4.1, so that the fallbacks
+// run here too.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+#include "nabla/conv.h"
+#include "nabla/kernels.h"
+#include "nabla/rng.h"
+#include "simd/simd.h"
+
+namespace nabla {
+namespace {
+
+std::vector<float> random_values(int64_t n, Rng& rng, double scale = 1.0) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = static_cast<float>(rng.normal(0.0, scale));
+  return v;
+}
+
+const int64_t kSizes[] = {0, 1, 15, 17, 31, 33, 1000, 65537, 200003};
+
+std::vector<simd::Isa> runnable_isas() {
+  std::vector<simd::Isa> out;
+  for (simd::Isa isa : {simd::Isa::kGeneric, simd::Isa::kAvx2, simd::Isa::kAvx512}) {
+    if (simd::cpu_supports(isa) && isa <= simd::active_isa()) out.push_back(isa);
+  }
+  return out;
+}
+
+// Runs `body` once per instruction set, restoring the active one afterwards.
+template <typename F>
+void for_each_isa(F body) {
+  const simd::Isa saved = simd::active_isa();
+  for (simd::Isa isa : runnable_isas()) {
+    SCOPED_TRACE("isa " + simd::isa_name(isa));
+    simd::set_isa(isa);
+    body();
+  }
+  simd::set_isa(saved);
+}
+
+TEST(SimdKernels, CapFromEnvironmentIsInForce) {
+  const char* cap = std::getenv("NABLA_MAX_ISA");
+  if (cap == nullptr) GTEST_SKIP() << "no cap set for this registration";
+  EXPECT_EQ(simd::isa_name(simd::active_isa()), cap);
+  const std::string conv = conv_backend_isa();
+  EXPECT_EQ(conv.find("avx512"), std::string::npos) << conv;
+  if (std::string(cap) == "generic") {
+    EXPECT_EQ(conv.find("avx2"), std::string::npos) << conv;
+  }
+}
+
+TEST(SimdKernels, ActivationsMatchScalarBitForBit) {
+  Rng rng(1);
+  for_each_isa([&] {
+    for (int64_t n : kSizes) {
+      const std::vector<float> x = random_values(n, rng), dy = random_values(n, rng);
+      std::vector<float> y(x.size()), dx(x.size()), ly(x.size()), ldx(x.size());
+      simd::relu_forward(x.data(), y.data(), n);
+      simd::relu_backward(y.data(), dy.data(), dx.data(), n);
+      simd::leaky_relu_forward(x.data(), ly.data(), n, 0.02F);
+      simd::leaky_relu_backward(x.data(), dy.data(), ldx.data(), n, 0.02F);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(y[i], x[i] > 0 ? x[i] : 0.0F) << "n " << n << " i " << i;
+        ASSERT_EQ(dx[i], x[i] > 0 ? dy[i] : 0.0F);
+        ASSERT_EQ(ly[i], x[i] > 0 ? x[i] : 0.02F * x[i]);
+        ASSERT_EQ(ldx[i], x[i] > 0 ? dy[i] : 0.02F * dy[i]);
+      }
+    }
+  });
+}
+
+TEST(SimdKernels, OptimizerUpdatesMatchScalarBitForBit) {
+  Rng rng(2);
+  const simd::AdamArgs a{0.9F, 0.999F, 1e-3F / 0.19F, std::sqrt(0.002999F), 1e-8F, 0.01F};
+  for_each_isa([&] {
+    for (int64_t n : kSizes) {
+      const std::vector<float> w0 = random_values(n, rng), g = random_values(n, rng);
+      const std::vector<float> m0 = random_values(n, rng, 0.1);
+      std::vector<float> v0(static_cast<size_t>(n));
+      for (float& x : v0) x = static_cast<float>(std::abs(rng.normal(0.0, 0.1)));
+      std::vector<float> w = w0, m = m0, v = v0, w_sgd = w0, y = w0;
+      simd::adam(a, w.data(), g.data(), m.data(), v.data(), n);
+      simd::sgd(0.01F, 0.001F, w_sgd.data(), g.data(), n);
+      simd::axpy(-0.5F, g.data(), y.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const float d = g[i] + a.weight_decay * w0[i];
+        const float mi = a.beta1 * m0[i] + (1.0F - a.beta1) * d;
+        const float vi = a.beta2 * v0[i] + (1.0F - a.beta2) * d * d;
+        ASSERT_EQ(m[i], mi) << "n " << n << " i " << i;
+        ASSERT_EQ(v[i], vi);
+        ASSERT_EQ(w[i], w0[i] - a.step_size * mi / (std::sqrt(vi) / a.bias2_sqrt + a.eps));
+        ASSERT_EQ(w_sgd[i], w0[i] - 0.01F * (g[i] + 0.001F * w0[i]));
+        ASSERT_EQ(y[i], w0[i] + -0.5F * g[i]);
+      }
+    }
+  });
+}
+
+TEST(SimdKernels, AllFiniteFindsEveryBadValue) {
+  Rng rng(3);
+  for_each_isa([&] {
+    for (int64_t n : kSizes) {
+      std::vector<float> x = random_values(n, rng);
+      EXPECT_TRUE(simd::all_finite(x.data(), n));
+      for (float bad : {std::numeric_limits<float>::quiet_NaN(),
+                        std::numeric_limits<float>::infinity(),
+                        -std::numeric_limits<float>::infinity()}) {
+        for (int64_t at : {int64_t{0}, n / 2, n - 1}) {
+          if (n == 0) continue;
+          const float saved = x[at];
+          x[at] = bad;
+          EXPECT_FALSE(simd::all_finite(x.data(), n)) << "n " << n << " at " << at;
+          x[at] = saved;
+        }
+      }
+    }
+  });
+}
+
+Tensor<double> randn(Shape shape, Rng& rng) {
+  Tensor<double> t(std::move(shape));
+  for (double& v : t.values()) v = rng.normal(0.0, 1.0);
+  return t;
+}
+
+// Largest |a - b| relative to the largest |b|.
+double relative_error(const Tensor<float>& a, const Tensor<double>& b) {
+  double scale = 0;
+  for (double v : b.values()) scale = std::max(scale, std::abs(v));
+  return max_abs_diff(tensor_cast<double>(a), b) / std::max(scale, 1e-30);
+}
+
+struct ConvCase {
+  Shape x, w;
+  int64_t stride, pad;
+};
+
+// The float32 convolutions (oneDNN) against the float64 direct reference.
+TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
+  Rng rng(4);
+  for (const ConvCase& c :
+       {ConvCase{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1}, ConvCase{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
+        ConvCase{{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0}, ConvCase{{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
+        ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1}, ConvCase{{1, 33, 2, 2}, {17, 33, 3, 3}, 1, 1},
+        ConvCase{{3, 64, 4, 4}, {48, 64, 3, 3}, 1, 1}}) {
+    SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
+    const Tensor<double> x = randn(c.x, rng), w = randn(c.w, rng), b = randn({c.w[0]}, rng);
+    const Tensor<float> xf = tensor_cast<float>(x), wf = tensor_cast<float>(w);
+    const Tensor<float> y = conv2d_forward(xf, wf, tensor_cast<float>(b), c.stride, c.pad);
+    const Tensor<double> y_ref = conv2d_forward_reference(x, w, b, c.stride, c.pad);
+    ASSERT_EQ(y.shape(), y_ref.shape());
+    EXPECT_LT(relative_error(y, y_ref), 1e-5);
+    const Tensor<double> dy = randn(y.shape(), rng);
+    const auto g = conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, true, true, true);
+    const auto g_ref = conv2d_backward_reference(dy, x, w, c.stride, c.pad);
+    EXPECT_LT(relative_error(g.dx, g_ref.dx), 1e-5);
+    EXPECT_LT(relative_error(g.dweight, g_ref.dweight), 1e-5);
+    EXPECT_LT(relative_error(g.dbias, g_ref.dbias), 1e-5);
+    // Only the wanted gradients.
+    const auto only_w = conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, false, true,
+                                        false);
+    EXPECT_TRUE(only_w.dx.empty());
+    EXPECT_TRUE(only_w.dbias.empty());
+    EXPECT_EQ(max_abs_diff(only_w.dweight, g.dweight), 0.0F);
+  }
+}
+
+// GEMM (oneDNN's SGEMM for float) against the three-loop reference, every transpose.
+TEST(GemmKernels, FloatMatchesReferenceOnOddShapes) {
+  Rng rng(5);
+  for (const auto& [M, N, K] : {std::tuple{1, 1, 1}, std::tuple{17, 5, 33}, std::tuple{200, 100, 307},
+                                std::tuple{3, 129, 2}, std::tuple{65, 1, 19}}) {
+    for (Trans ta : {Trans::kNo, Trans::kYes}) {
+      for (Trans tb : {Trans::kNo, Trans::kYes}) {
+        const std::vector<float> a = random_values(M * K, rng), b = random_values(K * N, rng);
+        std::vector<float> c = random_values(M * N, rng);
+        std::vector<float> c_ref = c;
+        const int64_t lda = ta == Trans::kNo ? K : M, ldb = tb == Trans::kNo ? N : K;
+        gemm(ta, tb, M, N, K, 0.5F, a.data(), lda, b.data(), ldb, 0.25F, c.data(), N);
+        gemm_reference(ta, tb, M, N, K, 0.5F, a.data(), lda, b.data(), ldb, 0.25F, c_ref.data(), N);
+        for (int64_t i = 0; i < M * N; ++i) {
+          ASSERT_NEAR(c[i], c_ref[i], 1e-4 * (1 + std::sqrt(static_cast<double>(K))))
+              << M << "x" << N << "x" << K;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nabla
