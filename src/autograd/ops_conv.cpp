@@ -2,11 +2,37 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "nabla/conv.h"
 #include "nabla/ops.h"
 
 namespace nabla {
+namespace {
+
+// Sums of f(i) and g(i) over i < n in double, each in 8 interleaved partial sums: a fixed order
+// (the same bits on every machine and thread count) without one long chain of dependent adds.
+template <typename F, typename G>
+std::pair<double, double> lane_sums(int64_t n, F f, G g) {
+  double a[8] = {}, b[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; ++l) {
+      a[l] += f(i + l);
+      b[l] += g(i + l);
+    }
+  }
+  for (int l = 0; i < n; ++i, ++l) {
+    a[l] += f(i);
+    b[l] += g(i);
+  }
+  const auto total = [](const double* v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+  };
+  return {total(a), total(b)};
+}
+
+}  // namespace
 
 // dx, dweight, dbias from conv2d_backward, each only when that input needs it.
 template <typename T>
@@ -35,20 +61,23 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
   std::vector<int64_t> argmax;
   Tensor<T> y = max_pool2d_forward(x.value(), kernel, stride, pad, argmax);
   auto xn = x.node();
-  return Variable<T>::make_result(std::move(y), "max_pool2d", {xn},
-                                  [xn, argmax](const Tensor<T>& dy) {
-                                    Tensor<T> dx(xn->value.shape());
-                                    for (size_t o = 0; o < argmax.size(); ++o) {
-                                      dx[argmax[o]] += dy[static_cast<int64_t>(o)];
-                                    }
-                                    xn->accumulate_owned(std::move(dx));
-                                  });
+  const int64_t planes = y.dim(0) * y.dim(1), plane_out = y.dim(2) * y.dim(3);
+  return Variable<T>::make_result(
+      std::move(y), "max_pool2d", {xn}, [xn, argmax = std::move(argmax), planes, plane_out](const Tensor<T>& dy) {
+        Tensor<T> dx(xn->value.shape());
+        T* pdx = dx.data();
+        const T* pdy = dy.data();
+        // Every window's maximum lies in its own (n, c) plane: planes are independent.
+#pragma omp parallel for schedule(static)
+        for (int64_t p = 0; p < planes; ++p) {
+          for (int64_t o = p * plane_out; o < (p + 1) * plane_out; ++o) {
+            pdx[argmax[static_cast<size_t>(o)]] += pdy[o];
+          }
+        }
+        xn->accumulate_owned(std::move(dx));
+      });
 }
 
-// With M = N*H*W values per channel and xhat the normalised input:
-//   dgamma = sum dy * xhat, dbeta = sum dy,
-//   training:   dx = inv_std / M * (M dxhat - sum dxhat - xhat sum dxhat xhat),  dxhat = dy gamma
-//   evaluation: dx = dy * gamma * inv_std (the statistics are constants).
 template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
                          Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
@@ -68,19 +97,26 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
   }
   Tensor<T> xhat(xv.shape()), inv_std({C}), y(xv.shape());
   const T* px = xv.data();
+  T* pxhat = xhat.data();
+  T* py = y.data();
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < C; ++c) {
     T mean, var;
     if (training) {
+      // The mean first, then the squared deviations from it (two passes: no cancellation).
       double sum = 0, sq = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* p = px + (n * C + c) * S;
-        for (int64_t s = 0; s < S; ++s) sum += p[s];
+        sum += lane_sums(S, [p](int64_t s) { return double{p[s]}; }, [](int64_t) { return 0.0; })
+                   .first;
       }
       const double mu = sum / static_cast<double>(M);
       for (int64_t n = 0; n < N; ++n) {
         const T* p = px + (n * C + c) * S;
-        for (int64_t s = 0; s < S; ++s) sq += (p[s] - mu) * (p[s] - mu);
+        sq += lane_sums(
+                  S, [p, mu](int64_t s) { return (p[s] - mu) * (p[s] - mu); },
+                  [](int64_t) { return 0.0; })
+                  .first;
       }
       mean = static_cast<T>(mu);
       var = static_cast<T>(sq / static_cast<double>(M));
@@ -91,13 +127,17 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
       mean = running_mean[c];
       var = running_var[c];
     }
-    inv_std[c] = T(1) / std::sqrt(var + eps);
+    const T is = T(1) / std::sqrt(var + eps);
+    inv_std[c] = is;
     const T g = gamma.value()[c], b = beta.value()[c];
     for (int64_t n = 0; n < N; ++n) {
       const int64_t off = (n * C + c) * S;
+      const T* xp = px + off;
+      T* hp = pxhat + off;
+      T* yp = py + off;
       for (int64_t s = 0; s < S; ++s) {
-        xhat[off + s] = (px[off + s] - mean) * inv_std[c];
-        y[off + s] = g * xhat[off + s] + b;
+        hp[s] = (xp[s] - mean) * is;
+        yp[s] = g * hp[s] + b;
       }
     }
   }
@@ -108,15 +148,20 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
         Tensor<T> dgamma({C}), dbeta({C});
         Tensor<T> dx = xn->requires_grad ? Tensor<T>(xhat.shape()) : Tensor<T>();
         const T* g = gn->value.data();
+        const T* pdy = dy.data();
+        const T* pxhat = xhat.data();
+        T* pdx = dx.data();
 #pragma omp parallel for schedule(static)
         for (int64_t c = 0; c < C; ++c) {
           double sum_dy = 0, sum_dy_xhat = 0;
           for (int64_t n = 0; n < N; ++n) {
-            const int64_t off = (n * C + c) * S;
-            for (int64_t s = 0; s < S; ++s) {
-              sum_dy += dy[off + s];
-              sum_dy_xhat += dy[off + s] * xhat[off + s];
-            }
+            const T* dyp = pdy + (n * C + c) * S;
+            const T* hp = pxhat + (n * C + c) * S;
+            const auto [a, b] = lane_sums(
+                S, [dyp](int64_t s) { return double{dyp[s]}; },
+                [dyp, hp](int64_t s) { return double{dyp[s]} * hp[s]; });
+            sum_dy += a;
+            sum_dy_xhat += b;
           }
           dgamma[c] = static_cast<T>(sum_dy_xhat);
           dbeta[c] = static_cast<T>(sum_dy);
@@ -126,10 +171,15 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
           const T mean_dy_xhat = static_cast<T>(sum_dy_xhat / static_cast<double>(M));
           for (int64_t n = 0; n < N; ++n) {
             const int64_t off = (n * C + c) * S;
-            for (int64_t s = 0; s < S; ++s) {
-              dx[off + s] = training
-                                ? scale * (dy[off + s] - mean_dy - xhat[off + s] * mean_dy_xhat)
-                                : scale * dy[off + s];
+            const T* dyp = pdy + off;
+            const T* hp = pxhat + off;
+            T* dxp = pdx + off;
+            if (training) {
+              for (int64_t s = 0; s < S; ++s) {
+                dxp[s] = scale * (dyp[s] - mean_dy - hp[s] * mean_dy_xhat);
+              }
+            } else {
+              for (int64_t s = 0; s < S; ++s) dxp[s] = scale * dyp[s];
             }
           }
         }

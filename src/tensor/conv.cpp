@@ -1,5 +1,6 @@
 #include "nabla/conv.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -233,30 +234,32 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
   argmax.assign(static_cast<size_t>(y.numel()), 0);
   const T* px = x.data();
   T* py = y.data();
+  int64_t* arg = argmax.data();
+  // Each window clipped to the input first, so that the inner loops have no bounds tests.
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t c = 0; c < C; ++c) {
       const int64_t base = (n * C + c) * H * W;
+      const T* plane = px + base;
       for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = std::max<int64_t>(oh * stride - pad, 0);
+        const int64_t h1 = std::min<int64_t>(oh * stride - pad + kernel, H);
         for (int64_t ow = 0; ow < OW; ++ow) {
-          T best = -std::numeric_limits<T>::infinity();
-          int64_t best_idx = -1;
-          for (int64_t kh = 0; kh < kernel; ++kh) {
-            const int64_t ih = oh * stride - pad + kh;
-            if (ih < 0 || ih >= H) continue;
-            for (int64_t kw = 0; kw < kernel; ++kw) {
-              const int64_t iw = ow * stride - pad + kw;
-              if (iw < 0 || iw >= W) continue;
-              const int64_t idx = base + ih * W + iw;
-              if (best_idx < 0 || px[idx] > best) {
-                best = px[idx];
-                best_idx = idx;
+          const int64_t w0 = std::max<int64_t>(ow * stride - pad, 0);
+          const int64_t w1 = std::min<int64_t>(ow * stride - pad + kernel, W);
+          int64_t best_idx = h0 * W + w0;
+          T best = plane[best_idx];
+          for (int64_t ih = h0; ih < h1; ++ih) {
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              if (plane[ih * W + iw] > best) {
+                best = plane[ih * W + iw];
+                best_idx = ih * W + iw;
               }
             }
           }
           const int64_t o = ((n * C + c) * OH + oh) * OW + ow;
           py[o] = best;
-          argmax[o] = best_idx;
+          arg[o] = base + best_idx;
         }
       }
     }
