@@ -124,14 +124,19 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
                                int64_t stride, int64_t pad, bool need_dx, bool need_dweight,
                                bool need_dbias) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
+  Conv2dGrads<T> grads;
   if constexpr (std::is_same_v<T, float>) {
-    Conv2dGrads<T> r;
-    if (need_dx) r.dx = Tensor<T>(x.shape());
-    if (need_dweight) r.dweight = Tensor<T>(weight.shape());
-    if (need_dbias) r.dbias = Tensor<T>({g.O});
-    detail::conv2d_backward_dnnl(dy.data(), x.data(), weight.data(), g, r.dx.data(),
-                                 r.dweight.data(), r.dbias.data());
-    return r;
+    // oneDNN's weight gradient is slow on maps of a few pixels (the ConvNet's 2x2 layers); there
+    // one GEMM over im2col columns does it faster.
+    const bool small_map = g.OH * g.OW <= 4;
+    if (need_dx) grads.dx = Tensor<T>(x.shape());
+    if (need_dweight && !small_map) grads.dweight = Tensor<T>(weight.shape());
+    if (need_dbias && !small_map) grads.dbias = Tensor<T>({g.O});
+    detail::conv2d_backward_dnnl(dy.data(), x.data(), weight.data(), g, grads.dx.data(),
+                                 grads.dweight.data(), grads.dbias.data());
+    need_dx = false;
+    if (!small_map) need_dweight = need_dbias = false;
+    if (!need_dweight && !need_dbias) return grads;
   }
   const int64_t K = g.C * g.KH * g.KW, S = g.OH * g.OW, P = g.N * S;
   // dy as (O, N*OH*OW), the layout of the forward GEMM's output.
@@ -145,7 +150,6 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
       for (int64_t s = 0; s < S; ++s) dst[s] = src[s];
     }
   }
-  Conv2dGrads<T> grads;
   if (need_dbias) {
     grads.dbias = Tensor<T>({g.O});
     for (int64_t o = 0; o < g.O; ++o) {
