@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "conv_dnnl.h"
+#include "winograd.h"
 #include "nabla/kernels.h"
 
 namespace nabla {
@@ -95,8 +96,12 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tens
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
   if constexpr (std::is_same_v<T, float>) {
     Tensor<T> y({g.N, g.O, g.OH, g.OW});
-    detail::conv2d_forward_dnnl(x.data(), weight.data(), bias.empty() ? nullptr : bias.data(), g,
-                                y.data());
+    const float* b = bias.empty() ? nullptr : bias.data();
+    if (detail::winograd_applies(g)) {
+      detail::winograd_forward(x.data(), weight.data(), b, g, y.data());
+    } else {
+      detail::conv2d_forward_dnnl(x.data(), weight.data(), b, g, y.data());
+    }
     return y;
   }
   const int64_t K = g.C * g.KH * g.KW, S = g.OH * g.OW, P = g.N * S;
@@ -128,6 +133,14 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
   if constexpr (std::is_same_v<T, float>) {
     // oneDNN's weight gradient is slow on maps of a few pixels (the ConvNet's 2x2 layers); there
     // one GEMM over im2col columns does it faster.
+    if (detail::winograd_applies(g)) {
+      if (need_dx) grads.dx = Tensor<T>(x.shape());
+      if (need_dweight) grads.dweight = Tensor<T>(weight.shape());
+      if (need_dbias) grads.dbias = Tensor<T>({g.O});
+      detail::winograd_backward(dy.data(), x.data(), weight.data(), g, grads.dx.data(),
+                                grads.dweight.data(), grads.dbias.data());
+      return grads;
+    }
     const bool small_map = g.OH * g.OW <= 4;
     if (need_dx) grads.dx = Tensor<T>(x.shape());
     if (need_dweight && !small_map) grads.dweight = Tensor<T>(weight.shape());
