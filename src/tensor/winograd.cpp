@@ -23,93 +23,142 @@
 namespace nabla::detail {
 namespace {
 
-constexpr int kTile = 6, kOut = 4, kPositions = kTile * kTile;
 // Transforms work on kLanes channels at once, stored [element][lane], so that the arithmetic is
 // vectorised across channels and every write to the tile-major buffers is a run of kLanes floats.
 constexpr int kLanes = 16;
 using Lanes = float[kLanes];
 
-// r[k] = (B^T v)[k] for 6-vectors v[0..5] (each kLanes wide) at stride s.
-inline void input_1d(const Lanes* v, int s, Lanes* r, int rs) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float v0 = v[0][l], v1 = v[s][l], v2 = v[2 * s][l], v3 = v[3 * s][l], v4 = v[4 * s][l],
-                v5 = v[5 * s][l];
-    r[0][l] = 4.0F * v0 - 5.0F * v2 + v4;
-    r[rs][l] = -4.0F * v1 - 4.0F * v2 + v3 + v4;
-    r[2 * rs][l] = 4.0F * v1 - 4.0F * v2 - v3 + v4;
-    r[3 * rs][l] = -2.0F * v1 - v2 + 2.0F * v3 + v4;
-    r[4 * rs][l] = 2.0F * v1 - v2 - 2.0F * v3 + v4;
-    r[5 * rs][l] = 4.0F * v1 - 5.0F * v3 + v5;
+constexpr float k1_2 = 1.0F / 2, k1_4 = 1.0F / 4, k1_6 = 1.0F / 6, k1_12 = 1.0F / 12,
+                k1_24 = 1.0F / 24;
+
+// F(4x4, 3x3): 6x6 input tiles. Each 1-D transform maps values at stride s (each kLanes wide)
+// to values at stride rs.
+struct F43 {
+  static constexpr int kOut = 4, kTile = 6;
+  // r = B^T v (6 -> 6).
+  static void input_1d(const Lanes* v, int s, Lanes* r, int rs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float v0 = v[0][l], v1 = v[s][l], v2 = v[2 * s][l], v3 = v[3 * s][l],
+                  v4 = v[4 * s][l], v5 = v[5 * s][l];
+      r[0][l] = 4.0F * v0 - 5.0F * v2 + v4;
+      r[rs][l] = -4.0F * v1 - 4.0F * v2 + v3 + v4;
+      r[2 * rs][l] = 4.0F * v1 - 4.0F * v2 - v3 + v4;
+      r[3 * rs][l] = -2.0F * v1 - v2 + 2.0F * v3 + v4;
+      r[4 * rs][l] = 2.0F * v1 - v2 - 2.0F * v3 + v4;
+      r[5 * rs][l] = 4.0F * v1 - 5.0F * v3 + v5;
+    }
   }
-}
-
-// o = A^T m (6 -> 4).
-inline void output_1d(const Lanes* m, int s, Lanes* o, int os) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float m0 = m[0][l], m1 = m[s][l], m2 = m[2 * s][l], m3 = m[3 * s][l], m4 = m[4 * s][l],
-                m5 = m[5 * s][l];
-    o[0][l] = m0 + m1 + m2 + m3 + m4;
-    o[os][l] = m1 - m2 + 2.0F * m3 - 2.0F * m4;
-    o[2 * os][l] = m1 + m2 + 4.0F * m3 + 4.0F * m4;
-    o[3 * os][l] = m1 - m2 + 8.0F * m3 - 8.0F * m4 + m5;
+  // o = A^T m (6 -> 4).
+  static void output_1d(const Lanes* m, int s, Lanes* o, int os) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float m0 = m[0][l], m1 = m[s][l], m2 = m[2 * s][l], m3 = m[3 * s][l],
+                  m4 = m[4 * s][l], m5 = m[5 * s][l];
+      o[0][l] = m0 + m1 + m2 + m3 + m4;
+      o[os][l] = m1 - m2 + 2.0F * m3 - 2.0F * m4;
+      o[2 * os][l] = m1 + m2 + 4.0F * m3 + 4.0F * m4;
+      o[3 * os][l] = m1 - m2 + 8.0F * m3 - 8.0F * m4 + m5;
+    }
   }
-}
-
-// m = A o (4 -> 6), the adjoint of output_1d.
-inline void output_adjoint_1d(const Lanes* o, int s, Lanes* m, int ms) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float o0 = o[0][l], o1 = o[s][l], o2 = o[2 * s][l], o3 = o[3 * s][l];
-    m[0][l] = o0;
-    m[ms][l] = o0 + o1 + o2 + o3;
-    m[2 * ms][l] = o0 - o1 + o2 - o3;
-    m[3 * ms][l] = o0 + 2.0F * o1 + 4.0F * o2 + 8.0F * o3;
-    m[4 * ms][l] = o0 - 2.0F * o1 + 4.0F * o2 - 8.0F * o3;
-    m[5 * ms][l] = o3;
+  // m = A o (4 -> 6), the adjoint of output_1d.
+  static void output_adjoint_1d(const Lanes* o, int s, Lanes* m, int ms) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float o0 = o[0][l], o1 = o[s][l], o2 = o[2 * s][l], o3 = o[3 * s][l];
+      m[0][l] = o0;
+      m[ms][l] = o0 + o1 + o2 + o3;
+      m[2 * ms][l] = o0 - o1 + o2 - o3;
+      m[3 * ms][l] = o0 + 2.0F * o1 + 4.0F * o2 + 8.0F * o3;
+      m[4 * ms][l] = o0 - 2.0F * o1 + 4.0F * o2 - 8.0F * o3;
+      m[5 * ms][l] = o3;
+    }
   }
-}
-
-constexpr float k1_4 = 1.0F / 4, k1_6 = 1.0F / 6, k1_12 = 1.0F / 12, k1_24 = 1.0F / 24;
-
-// u = G g (3 -> 6).
-inline void filter_1d(const Lanes* g, int s, Lanes* u, int us) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float g0 = g[0][l], g1 = g[s][l], g2 = g[2 * s][l];
-    u[0][l] = k1_4 * g0;
-    u[us][l] = -k1_6 * (g0 + g1 + g2);
-    u[2 * us][l] = -k1_6 * (g0 - g1 + g2);
-    u[3 * us][l] = k1_24 * g0 + k1_12 * g1 + k1_6 * g2;
-    u[4 * us][l] = k1_24 * g0 - k1_12 * g1 + k1_6 * g2;
-    u[5 * us][l] = g2;
+  // u = G g (3 -> 6).
+  static void filter_1d(const Lanes* g, int s, Lanes* u, int us) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float g0 = g[0][l], g1 = g[s][l], g2 = g[2 * s][l];
+      u[0][l] = k1_4 * g0;
+      u[us][l] = -k1_6 * (g0 + g1 + g2);
+      u[2 * us][l] = -k1_6 * (g0 - g1 + g2);
+      u[3 * us][l] = k1_24 * g0 + k1_12 * g1 + k1_6 * g2;
+      u[4 * us][l] = k1_24 * g0 - k1_12 * g1 + k1_6 * g2;
+      u[5 * us][l] = g2;
+    }
   }
-}
-
-// g = G^T u (6 -> 3), the adjoint of filter_1d.
-inline void filter_adjoint_1d(const Lanes* u, int s, Lanes* g, int gs) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float u0 = u[0][l], u1 = u[s][l], u2 = u[2 * s][l], u3 = u[3 * s][l], u4 = u[4 * s][l],
-                u5 = u[5 * s][l];
-    g[0][l] = k1_4 * u0 - k1_6 * (u1 + u2) + k1_24 * (u3 + u4);
-    g[gs][l] = k1_6 * (u2 - u1) + k1_12 * (u3 - u4);
-    g[2 * gs][l] = k1_6 * (u3 + u4 - u1 - u2) + u5;
+  // g = G^T u (6 -> 3), the adjoint of filter_1d.
+  static void filter_adjoint_1d(const Lanes* u, int s, Lanes* g, int gs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float u0 = u[0][l], u1 = u[s][l], u2 = u[2 * s][l], u3 = u[3 * s][l],
+                  u4 = u[4 * s][l], u5 = u[5 * s][l];
+      g[0][l] = k1_4 * u0 - k1_6 * (u1 + u2) + k1_24 * (u3 + u4);
+      g[gs][l] = k1_6 * (u2 - u1) + k1_12 * (u3 - u4);
+      g[2 * gs][l] = k1_6 * (u3 + u4 - u1 - u2) + u5;
+    }
   }
-}
+};
 
-// out (a x b -> c x d) = T_rows (T_cols in)^T: the 1-D transform f over the columns of `in`
-// (a x b), then over the rows of the result; f maps n_in values at a stride to n_out values.
+// F(2x2, 3x3): 4x4 input tiles, 16 multiplications for 4 outputs instead of 36; used on maps too
+// small for enough 4x4 tiles.
+struct F23 {
+  static constexpr int kOut = 2, kTile = 4;
+  static void input_1d(const Lanes* v, int s, Lanes* r, int rs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float v0 = v[0][l], v1 = v[s][l], v2 = v[2 * s][l], v3 = v[3 * s][l];
+      r[0][l] = v0 - v2;
+      r[rs][l] = v1 + v2;
+      r[2 * rs][l] = v2 - v1;
+      r[3 * rs][l] = v1 - v3;
+    }
+  }
+  static void output_1d(const Lanes* m, int s, Lanes* o, int os) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float m0 = m[0][l], m1 = m[s][l], m2 = m[2 * s][l], m3 = m[3 * s][l];
+      o[0][l] = m0 + m1 + m2;
+      o[os][l] = m1 - m2 - m3;
+    }
+  }
+  static void output_adjoint_1d(const Lanes* o, int s, Lanes* m, int ms) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float o0 = o[0][l], o1 = o[s][l];
+      m[0][l] = o0;
+      m[ms][l] = o0 + o1;
+      m[2 * ms][l] = o0 - o1;
+      m[3 * ms][l] = -o1;
+    }
+  }
+  static void filter_1d(const Lanes* g, int s, Lanes* u, int us) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float g0 = g[0][l], g1 = g[s][l], g2 = g[2 * s][l];
+      u[0][l] = g0;
+      u[us][l] = k1_2 * (g0 + g1 + g2);
+      u[2 * us][l] = k1_2 * (g0 - g1 + g2);
+      u[3 * us][l] = g2;
+    }
+  }
+  static void filter_adjoint_1d(const Lanes* u, int s, Lanes* g, int gs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float u0 = u[0][l], u1 = u[s][l], u2 = u[2 * s][l], u3 = u[3 * s][l];
+      g[0][l] = u0 + k1_2 * (u1 + u2);
+      g[gs][l] = k1_2 * (u1 - u2);
+      g[2 * gs][l] = k1_2 * (u1 + u2) + u3;
+    }
+  }
+};
+
+constexpr int kMaxTile = 6;
+
+// out (n_out x n_out) = f applied to the columns of `in` (n_in x n_in), then to the rows.
 template <typename F>
-void transform_2d(const Lanes* in, int a, int b, F f, int n_out, Lanes* out) {
-  Lanes t[kTile * kTile];  // n_out x b
-  for (int q = 0; q < b; ++q) f(in + q, b, t + q, b);
-  for (int r = 0; r < n_out; ++r) f(t + r * b, 1, out + r * n_out, 1);
-  (void)a;
+void transform_2d(const Lanes* in, int n_in, F f, int n_out, Lanes* out) {
+  Lanes t[kMaxTile * kMaxTile];  // n_out x n_in
+  for (int q = 0; q < n_in; ++q) f(in + q, n_in, t + q, n_in);
+  for (int r = 0; r < n_out; ++r) f(t + r * n_in, 1, out + r * n_out, 1);
 }
 
 struct Tiling {
   int64_t N, C, H, W, tiles_h, tiles_w, T;
 };
 
-Tiling tiling(int64_t N, int64_t C, int64_t H, int64_t W) {
-  const int64_t th = (H + kOut - 1) / kOut, tw = (W + kOut - 1) / kOut;
+Tiling tiling(int64_t N, int64_t C, int64_t H, int64_t W, int out) {
+  const int64_t th = (H + out - 1) / out, tw = (W + out - 1) / out;
   return {N, C, H, W, th, tw, N * th * tw};
 }
 
@@ -120,7 +169,9 @@ std::unique_ptr<float[]> buffer(int64_t n) {
 int64_t lane_blocks(int64_t n) { return (n + kLanes - 1) / kLanes; }
 
 // V[xi][t][c] = (B^T d B)[xi] for the 6x6 tile t of channel c of x (N, C, H, W), padded by 1.
+template <typename F>
 void transform_input(const float* x, const Tiling& tl, float* V) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const int64_t TC = tl.T * tl.C, blocks = lane_blocks(tl.C);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t t = 0; t < tl.T; ++t) {
@@ -140,7 +191,7 @@ void transform_input(const float* x, const Tiling& tl, float* V) {
           }
         }
       }
-      transform_2d(d, kTile, kTile, input_1d, kTile, v);
+      transform_2d(d, kTile, F::input_1d, kTile, v);
       for (int xi = 0; xi < kPositions; ++xi) {
         float* dst = V + xi * TC + t * tl.C + c0;
         for (int l = 0; l < lanes; ++l) dst[l] = v[xi][l];
@@ -151,7 +202,9 @@ void transform_input(const float* x, const Tiling& tl, float* V) {
 
 // U[xi][o][c] = (G g G^T)[xi] for g = w[o][c]; or, when `flip` (the data gradient's filter),
 // U[xi][c][o] for g = w[o][c] rotated by 180 degrees.
+template <typename F>
 void transform_filter(const float* w, int64_t O, int64_t C, bool flip, float* U) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const int64_t rows = flip ? C : O, cols = flip ? O : C, blocks = lane_blocks(cols);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
@@ -164,7 +217,7 @@ void transform_filter(const float* w, int64_t O, int64_t C, bool flip, float* U)
         const float* k = flip ? w + (col * C + row) * 9 : w + (row * C + col) * 9;
         for (int e = 0; e < 9; ++e) g[e][l] = flip ? k[8 - e] : k[e];
       }
-      transform_2d(g, 3, 3, filter_1d, kTile, u);
+      transform_2d(g, 3, F::filter_1d, kTile, u);
       for (int xi = 0; xi < kPositions; ++xi) {
         float* dst = U + (xi * rows + row) * cols + col0;
         for (int l = 0; l < lanes; ++l) dst[l] = u[xi][l];
@@ -174,8 +227,10 @@ void transform_filter(const float* w, int64_t O, int64_t C, bool flip, float* U)
 }
 
 // M[xi] (T x rows) = V[xi] (T x inner) U[xi]^T (inner x rows), for the 36 positions.
+template <typename F>
 void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, int64_t T,
                   float* M) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
 #pragma omp parallel for schedule(static)
   for (int xi = 0; xi < kPositions; ++xi) {
     dnnl_sgemm('N', 'T', T, rows, inner, 1.0F, V + xi * T * inner, inner, U + xi * rows * inner,
@@ -184,7 +239,9 @@ void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, i
 }
 
 // y (N, O, H, W) = A^T M A per tile, plus bias (may be null); M is [xi][t][o].
+template <typename F>
 void transform_output(const float* M, const Tiling& tl, int64_t O, const float* bias, float* y) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const int64_t TO = tl.T * O, blocks = lane_blocks(O);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t t = 0; t < tl.T; ++t) {
@@ -197,7 +254,7 @@ void transform_output(const float* M, const Tiling& tl, int64_t O, const float* 
         const float* src = M + xi * TO + t * O + o0;
         for (int l = 0; l < kLanes; ++l) m[xi][l] = l < lanes ? src[l] : 0.0F;
       }
-      transform_2d(m, kTile, kTile, output_1d, kOut, out);
+      transform_2d(m, kTile, F::output_1d, kOut, out);
       for (int l = 0; l < lanes; ++l) {
         const float b = bias != nullptr ? bias[o0 + l] : 0.0F;
         float* plane = y + (n * O + o0 + l) * tl.H * tl.W;
@@ -212,7 +269,9 @@ void transform_output(const float* M, const Tiling& tl, int64_t O, const float* 
 }
 
 // dM[xi][t][o] = (A dy A^T)[xi] for the 4x4 tile t of dy (N, O, H, W), zero past the edges.
+template <typename F>
 void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, float* dM) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const int64_t TO = tl.T * O, blocks = lane_blocks(O);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t t = 0; t < tl.T; ++t) {
@@ -231,7 +290,7 @@ void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, floa
           }
         }
       }
-      transform_2d(d, kOut, kOut, output_adjoint_1d, kTile, m);
+      transform_2d(d, kOut, F::output_adjoint_1d, kTile, m);
       for (int xi = 0; xi < kPositions; ++xi) {
         float* dst = dM + xi * TO + t * O + o0;
         for (int l = 0; l < lanes; ++l) dst[l] = m[xi][l];
@@ -241,8 +300,10 @@ void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, floa
 }
 
 // dw[o][c] = G^T dU[.][o][c] G, with dU[xi] (O x C) = dM[xi]^T (O x T) V[xi] (T x C).
+template <typename F>
 void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int64_t T,
                      float* dw) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   auto dU = buffer(kPositions * O * C);
 #pragma omp parallel for schedule(static)
   for (int xi = 0; xi < kPositions; ++xi) {
@@ -260,7 +321,7 @@ void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int6
         const float* src = dU.get() + (xi * O + o) * C + c0;
         for (int l = 0; l < kLanes; ++l) u[xi][l] = l < lanes ? src[l] : 0.0F;
       }
-      transform_2d(u, kTile, kTile, filter_adjoint_1d, 3, g);
+      transform_2d(u, kTile, F::filter_adjoint_1d, 3, g);
       for (int l = 0; l < lanes; ++l) {
         float* k = dw + (o * C + c0 + l) * 9;
         for (int e = 0; e < 9; ++e) k[e] = g[e][l];
@@ -277,51 +338,84 @@ void count_pass(const Conv2dGeometry& g) {
 }
 
 // y = conv(x, filter) with the filter already transformed: U (36, O, C).
+template <typename F>
 void convolve(const float* x, const float* U, const Tiling& tl, int64_t O, const float* bias,
               float* y) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   auto V = buffer(kPositions * tl.T * tl.C);
   auto M = buffer(kPositions * tl.T * O);
-  transform_input(x, tl, V.get());
-  batched_gemm(U, V.get(), O, tl.C, tl.T, M.get());
-  transform_output(M.get(), tl, O, bias, y);
+  transform_input<F>(x, tl, V.get());
+  batched_gemm<F>(U, V.get(), O, tl.C, tl.T, M.get());
+  transform_output<F>(M.get(), tl, O, bias, y);
+}
+
+// The algorithm for a geometry: 4x4 output tiles when there are enough of them, else 2x2 tiles.
+// Few channels leave the GEMMs too small to pay for the transforms, and with few tiles,
+// transforming the filters (16 or 36 values for every 9) costs more than the multiplications
+// saved; maps under 4x4 waste most of a tile.
+enum class Algorithm { kNone, kF23, kF43 };
+
+Algorithm algorithm_for(const Conv2dGeometry& g) {
+  constexpr int64_t kMinTiles = 128;
+  if (g.KH != 3 || g.KW != 3 || g.stride != 1 || g.pad != 1 || g.H < 4 || g.W < 4 || g.C < 16 ||
+      g.O < 16) {
+    return Algorithm::kNone;
+  }
+  if (tiling(g.N, g.C, g.H, g.W, F43::kOut).T >= kMinTiles) return Algorithm::kF43;
+  if (tiling(g.N, g.C, g.H, g.W, F23::kOut).T >= kMinTiles) return Algorithm::kF23;
+  return Algorithm::kNone;
+}
+
+template <typename F>
+void forward(const float* x, const float* weight, const float* bias, const Conv2dGeometry& g,
+             float* y) {
+  constexpr int kPositions = F::kTile * F::kTile;
+  auto U = buffer(kPositions * g.O * g.C);
+  transform_filter<F>(weight, g.O, g.C, false, U.get());
+  convolve<F>(x, U.get(), tiling(g.N, g.C, g.H, g.W, F::kOut), g.O, bias, y);
+  count_pass(g);
+}
+
+template <typename F>
+void backward(const float* dy, const float* x, const float* weight, const Conv2dGeometry& g,
+              float* dx, float* dweight) {
+  constexpr int kPositions = F::kTile * F::kTile;
+  if (dx != nullptr) {
+    auto U = buffer(kPositions * g.C * g.O);
+    transform_filter<F>(weight, g.O, g.C, true, U.get());
+    convolve<F>(dy, U.get(), tiling(g.N, g.O, g.H, g.W, F::kOut), g.C, nullptr, dx);
+    count_pass(g);
+  }
+  if (dweight != nullptr) {
+    const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
+    auto V = buffer(kPositions * tl.T * g.C);
+    auto dM = buffer(kPositions * tl.T * g.O);
+    transform_input<F>(x, tl, V.get());
+    transform_output_adjoint<F>(dy, tl, g.O, dM.get());
+    weight_gradient<F>(dM.get(), V.get(), g.O, g.C, tl.T, dweight);
+    count_pass(g);
+  }
 }
 
 }  // namespace
 
-bool winograd_applies(const Conv2dGeometry& g) {
-  // Tiles of 4x4 waste most of their work on maps smaller than 4x4; few channels leave the GEMMs
-  // too small to pay for the transforms; and with few tiles, transforming the filters (36 values
-  // for every 9) costs more than the multiplications saved.
-  return g.KH == 3 && g.KW == 3 && g.stride == 1 && g.pad == 1 && g.H >= 4 && g.W >= 4 &&
-         g.C >= 16 && g.O >= 16 && tiling(g.N, g.C, g.H, g.W).T >= 128;
-}
+bool winograd_applies(const Conv2dGeometry& g) { return algorithm_for(g) != Algorithm::kNone; }
 
 void winograd_forward(const float* x, const float* weight, const float* bias,
                       const Conv2dGeometry& g, float* y) {
-  if (!winograd_applies(g)) throw std::logic_error("winograd_forward: unsupported geometry");
-  auto U = buffer(kPositions * g.O * g.C);
-  transform_filter(weight, g.O, g.C, false, U.get());
-  convolve(x, U.get(), tiling(g.N, g.C, g.H, g.W), g.O, bias, y);
-  count_pass(g);
+  switch (algorithm_for(g)) {
+    case Algorithm::kF43: return forward<F43>(x, weight, bias, g, y);
+    case Algorithm::kF23: return forward<F23>(x, weight, bias, g, y);
+    default: throw std::logic_error("winograd_forward: unsupported geometry");
+  }
 }
 
 void winograd_backward(const float* dy, const float* x, const float* weight,
                        const Conv2dGeometry& g, float* dx, float* dweight, float* dbias) {
-  if (!winograd_applies(g)) throw std::logic_error("winograd_backward: unsupported geometry");
-  if (dx != nullptr) {
-    auto U = buffer(kPositions * g.C * g.O);
-    transform_filter(weight, g.O, g.C, true, U.get());
-    convolve(dy, U.get(), tiling(g.N, g.O, g.H, g.W), g.C, nullptr, dx);
-    count_pass(g);
-  }
-  if (dweight != nullptr) {
-    const Tiling tl = tiling(g.N, g.C, g.H, g.W);
-    auto V = buffer(kPositions * tl.T * g.C);
-    auto dM = buffer(kPositions * tl.T * g.O);
-    transform_input(x, tl, V.get());
-    transform_output_adjoint(dy, tl, g.O, dM.get());
-    weight_gradient(dM.get(), V.get(), g.O, g.C, tl.T, dweight);
-    count_pass(g);
+  switch (algorithm_for(g)) {
+    case Algorithm::kF43: backward<F43>(dy, x, weight, g, dx, dweight); break;
+    case Algorithm::kF23: backward<F23>(dy, x, weight, g, dx, dweight); break;
+    default: throw std::logic_error("winograd_backward: unsupported geometry");
   }
   if (dbias != nullptr) {
     const int64_t S = g.H * g.W;
