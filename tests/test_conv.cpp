@@ -102,6 +102,16 @@ TEST(ConvOps, BatchNorm2dTrainingAndEval) {
   const auto eval = gradcheck([&] { return batch_norm2d(x, g, b, rm, rv, false, 0.1, 1e-5); },
                               {{"x", x}, {"gamma", g}, {"beta", b}});
   EXPECT_TRUE(eval.ok) << eval.message;
+  // Fused with ReLU: the same as relu after batch norm, and its own gradient check.
+  for (bool training : {true, false}) {
+    const V fused = batch_norm2d(x, g, b, rm, rv, training, 0.1, 1e-5, true);
+    const V plain = relu(batch_norm2d(x, g, b, rm, rv, training, 0.1, 1e-5));
+    EXPECT_EQ(max_abs_diff(fused.value(), plain.value()), 0.0);
+    const auto check = gradcheck(
+        [&] { return batch_norm2d(x, g, b, rm, rv, training, 0.1, 1e-5, true); },
+        {{"x", x}, {"gamma", g}, {"beta", b}});
+    EXPECT_TRUE(check.ok) << check.message;
+  }
 
   // One training call updates the running statistics with momentum 0.1 and unbiased variance.
   Tensor<double> mean({2}), var = Tensor<double>::full({2}, 1.0);

@@ -84,11 +84,12 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
 // Batch norm over N, H and W of x (N,C,H,W), fused with a hand-written backward. Training: batch
 // statistics (biased variance) normalise, and running_mean/running_var (C) are updated in place
 // with `momentum` and the unbiased variance, as PyTorch does. Evaluation: the running statistics
-// normalise.
+// normalise. With `relu`, the result is relu(batch_norm2d(x)) in one op (one pass over the
+// data each way, no intermediate tensor), as the ConvNet's blocks use it.
 template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
                          Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
-                         T eps);
+                         T eps, bool relu = false);
 
 // A constant (no gradient) of shape [] holding v.
 template <typename T>

@@ -1,11 +1,15 @@
 // Convolution, max pooling and 2-D batch norm; each backward directly below its forward.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "nabla/conv.h"
 #include "nabla/ops.h"
+#include "simd/simd.h"
 
 namespace nabla {
 namespace {
@@ -78,10 +82,11 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
       });
 }
 
+//   With relu, dy is first masked where the output is 0.
 template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
                          Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
-                         T eps) {
+                         T eps, bool relu) {
   const Tensor<T>& xv = x.value();
   if (xv.rank() != 4) {
     throw std::invalid_argument("batch_norm2d: input must be NCHW, got " + shape_str(xv.shape()));
@@ -135,51 +140,66 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
       const T* xp = px + off;
       T* hp = pxhat + off;
       T* yp = py + off;
-      for (int64_t s = 0; s < S; ++s) {
-        hp[s] = (xp[s] - mean) * is;
-        yp[s] = g * hp[s] + b;
+      for (int64_t s = 0; s < S; ++s) hp[s] = (xp[s] - mean) * is;
+      if (relu) {
+        for (int64_t s = 0; s < S; ++s) yp[s] = std::max(g * hp[s] + b, T(0));
+      } else {
+        for (int64_t s = 0; s < S; ++s) yp[s] = g * hp[s] + b;
       }
     }
   }
   auto xn = x.node(), gn = gamma.node(), bn = beta.node();
   return Variable<T>::make_result(
-      std::move(y), "batch_norm2d", {xn, gn, bn},
-      [xn, gn, bn, xhat, inv_std, training, N, C, S, M](const Tensor<T>& dy) {
+      y, relu ? "batch_norm2d_relu" : "batch_norm2d", {xn, gn, bn},
+      [xn, gn, bn, xhat, inv_std, y, relu, training, N, C, S, M](const Tensor<T>& dy) {
         Tensor<T> dgamma({C}), dbeta({C});
         Tensor<T> dx = xn->requires_grad ? Tensor<T>(xhat.shape()) : Tensor<T>();
         const T* g = gn->value.data();
         const T* pdy = dy.data();
         const T* pxhat = xhat.data();
+        const T* py = y.data();
         T* pdx = dx.data();
-#pragma omp parallel for schedule(static)
-        for (int64_t c = 0; c < C; ++c) {
-          double sum_dy = 0, sum_dy_xhat = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const T* dyp = pdy + (n * C + c) * S;
-            const T* hp = pxhat + (n * C + c) * S;
-            const auto [a, b] = lane_sums(
-                S, [dyp](int64_t s) { return double{dyp[s]}; },
-                [dyp, hp](int64_t s) { return double{dyp[s]} * hp[s]; });
-            sum_dy += a;
-            sum_dy_xhat += b;
-          }
-          dgamma[c] = static_cast<T>(sum_dy_xhat);
-          dbeta[c] = static_cast<T>(sum_dy);
-          if (dx.empty()) continue;
-          const T scale = g[c] * inv_std[c];
-          const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(M));
-          const T mean_dy_xhat = static_cast<T>(sum_dy_xhat / static_cast<double>(M));
-          for (int64_t n = 0; n < N; ++n) {
-            const int64_t off = (n * C + c) * S;
-            const T* dyp = pdy + off;
-            const T* hp = pxhat + off;
-            T* dxp = pdx + off;
-            if (training) {
+#pragma omp parallel
+        {
+          // With relu, the gradient reaching the batch norm: dy where the output is positive,
+          // one (n, c) plane at a time.
+          std::vector<T> plane(static_cast<size_t>(relu ? S : 0));
+          T* buf = plane.data();
+          const auto gradient_plane = [buf, pdy, py, relu, S](int64_t off) -> const T* {
+            if (!relu) return pdy + off;
+            if constexpr (std::is_same_v<T, float>) {
+              simd::kernels().relu_backward(py + off, pdy + off, buf, S);
+            } else {
+              for (int64_t s = 0; s < S; ++s) buf[s] = py[off + s] > T(0) ? pdy[off + s] : T(0);
+            }
+            return buf;
+          };
+#pragma omp for schedule(static)
+          for (int64_t c = 0; c < C; ++c) {
+            double sum_dy = 0, sum_dy_xhat = 0;
+            for (int64_t n = 0; n < N; ++n) {
+              const int64_t off = (n * C + c) * S;
+              const T *dyp = gradient_plane(off), *hp = pxhat + off;
+              const auto [a, b] = lane_sums(
+                  S, [dyp](int64_t s) { return double{dyp[s]}; },
+                  [dyp, hp](int64_t s) { return double{dyp[s]} * hp[s]; });
+              sum_dy += a;
+              sum_dy_xhat += b;
+            }
+            dgamma[c] = static_cast<T>(sum_dy_xhat);
+            dbeta[c] = static_cast<T>(sum_dy);
+            if (dx.empty()) continue;
+            const T scale = g[c] * inv_std[c];
+            const T mean_dy = training ? static_cast<T>(sum_dy / static_cast<double>(M)) : T(0);
+            const T mean_dy_xhat =
+                training ? static_cast<T>(sum_dy_xhat / static_cast<double>(M)) : T(0);
+            for (int64_t n = 0; n < N; ++n) {
+              const int64_t off = (n * C + c) * S;
+              const T *dyp = gradient_plane(off), *hp = pxhat + off;
+              T* dxp = pdx + off;
               for (int64_t s = 0; s < S; ++s) {
                 dxp[s] = scale * (dyp[s] - mean_dy - hp[s] * mean_dy_xhat);
               }
-            } else {
-              for (int64_t s = 0; s < S; ++s) dxp[s] = scale * dyp[s];
             }
           }
         }
@@ -194,7 +214,7 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
                                  int64_t, int64_t);                                                \
   template Variable<T> max_pool2d<T>(const Variable<T>&, int64_t, int64_t, int64_t);               \
   template Variable<T> batch_norm2d<T>(const Variable<T>&, const Variable<T>&, const Variable<T>&, \
-                                       Tensor<T>&, Tensor<T>&, bool, T, T);
+                                       Tensor<T>&, Tensor<T>&, bool, T, T, bool);
 NABLA_CONV_OPS(float)
 NABLA_CONV_OPS(double)
 

@@ -38,6 +38,12 @@ Variable<T> BatchNorm2d<T>::forward(const Variable<T>& x) {
 }
 
 template <typename T>
+Variable<T> BatchNorm2d<T>::forward_relu(const Variable<T>& x) {
+  return batch_norm2d(x, gamma_, beta_, running_mean_, running_var_, this->training(), momentum_,
+                      eps_, /*relu=*/true);
+}
+
+template <typename T>
 Variable<T> MaxPool2d<T>::forward(const Variable<T>& x) {
   return max_pool2d(x, kernel_, stride_, pad_);
 }
@@ -66,6 +72,23 @@ ConvNet<T>::ConvNet(int64_t n_channels, int64_t n_classes, Rng& rng) {
   }
   this->add("flatten", std::make_shared<Flatten<T>>());
   this->add("linear", std::make_shared<Linear<T>>(in, n_classes, rng));
+}
+
+template <typename T>
+Variable<T> ConvNet<T>::forward(const Variable<T>& x) {
+  const auto& layers = this->layers();
+  Variable<T> h = x;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto* bn = dynamic_cast<BatchNorm2d<T>*>(layers[i].get());
+    if (bn != nullptr && i + 1 < layers.size() &&
+        dynamic_cast<ReLU<T>*>(layers[i + 1].get()) != nullptr) {
+      h = bn->forward_relu(h);
+      ++i;
+    } else {
+      h = (*layers[i])(h);
+    }
+  }
+  return h;
 }
 
 template class Conv2d<float>;

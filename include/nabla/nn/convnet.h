@@ -30,6 +30,8 @@ class BatchNorm2d : public Module<T> {
  public:
   explicit BatchNorm2d(int64_t channels, T eps = T(1e-5), T momentum = T(0.1));
   Variable<T> forward(const Variable<T>& x) override;
+  // relu(forward(x)) as one op.
+  Variable<T> forward_relu(const Variable<T>& x);
 
  private:
   T eps_, momentum_;
@@ -48,11 +50,13 @@ class MaxPool2d : public Module<T> {
   int64_t kernel_, stride_, pad_;
 };
 
-// x (N, n_channels, 32, 32) -> logits (N, n_classes).
+// x (N, n_channels, 32, 32) -> logits (N, n_classes). Each batch norm and the ReLU after it run
+// as one op (batch_norm2d with relu); the modules and their names stay those of Table 1.
 template <typename T>
 class ConvNet : public Sequential<T> {
  public:
   ConvNet(int64_t n_channels, int64_t n_classes, Rng& rng);
+  Variable<T> forward(const Variable<T>& x) override;
 };
 
 }  // namespace nabla::nn

@@ -56,6 +56,9 @@ class Sequential : public Module<T> {
   Variable<T> forward(const Variable<T>& x) override;
   size_t size() const { return layers_.size(); }
 
+ protected:
+  const std::vector<std::shared_ptr<Module<T>>>& layers() const { return layers_; }
+
  private:
   std::vector<std::shared_ptr<Module<T>>> layers_;
 };

@@ -1,0 +1,3 @@
+// The Winograd kernels of winograd_impl.h built for generic (flags in CMakeLists.txt).
+#define NABLA_WINO_NS generic
+#include "winograd_impl.h"

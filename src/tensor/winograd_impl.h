@@ -1,0 +1,436 @@
+// Winograd F(4x4, 3x3) (Lavin and Gray, 2016) for 3x3, stride-1, pad-1 float32 convolutions:
+// each 4x4 output tile comes from a 6x6 input tile with 36 multiplications per channel pair
+// instead of 144. With B, G, A the transforms below,
+//   V = B^T d B (input tile),  U = G g G^T (filter),  Y = A^T (sum over c of U (.) V) A,
+// so for each of the 36 positions xi of the 6x6 tile, M[xi] (T x O) = V[xi] (T x C) U[xi]^T
+// is one GEMM over all tiles T of the batch (buffers are tile-major, channels innermost). The data gradient is the same convolution of dy
+// with the flipped, transposed filter; the weight gradient is its adjoint,
+//   dM = A dY A^T,  dU[xi] = dM[xi]^T V[xi],  dW = G^T dU G.
+// The GEMMs run one per thread (oneDNN's SGEMM, single-threaded inside the parallel loop), so
+// that every result is the same on any number of threads.
+// This file is compiled once per instruction set, like src/simd/kernels_impl.h: each
+// winograd_<isa>.cpp defines NABLA_WINO_NS and includes it, with its own -m flags, and
+// winograd.cpp calls the build for the instruction set in use. No floating-point contraction:
+// the transforms give the same bits in every build.
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "nabla/conv.h"
+#include "nabla/profile.h"
+
+namespace nabla::detail::NABLA_WINO_NS {
+namespace {
+
+// Transforms work on kLanes channels at once, stored [element][lane], so that the arithmetic is
+// vectorised across channels and every write to the tile-major buffers is a run of kLanes floats.
+constexpr int kLanes = 16;
+using Lanes = float[kLanes];
+
+constexpr float k1_2 = 1.0F / 2, k1_4 = 1.0F / 4, k1_6 = 1.0F / 6, k1_12 = 1.0F / 12,
+                k1_24 = 1.0F / 24;
+
+// F(4x4, 3x3): 6x6 input tiles. Each 1-D transform maps values at stride s (each kLanes wide)
+// to values at stride rs.
+struct F43 {
+  static constexpr int kOut = 4, kTile = 6;
+  // r = B^T v (6 -> 6).
+  static void input_1d(const Lanes* v, int s, Lanes* r, int rs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float v0 = v[0][l], v1 = v[s][l], v2 = v[2 * s][l], v3 = v[3 * s][l],
+                  v4 = v[4 * s][l], v5 = v[5 * s][l];
+      r[0][l] = 4.0F * v0 - 5.0F * v2 + v4;
+      r[rs][l] = -4.0F * v1 - 4.0F * v2 + v3 + v4;
+      r[2 * rs][l] = 4.0F * v1 - 4.0F * v2 - v3 + v4;
+      r[3 * rs][l] = -2.0F * v1 - v2 + 2.0F * v3 + v4;
+      r[4 * rs][l] = 2.0F * v1 - v2 - 2.0F * v3 + v4;
+      r[5 * rs][l] = 4.0F * v1 - 5.0F * v3 + v5;
+    }
+  }
+  // o = A^T m (6 -> 4).
+  static void output_1d(const Lanes* m, int s, Lanes* o, int os) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float m0 = m[0][l], m1 = m[s][l], m2 = m[2 * s][l], m3 = m[3 * s][l],
+                  m4 = m[4 * s][l], m5 = m[5 * s][l];
+      o[0][l] = m0 + m1 + m2 + m3 + m4;
+      o[os][l] = m1 - m2 + 2.0F * m3 - 2.0F * m4;
+      o[2 * os][l] = m1 + m2 + 4.0F * m3 + 4.0F * m4;
+      o[3 * os][l] = m1 - m2 + 8.0F * m3 - 8.0F * m4 + m5;
+    }
+  }
+  // m = A o (4 -> 6), the adjoint of output_1d.
+  static void output_adjoint_1d(const Lanes* o, int s, Lanes* m, int ms) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float o0 = o[0][l], o1 = o[s][l], o2 = o[2 * s][l], o3 = o[3 * s][l];
+      m[0][l] = o0;
+      m[ms][l] = o0 + o1 + o2 + o3;
+      m[2 * ms][l] = o0 - o1 + o2 - o3;
+      m[3 * ms][l] = o0 + 2.0F * o1 + 4.0F * o2 + 8.0F * o3;
+      m[4 * ms][l] = o0 - 2.0F * o1 + 4.0F * o2 - 8.0F * o3;
+      m[5 * ms][l] = o3;
+    }
+  }
+  // u = G g (3 -> 6).
+  static void filter_1d(const Lanes* g, int s, Lanes* u, int us) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float g0 = g[0][l], g1 = g[s][l], g2 = g[2 * s][l];
+      u[0][l] = k1_4 * g0;
+      u[us][l] = -k1_6 * (g0 + g1 + g2);
+      u[2 * us][l] = -k1_6 * (g0 - g1 + g2);
+      u[3 * us][l] = k1_24 * g0 + k1_12 * g1 + k1_6 * g2;
+      u[4 * us][l] = k1_24 * g0 - k1_12 * g1 + k1_6 * g2;
+      u[5 * us][l] = g2;
+    }
+  }
+  // g = G^T u (6 -> 3), the adjoint of filter_1d.
+  static void filter_adjoint_1d(const Lanes* u, int s, Lanes* g, int gs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float u0 = u[0][l], u1 = u[s][l], u2 = u[2 * s][l], u3 = u[3 * s][l],
+                  u4 = u[4 * s][l], u5 = u[5 * s][l];
+      g[0][l] = k1_4 * u0 - k1_6 * (u1 + u2) + k1_24 * (u3 + u4);
+      g[gs][l] = k1_6 * (u2 - u1) + k1_12 * (u3 - u4);
+      g[2 * gs][l] = k1_6 * (u3 + u4 - u1 - u2) + u5;
+    }
+  }
+};
+
+// F(2x2, 3x3): 4x4 input tiles, 16 multiplications for 4 outputs instead of 36; used on maps too
+// small for enough 4x4 tiles.
+struct F23 {
+  static constexpr int kOut = 2, kTile = 4;
+  static void input_1d(const Lanes* v, int s, Lanes* r, int rs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float v0 = v[0][l], v1 = v[s][l], v2 = v[2 * s][l], v3 = v[3 * s][l];
+      r[0][l] = v0 - v2;
+      r[rs][l] = v1 + v2;
+      r[2 * rs][l] = v2 - v1;
+      r[3 * rs][l] = v1 - v3;
+    }
+  }
+  static void output_1d(const Lanes* m, int s, Lanes* o, int os) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float m0 = m[0][l], m1 = m[s][l], m2 = m[2 * s][l], m3 = m[3 * s][l];
+      o[0][l] = m0 + m1 + m2;
+      o[os][l] = m1 - m2 - m3;
+    }
+  }
+  static void output_adjoint_1d(const Lanes* o, int s, Lanes* m, int ms) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float o0 = o[0][l], o1 = o[s][l];
+      m[0][l] = o0;
+      m[ms][l] = o0 + o1;
+      m[2 * ms][l] = o0 - o1;
+      m[3 * ms][l] = -o1;
+    }
+  }
+  static void filter_1d(const Lanes* g, int s, Lanes* u, int us) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float g0 = g[0][l], g1 = g[s][l], g2 = g[2 * s][l];
+      u[0][l] = g0;
+      u[us][l] = k1_2 * (g0 + g1 + g2);
+      u[2 * us][l] = k1_2 * (g0 - g1 + g2);
+      u[3 * us][l] = g2;
+    }
+  }
+  static void filter_adjoint_1d(const Lanes* u, int s, Lanes* g, int gs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float u0 = u[0][l], u1 = u[s][l], u2 = u[2 * s][l], u3 = u[3 * s][l];
+      g[0][l] = u0 + k1_2 * (u1 + u2);
+      g[gs][l] = k1_2 * (u1 - u2);
+      g[2 * gs][l] = k1_2 * (u1 + u2) + u3;
+    }
+  }
+};
+
+constexpr int kMaxTile = 6;
+
+// out (n_out x n_out) = f applied to the columns of `in` (n_in x n_in), then to the rows.
+template <typename F>
+void transform_2d(const Lanes* in, int n_in, F f, int n_out, Lanes* out) {
+  Lanes t[kMaxTile * kMaxTile];  // n_out x n_in
+  for (int q = 0; q < n_in; ++q) f(in + q, n_in, t + q, n_in);
+  for (int r = 0; r < n_out; ++r) f(t + r * n_in, 1, out + r * n_out, 1);
+}
+
+struct Tiling {
+  int64_t N, C, H, W, tiles_h, tiles_w, T;
+};
+
+Tiling tiling(int64_t N, int64_t C, int64_t H, int64_t W, int out) {
+  const int64_t th = (H + out - 1) / out, tw = (W + out - 1) / out;
+  return {N, C, H, W, th, tw, N * th * tw};
+}
+
+std::unique_ptr<float[]> buffer(int64_t n) {
+  return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]);
+}
+
+int64_t lane_blocks(int64_t n) { return (n + kLanes - 1) / kLanes; }
+
+// V[xi][t][c] = (B^T d B)[xi] for the 6x6 tile t of channel c of x (N, C, H, W), padded by 1.
+template <typename F>
+void transform_input(const float* x, const Tiling& tl, float* V) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  const int64_t TC = tl.T * tl.C, blocks = lane_blocks(tl.C);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t t = 0; t < tl.T; ++t) {
+    for (int64_t cb = 0; cb < blocks; ++cb) {
+      const int64_t n = t / (tl.tiles_h * tl.tiles_w), i = t / tl.tiles_w % tl.tiles_h,
+                    j = t % tl.tiles_w, c0 = cb * kLanes;
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tl.C - c0));
+      Lanes d[kPositions], v[kPositions];
+      const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
+      for (int r = 0; r < kTile; ++r) {
+        for (int q = 0; q < kTile; ++q) {
+          const int64_t h = h0 + r, w = w0 + q;
+          const bool inside = h >= 0 && h < tl.H && w >= 0 && w < tl.W;
+          const float* p = x + ((n * tl.C + c0) * tl.H + h) * tl.W + w;
+          for (int l = 0; l < kLanes; ++l) {
+            d[r * kTile + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
+          }
+        }
+      }
+      transform_2d(d, kTile, F::input_1d, kTile, v);
+      for (int xi = 0; xi < kPositions; ++xi) {
+        float* dst = V + xi * TC + t * tl.C + c0;
+        for (int l = 0; l < lanes; ++l) dst[l] = v[xi][l];
+      }
+    }
+  }
+}
+
+// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c]; or, when `flip` (the data gradient's filter),
+// U[xi][c][o] for g = w[o][c] rotated by 180 degrees.
+template <typename F>
+void transform_filter(const float* w, int64_t O, int64_t C, bool flip, float* U) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  const int64_t rows = flip ? C : O, cols = flip ? O : C, blocks = lane_blocks(cols);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t cb = 0; cb < blocks; ++cb) {
+      const int64_t col0 = cb * kLanes;
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, cols - col0));
+      Lanes g[9], u[kPositions];
+      for (int l = 0; l < kLanes; ++l) {
+        const int64_t col = col0 + std::min(l, lanes - 1);
+        const float* k = flip ? w + (col * C + row) * 9 : w + (row * C + col) * 9;
+        for (int e = 0; e < 9; ++e) g[e][l] = flip ? k[8 - e] : k[e];
+      }
+      transform_2d(g, 3, F::filter_1d, kTile, u);
+      for (int xi = 0; xi < kPositions; ++xi) {
+        float* dst = U + (xi * rows + row) * cols + col0;
+        for (int l = 0; l < lanes; ++l) dst[l] = u[xi][l];
+      }
+    }
+  }
+}
+
+// M[xi] (T x rows) = V[xi] (T x inner) U[xi]^T (inner x rows), for the 36 positions.
+template <typename F>
+void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, int64_t T,
+                  float* M) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+#pragma omp parallel for schedule(static)
+  for (int xi = 0; xi < kPositions; ++xi) {
+    dnnl_sgemm('N', 'T', T, rows, inner, 1.0F, V + xi * T * inner, inner, U + xi * rows * inner,
+               inner, 0.0F, M + xi * T * rows, rows);
+  }
+}
+
+// y (N, O, H, W) = A^T M A per tile, plus bias (may be null); M is [xi][t][o].
+template <typename F>
+void transform_output(const float* M, const Tiling& tl, int64_t O, const float* bias, float* y) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  const int64_t TO = tl.T * O, blocks = lane_blocks(O);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t t = 0; t < tl.T; ++t) {
+    for (int64_t ob = 0; ob < blocks; ++ob) {
+      const int64_t n = t / (tl.tiles_h * tl.tiles_w), i = t / tl.tiles_w % tl.tiles_h,
+                    j = t % tl.tiles_w, o0 = ob * kLanes;
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, O - o0));
+      Lanes m[kPositions], out[kOut * kOut];
+      for (int xi = 0; xi < kPositions; ++xi) {
+        const float* src = M + xi * TO + t * O + o0;
+        for (int l = 0; l < kLanes; ++l) m[xi][l] = l < lanes ? src[l] : 0.0F;
+      }
+      transform_2d(m, kTile, F::output_1d, kOut, out);
+      for (int l = 0; l < lanes; ++l) {
+        const float b = bias != nullptr ? bias[o0 + l] : 0.0F;
+        float* plane = y + (n * O + o0 + l) * tl.H * tl.W;
+        for (int r = 0; r < kOut && i * kOut + r < tl.H; ++r) {
+          for (int q = 0; q < kOut && j * kOut + q < tl.W; ++q) {
+            plane[(i * kOut + r) * tl.W + j * kOut + q] = out[r * kOut + q][l] + b;
+          }
+        }
+      }
+    }
+  }
+}
+
+// dM[xi][t][o] = (A dy A^T)[xi] for the 4x4 tile t of dy (N, O, H, W), zero past the edges.
+template <typename F>
+void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, float* dM) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  const int64_t TO = tl.T * O, blocks = lane_blocks(O);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t t = 0; t < tl.T; ++t) {
+    for (int64_t ob = 0; ob < blocks; ++ob) {
+      const int64_t n = t / (tl.tiles_h * tl.tiles_w), i = t / tl.tiles_w % tl.tiles_h,
+                    j = t % tl.tiles_w, o0 = ob * kLanes;
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, O - o0));
+      Lanes d[kOut * kOut], m[kPositions];
+      for (int r = 0; r < kOut; ++r) {
+        for (int q = 0; q < kOut; ++q) {
+          const int64_t h = i * kOut + r, w = j * kOut + q;
+          const bool inside = h < tl.H && w < tl.W;
+          const float* p = dy + ((n * O + o0) * tl.H + h) * tl.W + w;
+          for (int l = 0; l < kLanes; ++l) {
+            d[r * kOut + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
+          }
+        }
+      }
+      transform_2d(d, kOut, F::output_adjoint_1d, kTile, m);
+      for (int xi = 0; xi < kPositions; ++xi) {
+        float* dst = dM + xi * TO + t * O + o0;
+        for (int l = 0; l < lanes; ++l) dst[l] = m[xi][l];
+      }
+    }
+  }
+}
+
+// dw[o][c] = G^T dU[.][o][c] G, with dU[xi] (O x C) = dM[xi]^T (O x T) V[xi] (T x C).
+template <typename F>
+void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int64_t T,
+                     float* dw) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  auto dU = buffer(kPositions * O * C);
+#pragma omp parallel for schedule(static)
+  for (int xi = 0; xi < kPositions; ++xi) {
+    dnnl_sgemm('T', 'N', O, C, T, 1.0F, dM + xi * T * O, O, V + xi * T * C, C, 0.0F,
+               dU.get() + xi * O * C, C);
+  }
+  const int64_t blocks = lane_blocks(C);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t o = 0; o < O; ++o) {
+    for (int64_t cb = 0; cb < blocks; ++cb) {
+      const int64_t c0 = cb * kLanes;
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, C - c0));
+      Lanes u[kPositions], g[9];
+      for (int xi = 0; xi < kPositions; ++xi) {
+        const float* src = dU.get() + (xi * O + o) * C + c0;
+        for (int l = 0; l < kLanes; ++l) u[xi][l] = l < lanes ? src[l] : 0.0F;
+      }
+      transform_2d(u, kTile, F::filter_adjoint_1d, 3, g);
+      for (int l = 0; l < lanes; ++l) {
+        float* k = dw + (o * C + c0 + l) * 9;
+        for (int e = 0; e < 9; ++e) k[e] = g[e][l];
+      }
+    }
+  }
+}
+
+// Multiply-adds of the direct convolution this replaces, counted as two FLOPs: `nabla bench`
+// reports the same work for every algorithm.
+void count_pass(const Conv2dGeometry& g) {
+  profile::add_flops(2.0 * static_cast<double>(g.N * g.O * g.OH * g.OW) *
+                     static_cast<double>(g.C * g.KH * g.KW));
+}
+
+// y = conv(x, filter) with the filter already transformed: U (36, O, C).
+template <typename F>
+void convolve(const float* x, const float* U, const Tiling& tl, int64_t O, const float* bias,
+              float* y) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  auto V = buffer(kPositions * tl.T * tl.C);
+  auto M = buffer(kPositions * tl.T * O);
+  transform_input<F>(x, tl, V.get());
+  batched_gemm<F>(U, V.get(), O, tl.C, tl.T, M.get());
+  transform_output<F>(M.get(), tl, O, bias, y);
+}
+
+// The algorithm for a geometry: 4x4 output tiles when there are enough of them, else 2x2 tiles.
+// Few channels leave the GEMMs too small to pay for the transforms, and with few tiles,
+// transforming the filters (16 or 36 values for every 9) costs more than the multiplications
+// saved; maps under 4x4 waste most of a tile.
+enum class Algorithm { kNone, kF23, kF43 };
+
+Algorithm algorithm_for(const Conv2dGeometry& g) {
+  constexpr int64_t kMinTiles = 128;
+  if (g.KH != 3 || g.KW != 3 || g.stride != 1 || g.pad != 1 || g.H < 4 || g.W < 4 || g.C < 16 ||
+      g.O < 16) {
+    return Algorithm::kNone;
+  }
+  if (tiling(g.N, g.C, g.H, g.W, F43::kOut).T >= kMinTiles) return Algorithm::kF43;
+  if (tiling(g.N, g.C, g.H, g.W, F23::kOut).T >= kMinTiles) return Algorithm::kF23;
+  return Algorithm::kNone;
+}
+
+template <typename F>
+void forward(const float* x, const float* weight, const float* bias, const Conv2dGeometry& g,
+             float* y) {
+  constexpr int kPositions = F::kTile * F::kTile;
+  auto U = buffer(kPositions * g.O * g.C);
+  transform_filter<F>(weight, g.O, g.C, false, U.get());
+  convolve<F>(x, U.get(), tiling(g.N, g.C, g.H, g.W, F::kOut), g.O, bias, y);
+  count_pass(g);
+}
+
+template <typename F>
+void backward(const float* dy, const float* x, const float* weight, const Conv2dGeometry& g,
+              float* dx, float* dweight) {
+  constexpr int kPositions = F::kTile * F::kTile;
+  if (dx != nullptr) {
+    auto U = buffer(kPositions * g.C * g.O);
+    transform_filter<F>(weight, g.O, g.C, true, U.get());
+    convolve<F>(dy, U.get(), tiling(g.N, g.O, g.H, g.W, F::kOut), g.C, nullptr, dx);
+    count_pass(g);
+  }
+  if (dweight != nullptr) {
+    const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
+    auto V = buffer(kPositions * tl.T * g.C);
+    auto dM = buffer(kPositions * tl.T * g.O);
+    transform_input<F>(x, tl, V.get());
+    transform_output_adjoint<F>(dy, tl, g.O, dM.get());
+    weight_gradient<F>(dM.get(), V.get(), g.O, g.C, tl.T, dweight);
+    count_pass(g);
+  }
+}
+
+}  // namespace
+
+bool winograd_applies(const Conv2dGeometry& g) { return algorithm_for(g) != Algorithm::kNone; }
+
+void winograd_forward(const float* x, const float* weight, const float* bias,
+                      const Conv2dGeometry& g, float* y) {
+  switch (algorithm_for(g)) {
+    case Algorithm::kF43: return forward<F43>(x, weight, bias, g, y);
+    case Algorithm::kF23: return forward<F23>(x, weight, bias, g, y);
+    default: throw std::logic_error("winograd_forward: unsupported geometry");
+  }
+}
+
+void winograd_backward(const float* dy, const float* x, const float* weight,
+                       const Conv2dGeometry& g, float* dx, float* dweight, float* dbias) {
+  switch (algorithm_for(g)) {
+    case Algorithm::kF43: backward<F43>(dy, x, weight, g, dx, dweight); break;
+    case Algorithm::kF23: backward<F23>(dy, x, weight, g, dx, dweight); break;
+    default: throw std::logic_error("winograd_backward: unsupported geometry");
+  }
+  if (dbias != nullptr) {
+    const int64_t S = g.H * g.W;
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < g.O; ++o) {
+      double acc = 0;
+      for (int64_t n = 0; n < g.N; ++n) {
+        const float* p = dy + (n * g.O + o) * S;
+        for (int64_t s = 0; s < S; ++s) acc += p[s];
+      }
+      dbias[o] = static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace nabla::detail::NABLA_WINO_NS
