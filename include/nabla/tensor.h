@@ -7,11 +7,36 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nabla {
 
 using Shape = std::vector<int64_t>;
+
+namespace detail {
+// std::allocator, except that value-initialising an element leaves it uninitialised (for
+// Tensor::uninitialized); explicit values are constructed as usual.
+template <typename T>
+struct UninitAllocator : std::allocator<T> {
+  using value_type = T;
+  UninitAllocator() = default;
+  template <typename U>
+  explicit UninitAllocator(const UninitAllocator<U>&) noexcept {}
+  template <typename U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+}  // namespace detail
 
 int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);
@@ -25,6 +50,8 @@ class Tensor {
   Tensor(Shape shape, std::vector<T> values);
 
   static Tensor zeros(Shape shape) { return Tensor(std::move(shape)); }
+  // A tensor whose values are unspecified: for results that a kernel overwrites entirely.
+  static Tensor uninitialized(Shape shape);
   static Tensor full(Shape shape, T value);
 
   const Shape& shape() const { return shape_; }
@@ -57,7 +84,8 @@ class Tensor {
 
   Shape shape_;
   int64_t numel_ = 0;
-  std::shared_ptr<std::vector<T>> storage_;
+  using Storage = std::vector<T, detail::UninitAllocator<T>>;
+  std::shared_ptr<Storage> storage_;
 };
 
 // Converts between element types (float <-> double).

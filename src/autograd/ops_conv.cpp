@@ -100,7 +100,8 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
   if (training && M < 2) {
     throw std::invalid_argument("batch_norm2d: training needs more than one value per channel");
   }
-  Tensor<T> xhat(xv.shape()), inv_std({C}), y(xv.shape());
+  Tensor<T> xhat = Tensor<T>::uninitialized(xv.shape()), inv_std({C}),
+            y = Tensor<T>::uninitialized(xv.shape());
   const T* px = xv.data();
   T* pxhat = xhat.data();
   T* py = y.data();
@@ -153,7 +154,7 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
       y, relu ? "batch_norm2d_relu" : "batch_norm2d", {xn, gn, bn},
       [xn, gn, bn, xhat, inv_std, y, relu, training, N, C, S, M](const Tensor<T>& dy) {
         Tensor<T> dgamma({C}), dbeta({C});
-        Tensor<T> dx = xn->requires_grad ? Tensor<T>(xhat.shape()) : Tensor<T>();
+        Tensor<T> dx = xn->requires_grad ? Tensor<T>::uninitialized(xhat.shape()) : Tensor<T>();
         const T* g = gn->value.data();
         const T* pdy = dy.data();
         const T* pxhat = xhat.data();

@@ -33,7 +33,7 @@ Variable<T> unary(const Variable<T>& x, const char* name, F f, DF df) {
 Variable<float> activation_float(const Variable<float>& x, const char* name, bool leaky,
                                  float slope) {
   const Tensor<float>& xv = x.value();
-  Tensor<float> y(xv.shape());
+  Tensor<float> y = Tensor<float>::uninitialized(xv.shape());
   if (leaky) {
     simd::leaky_relu_forward(xv.data(), y.data(), xv.numel(), slope);
   } else {
@@ -42,7 +42,7 @@ Variable<float> activation_float(const Variable<float>& x, const char* name, boo
   auto xn = x.node();
   return Variable<float>::make_result(
       y, name, {xn}, [xn, y, leaky, slope](const Tensor<float>& dy) {
-        Tensor<float> dx(y.shape());
+        Tensor<float> dx = Tensor<float>::uninitialized(y.shape());
         if (leaky) {
           simd::leaky_relu_backward(xn->value.data(), dy.data(), dx.data(), dx.numel(), slope);
         } else {

@@ -95,7 +95,7 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tens
                          int64_t stride, int64_t pad) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
   if constexpr (std::is_same_v<T, float>) {
-    Tensor<T> y({g.N, g.O, g.OH, g.OW});
+    Tensor<T> y = Tensor<T>::uninitialized({g.N, g.O, g.OH, g.OW});
     const float* b = bias.empty() ? nullptr : bias.data();
     if (detail::winograd_applies(g)) {
       detail::winograd_forward(x.data(), weight.data(), b, g, y.data());
@@ -134,17 +134,17 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
     // oneDNN's weight gradient is slow on maps of a few pixels (the ConvNet's 2x2 layers); there
     // one GEMM over im2col columns does it faster.
     if (detail::winograd_applies(g)) {
-      if (need_dx) grads.dx = Tensor<T>(x.shape());
-      if (need_dweight) grads.dweight = Tensor<T>(weight.shape());
-      if (need_dbias) grads.dbias = Tensor<T>({g.O});
+      if (need_dx) grads.dx = Tensor<T>::uninitialized(x.shape());
+      if (need_dweight) grads.dweight = Tensor<T>::uninitialized(weight.shape());
+      if (need_dbias) grads.dbias = Tensor<T>::uninitialized({g.O});
       detail::winograd_backward(dy.data(), x.data(), weight.data(), g, grads.dx.data(),
                                 grads.dweight.data(), grads.dbias.data());
       return grads;
     }
     const bool small_map = g.OH * g.OW <= 4;
-    if (need_dx) grads.dx = Tensor<T>(x.shape());
-    if (need_dweight && !small_map) grads.dweight = Tensor<T>(weight.shape());
-    if (need_dbias && !small_map) grads.dbias = Tensor<T>({g.O});
+    if (need_dx) grads.dx = Tensor<T>::uninitialized(x.shape());
+    if (need_dweight && !small_map) grads.dweight = Tensor<T>::uninitialized(weight.shape());
+    if (need_dbias && !small_map) grads.dbias = Tensor<T>::uninitialized({g.O});
     detail::conv2d_backward_dnnl(dy.data(), x.data(), weight.data(), g, grads.dx.data(),
                                  grads.dweight.data(), grads.dbias.data());
     need_dx = false;
@@ -247,7 +247,7 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
     throw std::invalid_argument("max_pool2d: kernel larger than the padded input");
   }
   const int64_t OH = (H + 2 * pad - kernel) / stride + 1, OW = (W + 2 * pad - kernel) / stride + 1;
-  Tensor<T> y({N, C, OH, OW});
+  Tensor<T> y = Tensor<T>::uninitialized({N, C, OH, OW});
   argmax.assign(static_cast<size_t>(y.numel()), 0);
   const T* px = x.data();
   T* py = y.data();

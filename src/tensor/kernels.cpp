@@ -76,7 +76,8 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, Trans trans_a, Trans tr
     throw std::invalid_argument("matmul: inner sizes differ, " + shape_str(a.shape()) + " and " +
                                 shape_str(b.shape()));
   }
-  Tensor<T> c({M, N});
+  // With K = 0 the product is zero; otherwise the GEMM (beta 0) writes every element.
+  Tensor<T> c = K == 0 ? Tensor<T>({M, N}) : Tensor<T>::uninitialized({M, N});
   gemm(trans_a, trans_b, M, N, K, T(1), a.data(), a.dim(1), b.data(), b.dim(1), T(0), c.data(), N);
   return c;
 }

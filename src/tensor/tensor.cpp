@@ -24,7 +24,16 @@ template <typename T>
 Tensor<T>::Tensor(Shape shape)
     : shape_(std::move(shape)),
       numel_(shape_numel(shape_)),
-      storage_(std::make_shared<std::vector<T>>(static_cast<size_t>(numel_), T(0))) {}
+      storage_(std::make_shared<Storage>(static_cast<size_t>(numel_), T(0))) {}
+
+template <typename T>
+Tensor<T> Tensor<T>::uninitialized(Shape shape) {
+  Tensor t;
+  t.numel_ = shape_numel(shape);
+  t.shape_ = std::move(shape);
+  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(t.numel_));
+  return t;
+}
 
 template <typename T>
 Tensor<T>::Tensor(Shape shape, std::vector<T> values)
@@ -34,7 +43,7 @@ Tensor<T>::Tensor(Shape shape, std::vector<T> values)
                                 std::to_string(numel_) + " values, got " +
                                 std::to_string(values.size()));
   }
-  storage_ = std::make_shared<std::vector<T>>(std::move(values));
+  storage_ = std::make_shared<Storage>(values.begin(), values.end());
 }
 
 template <typename T>
@@ -108,7 +117,9 @@ Tensor<T> Tensor<T>::reshape(Shape shape) const {
 template <typename T>
 Tensor<T> Tensor<T>::clone() const {
   if (empty()) return {};
-  return Tensor(shape_, *storage_);
+  Tensor copy = uninitialized(shape_);
+  std::copy(storage_->begin(), storage_->end(), copy.storage_->begin());
+  return copy;
 }
 
 template <typename T>
@@ -121,8 +132,9 @@ Tensor<T> Tensor<T>::slice_rows(int64_t begin, int64_t end) const {
   Shape out_shape = shape_;
   out_shape[0] = end - begin;
   const int64_t row = rows ? numel_ / rows : 0;
-  std::vector<T> values(data() + begin * row, data() + end * row);
-  return Tensor(std::move(out_shape), std::move(values));
+  Tensor out = uninitialized(std::move(out_shape));
+  std::copy(data() + begin * row, data() + end * row, out.data());
+  return out;
 }
 
 template <typename T>
