@@ -67,11 +67,12 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
   auto xn = x.node();
   const int64_t planes = y.dim(0) * y.dim(1), plane_out = y.dim(2) * y.dim(3);
   return Variable<T>::make_result(
-      std::move(y), "max_pool2d", {xn}, [xn, argmax = std::move(argmax), planes, plane_out](const Tensor<T>& dy) {
+      std::move(y), "max_pool2d", {xn},
+      [xn, argmax = std::move(argmax), planes, plane_out](const Tensor<T>& dy) {
         Tensor<T> dx(xn->value.shape());
         T* pdx = dx.data();
         const T* pdy = dy.data();
-        // Every window's maximum lies in its own (n, c) plane: planes are independent.
+    // Every window's maximum lies in its own (n, c) plane: planes are independent.
 #pragma omp parallel for schedule(static)
         for (int64_t p = 0; p < planes; ++p) {
           for (int64_t o = p * plane_out; o < (p + 1) * plane_out; ++o) {
@@ -100,52 +101,61 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
   if (training && M < 2) {
     throw std::invalid_argument("batch_norm2d: training needs more than one value per channel");
   }
-  Tensor<T> xhat = Tensor<T>::uninitialized(xv.shape()), inv_std({C}),
+  // xhat is kept for the backward pass only when one will run; otherwise (evaluation) each
+  // plane is normalised through a small per-thread buffer.
+  const bool keep =
+      grad_enabled() && (x.requires_grad() || gamma.requires_grad() || beta.requires_grad());
+  Tensor<T> xhat = keep ? Tensor<T>::uninitialized(xv.shape()) : Tensor<T>(), inv_std({C}),
             y = Tensor<T>::uninitialized(xv.shape());
   const T* px = xv.data();
   T* pxhat = xhat.data();
   T* py = y.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; ++c) {
-    T mean, var;
-    if (training) {
-      // The mean first, then the squared deviations from it (two passes: no cancellation).
-      double sum = 0, sq = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* p = px + (n * C + c) * S;
-        sum += lane_sums(S, [p](int64_t s) { return double{p[s]}; }, [](int64_t) { return 0.0; })
-                   .first;
-      }
-      const double mu = sum / static_cast<double>(M);
-      for (int64_t n = 0; n < N; ++n) {
-        const T* p = px + (n * C + c) * S;
-        sq += lane_sums(
-                  S, [p, mu](int64_t s) { return (p[s] - mu) * (p[s] - mu); },
-                  [](int64_t) { return 0.0; })
-                  .first;
-      }
-      mean = static_cast<T>(mu);
-      var = static_cast<T>(sq / static_cast<double>(M));
-      running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean;
-      running_var[c] = (T(1) - momentum) * running_var[c] +
-                       momentum * static_cast<T>(sq / static_cast<double>(M - 1));
-    } else {
-      mean = running_mean[c];
-      var = running_var[c];
-    }
-    const T is = T(1) / std::sqrt(var + eps);
-    inv_std[c] = is;
-    const T g = gamma.value()[c], b = beta.value()[c];
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t off = (n * C + c) * S;
-      const T* xp = px + off;
-      T* hp = pxhat + off;
-      T* yp = py + off;
-      for (int64_t s = 0; s < S; ++s) hp[s] = (xp[s] - mean) * is;
-      if (relu) {
-        for (int64_t s = 0; s < S; ++s) yp[s] = std::max(g * hp[s] + b, T(0));
+#pragma omp parallel
+  {
+    std::vector<T> plane(static_cast<size_t>(keep ? 0 : S));
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < C; ++c) {
+      T mean, var;
+      if (training) {
+        // The mean first, then the squared deviations from it (two passes: no cancellation).
+        double sum = 0, sq = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* p = px + (n * C + c) * S;
+          sum += lane_sums(
+                     S, [p](int64_t s) { return double{p[s]}; }, [](int64_t) { return 0.0; })
+                     .first;
+        }
+        const double mu = sum / static_cast<double>(M);
+        for (int64_t n = 0; n < N; ++n) {
+          const T* p = px + (n * C + c) * S;
+          sq += lane_sums(
+                    S, [p, mu](int64_t s) { return (p[s] - mu) * (p[s] - mu); },
+                    [](int64_t) { return 0.0; })
+                    .first;
+        }
+        mean = static_cast<T>(mu);
+        var = static_cast<T>(sq / static_cast<double>(M));
+        running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean;
+        running_var[c] = (T(1) - momentum) * running_var[c] +
+                         momentum * static_cast<T>(sq / static_cast<double>(M - 1));
       } else {
-        for (int64_t s = 0; s < S; ++s) yp[s] = g * hp[s] + b;
+        mean = running_mean[c];
+        var = running_var[c];
+      }
+      const T is = T(1) / std::sqrt(var + eps);
+      inv_std[c] = is;
+      const T g = gamma.value()[c], b = beta.value()[c];
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t off = (n * C + c) * S;
+        const T* xp = px + off;
+        T* hp = keep ? pxhat + off : plane.data();
+        T* yp = py + off;
+        for (int64_t s = 0; s < S; ++s) hp[s] = (xp[s] - mean) * is;
+        if (relu) {
+          for (int64_t s = 0; s < S; ++s) yp[s] = std::max(g * hp[s] + b, T(0));
+        } else {
+          for (int64_t s = 0; s < S; ++s) yp[s] = g * hp[s] + b;
+        }
       }
     }
   }

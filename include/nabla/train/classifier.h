@@ -13,7 +13,7 @@
 namespace nabla {
 
 // Mean loss and accuracy over all of `data`, in chunks, in eval mode (restores the mode after).
-Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t chunk = 500);
+Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t chunk = 250);
 
 // model and optimizer must outlive the result.
 Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer);
