@@ -170,6 +170,16 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
     EXPECT_LT(relative_error(g.dx, g_ref.dx), 1e-5);
     EXPECT_LT(relative_error(g.dweight, g_ref.dweight), 1e-5);
     EXPECT_LT(relative_error(g.dbias, g_ref.dbias), 1e-5);
+    // With the forward pass's saved transforms, the backward pass gives the same bits.
+    Conv2dSaved saved;
+    const Tensor<float> y_kept =
+        conv2d_forward(xf, wf, tensor_cast<float>(b), c.stride, c.pad, &saved);
+    EXPECT_EQ(max_abs_diff(y_kept, y), 0.0F);
+    const auto g_kept = conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, true,
+                                        true, true, &saved);
+    EXPECT_EQ(max_abs_diff(g_kept.dx, g.dx), 0.0F);
+    EXPECT_EQ(max_abs_diff(g_kept.dweight, g.dweight), 0.0F);
+    EXPECT_EQ(max_abs_diff(g_kept.dbias, g.dbias), 0.0F);
     // Only the wanted gradients.
     const auto only_w = conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, false, true,
                                         false);

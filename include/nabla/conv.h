@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,10 +19,18 @@ struct Conv2dGeometry {
 // Checks the shapes and computes the output size; throws std::invalid_argument naming the problem.
 Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& weight, int64_t stride, int64_t pad);
 
-// im2col + one GEMM over the whole batch. bias may be empty.
+// What a forward pass can keep for the backward pass on the same x and weight, so that it is not
+// recomputed (the Winograd transforms of the filter and the input). Opaque; float32 only.
+struct Conv2dSaved {
+  std::shared_ptr<void> state;
+};
+
+// bias may be empty. float32: Winograd (3x3, stride 1, pad 1, enough tiles) or oneDNN; float64:
+// im2col + one GEMM over the whole batch. `keep`, when not null, receives what the backward pass
+// can reuse.
 template <typename T>
 Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
-                         int64_t stride, int64_t pad);
+                         int64_t stride, int64_t pad, Conv2dSaved* keep = nullptr);
 template <typename T>
 Tensor<T> conv2d_forward_reference(const Tensor<T>& x, const Tensor<T>& weight,
                                    const Tensor<T>& bias, int64_t stride, int64_t pad);
@@ -34,7 +43,7 @@ struct Conv2dGrads {
 template <typename T>
 Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Tensor<T>& weight,
                                int64_t stride, int64_t pad, bool need_dx, bool need_dweight,
-                               bool need_dbias);
+                               bool need_dbias, const Conv2dSaved* kept = nullptr);
 template <typename T>
 Conv2dGrads<T> conv2d_backward_reference(const Tensor<T>& dy, const Tensor<T>& x,
                                          const Tensor<T>& weight, int64_t stride, int64_t pad);

@@ -43,17 +43,21 @@ template <typename T>
 Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias,
                    int64_t stride, int64_t pad) {
   const Tensor<T> no_bias;
+  // The forward pass keeps what the backward pass can reuse, when there will be one.
+  const bool record = grad_enabled() && (x.requires_grad() || weight.requires_grad() ||
+                                         (bias.defined() && bias.requires_grad()));
+  auto saved = std::make_shared<Conv2dSaved>();
   Tensor<T> y = conv2d_forward(x.value(), weight.value(), bias.defined() ? bias.value() : no_bias,
-                               stride, pad);
+                               stride, pad, record ? saved.get() : nullptr);
   std::vector<std::shared_ptr<Node<T>>> inputs{x.node(), weight.node()};
   if (bias.defined()) inputs.push_back(bias.node());
   auto xn = x.node(), wn = weight.node();
   auto bn = bias.defined() ? bias.node() : nullptr;
   return Variable<T>::make_result(
-      std::move(y), "conv2d", inputs, [xn, wn, bn, stride, pad](const Tensor<T>& dy) {
+      std::move(y), "conv2d", inputs, [xn, wn, bn, stride, pad, saved](const Tensor<T>& dy) {
         const bool need_db = bn && bn->requires_grad;
         Conv2dGrads<T> g = conv2d_backward(dy, xn->value, wn->value, stride, pad, xn->requires_grad,
-                                           wn->requires_grad, need_db);
+                                           wn->requires_grad, need_db, saved.get());
         if (xn->requires_grad) xn->accumulate_owned(std::move(g.dx));
         if (wn->requires_grad) wn->accumulate_owned(std::move(g.dweight));
         if (need_db) bn->accumulate_owned(std::move(g.dbias));

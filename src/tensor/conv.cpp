@@ -92,13 +92,19 @@ void col2im(const T* cols, const Conv2dGeometry& g, T* dx) {
 
 template <typename T>
 Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
-                         int64_t stride, int64_t pad) {
+                         int64_t stride, int64_t pad, Conv2dSaved* keep) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
   if constexpr (std::is_same_v<T, float>) {
     Tensor<T> y = Tensor<T>::uninitialized({g.N, g.O, g.OH, g.OW});
     const float* b = bias.empty() ? nullptr : bias.data();
     if (detail::winograd_applies(g)) {
-      detail::winograd_forward(x.data(), weight.data(), b, g, y.data());
+      if (keep != nullptr) {
+        auto saved = std::make_shared<detail::WinogradSaved>();
+        detail::winograd_forward(x.data(), weight.data(), b, g, y.data(), saved.get());
+        keep->state = saved;
+      } else {
+        detail::winograd_forward(x.data(), weight.data(), b, g, y.data());
+      }
     } else {
       detail::conv2d_forward_dnnl(x.data(), weight.data(), b, g, y.data());
     }
@@ -127,7 +133,7 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tens
 template <typename T>
 Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Tensor<T>& weight,
                                int64_t stride, int64_t pad, bool need_dx, bool need_dweight,
-                               bool need_dbias) {
+                               bool need_dbias, const Conv2dSaved* kept) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
   Conv2dGrads<T> grads;
   if constexpr (std::is_same_v<T, float>) {
@@ -137,8 +143,10 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
       if (need_dx) grads.dx = Tensor<T>::uninitialized(x.shape());
       if (need_dweight) grads.dweight = Tensor<T>::uninitialized(weight.shape());
       if (need_dbias) grads.dbias = Tensor<T>::uninitialized({g.O});
+      const auto* saved =
+          kept ? static_cast<const detail::WinogradSaved*>(kept->state.get()) : nullptr;
       detail::winograd_backward(dy.data(), x.data(), weight.data(), g, grads.dx.data(),
-                                grads.dweight.data(), grads.dbias.data());
+                                grads.dweight.data(), grads.dbias.data(), saved);
       return grads;
     }
     const bool small_map = g.OH * g.OW <= 4;
@@ -286,11 +294,12 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
 
 #define NABLA_CONV(T)                                                                              \
   template Tensor<T> conv2d_forward<T>(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,       \
-                                       int64_t, int64_t);                                          \
+                                       int64_t, int64_t, Conv2dSaved*);                            \
   template Tensor<T> conv2d_forward_reference<T>(const Tensor<T>&, const Tensor<T>&,               \
                                                  const Tensor<T>&, int64_t, int64_t);              \
   template Conv2dGrads<T> conv2d_backward<T>(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, \
-                                             int64_t, int64_t, bool, bool, bool);                  \
+                                             int64_t, int64_t, bool, bool, bool,                   \
+                                             const Conv2dSaved*);                                  \
   template Conv2dGrads<T> conv2d_backward_reference<T>(const Tensor<T>&, const Tensor<T>&,         \
                                                        const Tensor<T>&, int64_t, int64_t);        \
   template Tensor<T> max_pool2d_forward<T>(const Tensor<T>&, int64_t, int64_t, int64_t,            \

@@ -5,12 +5,24 @@
 
 #include "nabla/conv.h"
 
+#include <memory>
+
 namespace nabla::detail {
 
+// What a forward pass keeps for the backward pass: the transformed filter U and input V, and
+// the output tile size of the algorithm that made them.
+struct WinogradSaved {
+  std::unique_ptr<float[]> U, V;
+  int tile = 0;
+};
+
 bool winograd_applies(const Conv2dGeometry& g);
+// keep, when not null, receives U and V.
 void winograd_forward(const float* x, const float* weight, const float* bias,
-                      const Conv2dGeometry& g, float* y);
+                      const Conv2dGeometry& g, float* y, WinogradSaved* keep = nullptr);
+// kept, when not null, is what the forward pass on the same x and weight kept.
 void winograd_backward(const float* dy, const float* x, const float* weight,
-                       const Conv2dGeometry& g, float* dx, float* dweight, float* dbias);
+                       const Conv2dGeometry& g, float* dx, float* dweight, float* dbias,
+                       const WinogradSaved* kept = nullptr);
 
 }  // namespace nabla::detail

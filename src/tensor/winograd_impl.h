@@ -3,9 +3,11 @@
 // instead of 144. With B, G, A the transforms below,
 //   V = B^T d B (input tile),  U = G g G^T (filter),  Y = A^T (sum over c of U (.) V) A,
 // so for each of the 36 positions xi of the 6x6 tile, M[xi] (T x O) = V[xi] (T x C) U[xi]^T
-// is one GEMM over all tiles T of the batch (buffers are tile-major, channels innermost). The data gradient is the same convolution of dy
-// with the flipped, transposed filter; the weight gradient is its adjoint,
-//   dM = A dY A^T,  dU[xi] = dM[xi]^T V[xi],  dW = G^T dU G.
+// is one GEMM over all tiles T of the batch (buffers are tile-major, channels innermost). The
+// backward pass is the adjoint of each step:
+//   dM = A dY A^T,  dU[xi] = dM[xi]^T V[xi] -> dW = G^T dU G,  dV[xi] = dM[xi] U[xi] -> dX = B dV B^T
+// (the last summed over the overlapping input tiles). U and V may be kept from the forward pass.
+// F(2x2, 3x3) is the same with 4x4 input tiles and 16 positions.
 // The GEMMs run one per thread (oneDNN's SGEMM, single-threaded inside the parallel loop), so
 // that every result is the same on any number of threads.
 // This file is compiled once per instruction set, like src/simd/kernels_impl.h: each
@@ -20,6 +22,7 @@
 #include <string>
 
 #include "nabla/conv.h"
+#include "winograd.h"
 #include "nabla/profile.h"
 
 namespace nabla::detail::NABLA_WINO_NS {
@@ -48,6 +51,19 @@ struct F43 {
       r[3 * rs][l] = -2.0F * v1 - v2 + 2.0F * v3 + v4;
       r[4 * rs][l] = 2.0F * v1 - v2 - 2.0F * v3 + v4;
       r[5 * rs][l] = 4.0F * v1 - 5.0F * v3 + v5;
+    }
+  }
+  // v = B r (6 -> 6), the adjoint of input_1d.
+  static void input_adjoint_1d(const Lanes* r, int s, Lanes* v, int vs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float r0 = r[0][l], r1 = r[s][l], r2 = r[2 * s][l], r3 = r[3 * s][l],
+                  r4 = r[4 * s][l], r5 = r[5 * s][l];
+      v[0][l] = 4.0F * r0;
+      v[vs][l] = -4.0F * r1 + 4.0F * r2 - 2.0F * r3 + 2.0F * r4 + 4.0F * r5;
+      v[2 * vs][l] = -5.0F * r0 - 4.0F * r1 - 4.0F * r2 - r3 - r4;
+      v[3 * vs][l] = r1 - r2 + 2.0F * r3 - 2.0F * r4 - 5.0F * r5;
+      v[4 * vs][l] = r0 + r1 + r2 + r3 + r4;
+      v[5 * vs][l] = r5;
     }
   }
   // o = A^T m (6 -> 4).
@@ -108,6 +124,15 @@ struct F23 {
       r[rs][l] = v1 + v2;
       r[2 * rs][l] = v2 - v1;
       r[3 * rs][l] = v1 - v3;
+    }
+  }
+  static void input_adjoint_1d(const Lanes* r, int s, Lanes* v, int vs) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float r0 = r[0][l], r1 = r[s][l], r2 = r[2 * s][l], r3 = r[3 * s][l];
+      v[0][l] = r0;
+      v[vs][l] = r1 - r2 + r3;
+      v[2 * vs][l] = r1 + r2 - r0;
+      v[3 * vs][l] = -r3;
     }
   }
   static void output_1d(const Lanes* m, int s, Lanes* o, int os) {
@@ -202,26 +227,24 @@ void transform_input(const float* x, const Tiling& tl, float* V) {
   }
 }
 
-// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c]; or, when `flip` (the data gradient's filter),
-// U[xi][c][o] for g = w[o][c] rotated by 180 degrees.
+// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c].
 template <typename F>
-void transform_filter(const float* w, int64_t O, int64_t C, bool flip, float* U) {
-  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t rows = flip ? C : O, cols = flip ? O : C, blocks = lane_blocks(cols);
+void transform_filter(const float* w, int64_t O, int64_t C, float* U) {
+  constexpr int kTile = F::kTile, kPositions = kTile * kTile;
+  const int64_t blocks = lane_blocks(C);
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t row = 0; row < rows; ++row) {
+  for (int64_t o = 0; o < O; ++o) {
     for (int64_t cb = 0; cb < blocks; ++cb) {
-      const int64_t col0 = cb * kLanes;
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, cols - col0));
+      const int64_t c0 = cb * kLanes;
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, C - c0));
       Lanes g[9], u[kPositions];
       for (int l = 0; l < kLanes; ++l) {
-        const int64_t col = col0 + std::min(l, lanes - 1);
-        const float* k = flip ? w + (col * C + row) * 9 : w + (row * C + col) * 9;
-        for (int e = 0; e < 9; ++e) g[e][l] = flip ? k[8 - e] : k[e];
+        const float* k = w + (o * C + c0 + std::min(l, lanes - 1)) * 9;
+        for (int e = 0; e < 9; ++e) g[e][l] = k[e];
       }
       transform_2d(g, 3, F::filter_1d, kTile, u);
       for (int xi = 0; xi < kPositions; ++xi) {
-        float* dst = U + (xi * rows + row) * cols + col0;
+        float* dst = U + (xi * O + o) * C + c0;
         for (int l = 0; l < lanes; ++l) dst[l] = u[xi][l];
       }
     }
@@ -301,6 +324,45 @@ void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, floa
   }
 }
 
+// dx (N, C, H, W) = the sum over tiles of B dV[.][t][c] B^T, each 6x6 (or 4x4) result added at
+// its tile's place in the padded input. Threads own whole planes and walk their tiles in order,
+// so that the overlapping sums are the same on any number of threads.
+template <typename F>
+void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
+  constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  const int64_t TC = tl.T * tl.C, blocks = lane_blocks(tl.C), plane = tl.H * tl.W;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < tl.N; ++n) {
+    for (int64_t cb = 0; cb < blocks; ++cb) {
+      const int64_t c0 = cb * kLanes;
+      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tl.C - c0));
+      float* out = dx + (n * tl.C + c0) * plane;
+      std::fill(out, out + lanes * plane, 0.0F);
+      for (int64_t i = 0; i < tl.tiles_h; ++i) {
+        for (int64_t j = 0; j < tl.tiles_w; ++j) {
+          const int64_t t = (n * tl.tiles_h + i) * tl.tiles_w + j;
+          Lanes v[kPositions], d[kPositions];
+          for (int xi = 0; xi < kPositions; ++xi) {
+            const float* src = dV + xi * TC + t * tl.C + c0;
+            for (int l = 0; l < kLanes; ++l) v[xi][l] = l < lanes ? src[l] : 0.0F;
+          }
+          transform_2d(v, kTile, F::input_adjoint_1d, kTile, d);
+          const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
+          for (int r = 0; r < kTile; ++r) {
+            const int64_t h = h0 + r;
+            if (h < 0 || h >= tl.H) continue;
+            for (int q = 0; q < kTile; ++q) {
+              const int64_t w = w0 + q;
+              if (w < 0 || w >= tl.W) continue;
+              for (int l = 0; l < lanes; ++l) out[l * plane + h * tl.W + w] += d[r * kTile + q][l];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // dw[o][c] = G^T dU[.][o][c] G, with dU[xi] (O x C) = dM[xi]^T (O x T) V[xi] (T x C).
 template <typename F>
 void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int64_t T,
@@ -339,18 +401,6 @@ void count_pass(const Conv2dGeometry& g) {
                      static_cast<double>(g.C * g.KH * g.KW));
 }
 
-// y = conv(x, filter) with the filter already transformed: U (36, O, C).
-template <typename F>
-void convolve(const float* x, const float* U, const Tiling& tl, int64_t O, const float* bias,
-              float* y) {
-  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  auto V = buffer(kPositions * tl.T * tl.C);
-  auto M = buffer(kPositions * tl.T * O);
-  transform_input<F>(x, tl, V.get());
-  batched_gemm<F>(U, V.get(), O, tl.C, tl.T, M.get());
-  transform_output<F>(M.get(), tl, O, bias, y);
-}
-
 // The algorithm for a geometry: 4x4 output tiles when there are enough of them, else 2x2 tiles.
 // Few channels leave the GEMMs too small to pay for the transforms, and with few tiles,
 // transforming the filters (16 or 36 values for every 9) costs more than the multiplications
@@ -369,32 +419,63 @@ Algorithm algorithm_for(const Conv2dGeometry& g) {
 }
 
 template <typename F>
+constexpr int64_t positions() {
+  return int64_t{F::kTile} * F::kTile;
+}
+
+template <typename F>
 void forward(const float* x, const float* weight, const float* bias, const Conv2dGeometry& g,
-             float* y) {
-  constexpr int kPositions = F::kTile * F::kTile;
-  auto U = buffer(kPositions * g.O * g.C);
-  transform_filter<F>(weight, g.O, g.C, false, U.get());
-  convolve<F>(x, U.get(), tiling(g.N, g.C, g.H, g.W, F::kOut), g.O, bias, y);
+             float* y, WinogradSaved* keep) {
+  const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
+  auto U = buffer(positions<F>() * g.O * g.C);
+  auto V = buffer(positions<F>() * tl.T * g.C);
+  auto M = buffer(positions<F>() * tl.T * g.O);
+  transform_filter<F>(weight, g.O, g.C, U.get());
+  transform_input<F>(x, tl, V.get());
+  batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get());
+  transform_output<F>(M.get(), tl, g.O, bias, y);
   count_pass(g);
+  if (keep != nullptr) {
+    keep->U = std::move(U);
+    keep->V = std::move(V);
+    keep->tile = F::kOut;
+  }
 }
 
 template <typename F>
 void backward(const float* dy, const float* x, const float* weight, const Conv2dGeometry& g,
-              float* dx, float* dweight) {
-  constexpr int kPositions = F::kTile * F::kTile;
-  if (dx != nullptr) {
-    auto U = buffer(kPositions * g.C * g.O);
-    transform_filter<F>(weight, g.O, g.C, true, U.get());
-    convolve<F>(dy, U.get(), tiling(g.N, g.O, g.H, g.W, F::kOut), g.C, nullptr, dx);
+              float* dx, float* dweight, const WinogradSaved* kept) {
+  constexpr int64_t P = positions<F>();
+  const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
+  if (kept != nullptr && kept->tile != F::kOut) {
+    throw std::logic_error("winograd_backward: saved state of another algorithm");
+  }
+  auto dM = buffer(P * tl.T * g.O);
+  transform_output_adjoint<F>(dy, tl, g.O, dM.get());
+  if (dweight != nullptr) {
+    std::unique_ptr<float[]> V;
+    if (kept == nullptr) {
+      V = buffer(P * tl.T * g.C);
+      transform_input<F>(x, tl, V.get());
+    }
+    weight_gradient<F>(dM.get(), kept ? kept->V.get() : V.get(), g.O, g.C, tl.T, dweight);
     count_pass(g);
   }
-  if (dweight != nullptr) {
-    const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
-    auto V = buffer(kPositions * tl.T * g.C);
-    auto dM = buffer(kPositions * tl.T * g.O);
-    transform_input<F>(x, tl, V.get());
-    transform_output_adjoint<F>(dy, tl, g.O, dM.get());
-    weight_gradient<F>(dM.get(), V.get(), g.O, g.C, tl.T, dweight);
+  if (dx != nullptr) {
+    std::unique_ptr<float[]> U;
+    if (kept == nullptr) {
+      U = buffer(P * g.O * g.C);
+      transform_filter<F>(weight, g.O, g.C, U.get());
+    }
+    const float* u = kept ? kept->U.get() : U.get();
+    auto dV = buffer(P * tl.T * g.C);
+    // dV[xi] (T x C) = dM[xi] (T x O) U[xi] (O x C).
+#pragma omp parallel for schedule(static)
+    for (int64_t xi = 0; xi < P; ++xi) {
+      dnnl_sgemm('N', 'N', tl.T, g.C, g.O, 1.0F, dM.get() + xi * tl.T * g.O, g.O,
+                 u + xi * g.O * g.C, g.C, 0.0F, dV.get() + xi * tl.T * g.C, g.C);
+    }
+    transform_input_adjoint<F>(dV.get(), tl, dx);
     count_pass(g);
   }
 }
@@ -404,19 +485,20 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
 bool winograd_applies(const Conv2dGeometry& g) { return algorithm_for(g) != Algorithm::kNone; }
 
 void winograd_forward(const float* x, const float* weight, const float* bias,
-                      const Conv2dGeometry& g, float* y) {
+                      const Conv2dGeometry& g, float* y, WinogradSaved* keep) {
   switch (algorithm_for(g)) {
-    case Algorithm::kF43: return forward<F43>(x, weight, bias, g, y);
-    case Algorithm::kF23: return forward<F23>(x, weight, bias, g, y);
+    case Algorithm::kF43: return forward<F43>(x, weight, bias, g, y, keep);
+    case Algorithm::kF23: return forward<F23>(x, weight, bias, g, y, keep);
     default: throw std::logic_error("winograd_forward: unsupported geometry");
   }
 }
 
 void winograd_backward(const float* dy, const float* x, const float* weight,
-                       const Conv2dGeometry& g, float* dx, float* dweight, float* dbias) {
+                       const Conv2dGeometry& g, float* dx, float* dweight, float* dbias,
+                       const WinogradSaved* kept) {
   switch (algorithm_for(g)) {
-    case Algorithm::kF43: backward<F43>(dy, x, weight, g, dx, dweight); break;
-    case Algorithm::kF23: backward<F23>(dy, x, weight, g, dx, dweight); break;
+    case Algorithm::kF43: backward<F43>(dy, x, weight, g, dx, dweight, kept); break;
+    case Algorithm::kF23: backward<F23>(dy, x, weight, g, dx, dweight, kept); break;
     default: throw std::logic_error("winograd_backward: unsupported geometry");
   }
   if (dbias != nullptr) {
