@@ -274,12 +274,13 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
           const int64_t w1 = std::min<int64_t>(ow * stride - pad + kernel, W);
           int64_t best_idx = h0 * W + w0;
           T best = plane[best_idx];
+          // Selects, not branches: which value wins is data-dependent and unpredictable.
           for (int64_t ih = h0; ih < h1; ++ih) {
             for (int64_t iw = w0; iw < w1; ++iw) {
-              if (plane[ih * W + iw] > best) {
-                best = plane[ih * W + iw];
-                best_idx = ih * W + iw;
-              }
+              const T v = plane[ih * W + iw];
+              const bool wins = v > best;
+              best = wins ? v : best;
+              best_idx = wins ? ih * W + iw : best_idx;
             }
           }
           const int64_t o = ((n * C + c) * OH + oh) * OW + ow;
