@@ -125,6 +125,30 @@ TEST(SimdKernels, AllFiniteFindsEveryBadValue) {
   });
 }
 
+// The batch-norm sums: 8 interleaved double lanes combined as ((0+1)+(2+3))+((4+5)+(6+7)), the
+// same bits on every instruction set.
+TEST(SimdKernels, LaneSumsMatchTheirDefinitionBitForBit) {
+  Rng rng(6);
+  const auto lanes = [](int64_t n, const auto& f) {
+    double a[8] = {};
+    for (int64_t i = 0; i < n; ++i) a[i % 8] += f(i);
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  };
+  for_each_isa([&] {
+    for (int64_t n : kSizes) {
+      const std::vector<float> x = random_values(n, rng, 3.0), y = random_values(n, rng);
+      const double mean = 0.25;
+      EXPECT_EQ(simd::kernels().sum(x.data(), n), lanes(n, [&](int64_t i) { return double{x[i]}; }));
+      EXPECT_EQ(simd::kernels().sq_dev(x.data(), n, mean),
+                lanes(n, [&](int64_t i) { return (x[i] - mean) * (x[i] - mean); }));
+      double sum = 0, dot = 0;
+      simd::kernels().sum_and_dot(x.data(), y.data(), n, &sum, &dot);
+      EXPECT_EQ(sum, lanes(n, [&](int64_t i) { return double{x[i]}; }));
+      EXPECT_EQ(dot, lanes(n, [&](int64_t i) { return double{x[i]} * y[i]; }));
+    }
+  });
+}
+
 Tensor<double> randn(Shape shape, Rng& rng) {
   Tensor<double> t(std::move(shape));
   for (double& v : t.values()) v = rng.normal(0.0, 1.0);

@@ -36,6 +36,29 @@ std::pair<double, double> lane_sums(int64_t n, F f, G g) {
   return {total(a), total(b)};
 }
 
+// Batch norm's per-plane sums: the vectorised kernels for float (the same lane order),
+// lane_sums for double.
+double plane_sum(const float* p, int64_t n) { return simd::kernels().sum(p, n); }
+double plane_sum(const double* p, int64_t n) {
+  return lane_sums(n, [p](int64_t s) { return p[s]; }, [](int64_t) { return 0.0; }).first;
+}
+double plane_sq_dev(const float* p, int64_t n, double mean) {
+  return simd::kernels().sq_dev(p, n, mean);
+}
+double plane_sq_dev(const double* p, int64_t n, double mean) {
+  return lane_sums(
+             n, [p, mean](int64_t s) { return (p[s] - mean) * (p[s] - mean); },
+             [](int64_t) { return 0.0; })
+      .first;
+}
+std::pair<double, double> plane_sum_and_dot(const float* a, const float* b, int64_t n) {
+  double sum = 0, dot = 0;
+  simd::kernels().sum_and_dot(a, b, n, &sum, &dot);
+  return {sum, dot};
+}
+std::pair<double, double> plane_sum_and_dot(const double* a, const double* b, int64_t n) {
+  return lane_sums(n, [a](int64_t s) { return a[s]; }, [a, b](int64_t s) { return a[s] * b[s]; });
+}
 }  // namespace
 
 // dx, dweight, dbias from conv2d_backward, each only when that input needs it.
@@ -125,17 +148,12 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
         double sum = 0, sq = 0;
         for (int64_t n = 0; n < N; ++n) {
           const T* p = px + (n * C + c) * S;
-          sum += lane_sums(
-                     S, [p](int64_t s) { return double{p[s]}; }, [](int64_t) { return 0.0; })
-                     .first;
+          sum += plane_sum(p, S);
         }
         const double mu = sum / static_cast<double>(M);
         for (int64_t n = 0; n < N; ++n) {
           const T* p = px + (n * C + c) * S;
-          sq += lane_sums(
-                    S, [p, mu](int64_t s) { return (p[s] - mu) * (p[s] - mu); },
-                    [](int64_t) { return 0.0; })
-                    .first;
+          sq += plane_sq_dev(p, S, mu);
         }
         mean = static_cast<T>(mu);
         var = static_cast<T>(sq / static_cast<double>(M));
@@ -195,9 +213,7 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
             for (int64_t n = 0; n < N; ++n) {
               const int64_t off = (n * C + c) * S;
               const T *dyp = gradient_plane(off), *hp = pxhat + off;
-              const auto [a, b] = lane_sums(
-                  S, [dyp](int64_t s) { return double{dyp[s]}; },
-                  [dyp, hp](int64_t s) { return double{dyp[s]} * hp[s]; });
+              const auto [a, b] = plane_sum_and_dot(dyp, hp, S);
               sum_dy += a;
               sum_dy_xhat += b;
             }

@@ -60,12 +60,56 @@ bool all_finite(const float* x, int64_t n) {
   return bad == 0;
 }
 
+// Sums in double over 8 interleaved lanes, combined as ((0+1)+(2+3))+((4+5)+(6+7)): a fixed order,
+// so every build gives the same bits (the order of batch norm's lane sums in ops_conv.cpp).
+inline double combine(const double* a) {
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+double sum(const float* x, int64_t n) {
+  double a[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; ++l) a[l] += double{x[i + l]};
+  }
+  for (int l = 0; i < n; ++i, ++l) a[l] += double{x[i]};
+  return combine(a);
+}
+
+double sq_dev(const float* x, int64_t n, double mean) {
+  double a[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; ++l) a[l] += (x[i + l] - mean) * (x[i + l] - mean);
+  }
+  for (int l = 0; i < n; ++i, ++l) a[l] += (x[i] - mean) * (x[i] - mean);
+  return combine(a);
+}
+
+// sum of x, and sum of x * y.
+void sum_and_dot(const float* x, const float* y, int64_t n, double* sum, double* dot) {
+  double a[8] = {}, b[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; ++l) {
+      a[l] += double{x[i + l]};
+      b[l] += double{x[i + l]} * y[i + l];
+    }
+  }
+  for (int l = 0; i < n; ++i, ++l) {
+    a[l] += double{x[i]};
+    b[l] += double{x[i]} * y[i];
+  }
+  *sum = combine(a);
+  *dot = combine(b);
+}
+
 }  // namespace
 
 extern const KernelTable NABLA_SIMD_TABLE;
 const KernelTable NABLA_SIMD_TABLE = {
     relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward, axpy, adam, sgd,
-    all_finite,
+    all_finite,   sum,           sq_dev,             sum_and_dot,
 };
 
 }  // namespace nabla::simd::NABLA_SIMD_NS

@@ -23,6 +23,11 @@ struct KernelTable {
   void (*adam)(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n);
   void (*sgd)(float lr, float weight_decay, float* w, const float* g, int64_t n);
   bool (*all_finite)(const float* x, int64_t n);
+  // Sums in double, in a fixed order (8 interleaved lanes): of x; of (x - mean)^2; of x and of
+  // x * y. Single-threaded: batch norm calls them per plane from its own threads.
+  double (*sum)(const float* x, int64_t n);
+  double (*sq_dev)(const float* x, int64_t n, double mean);
+  void (*sum_and_dot)(const float* x, const float* y, int64_t n, double* sum, double* dot);
 };
 
 enum class Isa { kGeneric, kAvx2, kAvx512 };
