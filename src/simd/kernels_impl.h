@@ -12,32 +12,26 @@ namespace nabla::simd::NABLA_SIMD_NS {
 namespace {
 
 void relu_forward(const float* x, float* y, int64_t n) {
-#pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0F ? x[i] : 0.0F;
 }
 
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
-#pragma omp simd
   for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0F ? dy[i] : 0.0F;
 }
 
 void leaky_relu_forward(const float* x, float* y, int64_t n, float slope) {
-#pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0F ? x[i] : slope * x[i];
 }
 
 void leaky_relu_backward(const float* x, const float* dy, float* dx, int64_t n, float slope) {
-#pragma omp simd
   for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0F ? dy[i] : slope * dy[i];
 }
 
 void axpy(float alpha, const float* x, float* y, int64_t n) {
-#pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
 void adam(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n) {
-#pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     const float d = g[i] + a.weight_decay * w[i];
     m[i] = a.beta1 * m[i] + (1.0F - a.beta1) * d;
@@ -47,7 +41,6 @@ void adam(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64
 }
 
 void sgd(float lr, float weight_decay, float* w, const float* g, int64_t n) {
-#pragma omp simd
   for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + weight_decay * w[i]);
 }
 
@@ -55,7 +48,6 @@ void sgd(float lr, float weight_decay, float* w, const float* g, int64_t n) {
 // count of non-zero results is order-independent, so it may be vectorised freely.
 bool all_finite(const float* x, int64_t n) {
   int64_t bad = 0;
-#pragma omp simd reduction(+ : bad)
   for (int64_t i = 0; i < n; ++i) bad += (x[i] * 0.0F == 0.0F) ? 0 : 1;
   return bad == 0;
 }
