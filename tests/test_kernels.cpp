@@ -179,8 +179,9 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
         // 4x4 tile, batch 1, channels not a multiple of the 16 lanes.
         ConvCase{{8, 16, 16, 16}, {16, 16, 3, 3}, 1, 1}, ConvCase{{2, 17, 37, 29}, {19, 17, 3, 3}, 1, 1},
         ConvCase{{1, 33, 45, 46}, {16, 33, 3, 3}, 1, 1}, ConvCase{{32, 64, 8, 8}, {32, 64, 3, 3}, 1, 1},
-        // Winograd F(2x2, 3x3): too few 4x4 tiles, at least 128 of 2x2.
-        ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1}, ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1}}) {
+        // Winograd F(2x2, 3x3): too few 4x4 tiles, at least 32 of 2x2; maps of 2x2 and 3x3.
+        ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1}, ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
+        ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1}, ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}}) {
     SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
     const Tensor<double> x = randn(c.x, rng), w = randn(c.w, rng), b = randn({c.w[0]}, rng);
     const Tensor<float> xf = tensor_cast<float>(x), wf = tensor_cast<float>(w);

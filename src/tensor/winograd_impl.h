@@ -402,19 +402,22 @@ void count_pass(const Conv2dGeometry& g) {
 }
 
 // The algorithm for a geometry: 4x4 output tiles when there are enough of them, else 2x2 tiles.
-// Few channels leave the GEMMs too small to pay for the transforms, and with few tiles,
-// transforming the filters (16 or 36 values for every 9) costs more than the multiplications
-// saved; maps under 4x4 waste most of a tile.
+// Few channels leave the GEMMs too small to pay for the transforms, and with few 4x4 tiles,
+// transforming the filters (36 values for every 9) costs more than the multiplications saved.
+// 2x2 tiles fit every map of at least 2x2 (a 2x2 map is one tile: all the multiplications of its
+// 4 live taps and no more), at 16 values for every 9 filter values.
 enum class Algorithm { kNone, kF23, kF43 };
 
 Algorithm algorithm_for(const Conv2dGeometry& g) {
-  constexpr int64_t kMinTiles = 128;
-  if (g.KH != 3 || g.KW != 3 || g.stride != 1 || g.pad != 1 || g.H < 4 || g.W < 4 || g.C < 16 ||
+  constexpr int64_t kMinTiles43 = 128, kMinTiles23 = 32;
+  if (g.KH != 3 || g.KW != 3 || g.stride != 1 || g.pad != 1 || g.H < 2 || g.W < 2 || g.C < 16 ||
       g.O < 16) {
     return Algorithm::kNone;
   }
-  if (tiling(g.N, g.C, g.H, g.W, F43::kOut).T >= kMinTiles) return Algorithm::kF43;
-  if (tiling(g.N, g.C, g.H, g.W, F23::kOut).T >= kMinTiles) return Algorithm::kF23;
+  if (g.H >= 4 && g.W >= 4 && tiling(g.N, g.C, g.H, g.W, F43::kOut).T >= kMinTiles43) {
+    return Algorithm::kF43;
+  }
+  if (tiling(g.N, g.C, g.H, g.W, F23::kOut).T >= kMinTiles23) return Algorithm::kF23;
   return Algorithm::kNone;
 }
 
