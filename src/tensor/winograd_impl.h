@@ -195,6 +195,24 @@ std::unique_ptr<float[]> buffer(int64_t n) {
 
 int64_t lane_blocks(int64_t n) { return (n + kLanes - 1) / kLanes; }
 
+// dst[0..lanes) = v. A full block is a fixed-size copy (vector moves), not a call to memmove.
+inline void store_lanes(const Lanes& v, int lanes, float* dst) {
+  if (lanes == kLanes) {
+    for (int l = 0; l < kLanes; ++l) dst[l] = v[l];
+  } else {
+    for (int l = 0; l < lanes; ++l) dst[l] = v[l];
+  }
+}
+
+// v = src[0..lanes), zero beyond.
+inline void load_lanes(const float* src, int lanes, Lanes& v) {
+  if (lanes == kLanes) {
+    for (int l = 0; l < kLanes; ++l) v[l] = src[l];
+  } else {
+    for (int l = 0; l < kLanes; ++l) v[l] = l < lanes ? src[l] : 0.0F;
+  }
+}
+
 // V[xi][t][c] = (B^T d B)[xi] for the 6x6 tile t of channel c of x (N, C, H, W), padded by 1.
 template <typename F>
 void transform_input(const float* x, const Tiling& tl, float* V) {
@@ -221,7 +239,7 @@ void transform_input(const float* x, const Tiling& tl, float* V) {
       transform_2d(d, kTile, F::input_1d, kTile, v);
       for (int xi = 0; xi < kPositions; ++xi) {
         float* dst = V + xi * TC + t * tl.C + c0;
-        for (int l = 0; l < lanes; ++l) dst[l] = v[xi][l];
+        store_lanes(v[xi], lanes, dst);
       }
     }
   }
@@ -245,7 +263,7 @@ void transform_filter(const float* w, int64_t O, int64_t C, float* U) {
       transform_2d(g, 3, F::filter_1d, kTile, u);
       for (int xi = 0; xi < kPositions; ++xi) {
         float* dst = U + (xi * O + o) * C + c0;
-        for (int l = 0; l < lanes; ++l) dst[l] = u[xi][l];
+        store_lanes(u[xi], lanes, dst);
       }
     }
   }
@@ -277,7 +295,7 @@ void transform_output(const float* M, const Tiling& tl, int64_t O, const float* 
       Lanes m[kPositions], out[kOut * kOut];
       for (int xi = 0; xi < kPositions; ++xi) {
         const float* src = M + xi * TO + t * O + o0;
-        for (int l = 0; l < kLanes; ++l) m[xi][l] = l < lanes ? src[l] : 0.0F;
+        load_lanes(src, lanes, m[xi]);
       }
       transform_2d(m, kTile, F::output_1d, kOut, out);
       for (int l = 0; l < lanes; ++l) {
@@ -318,7 +336,7 @@ void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, floa
       transform_2d(d, kOut, F::output_adjoint_1d, kTile, m);
       for (int xi = 0; xi < kPositions; ++xi) {
         float* dst = dM + xi * TO + t * O + o0;
-        for (int l = 0; l < lanes; ++l) dst[l] = m[xi][l];
+        store_lanes(m[xi], lanes, dst);
       }
     }
   }
@@ -344,7 +362,7 @@ void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
           Lanes v[kPositions], d[kPositions];
           for (int xi = 0; xi < kPositions; ++xi) {
             const float* src = dV + xi * TC + t * tl.C + c0;
-            for (int l = 0; l < kLanes; ++l) v[xi][l] = l < lanes ? src[l] : 0.0F;
+            load_lanes(src, lanes, v[xi]);
           }
           transform_2d(v, kTile, F::input_adjoint_1d, kTile, d);
           const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
@@ -383,7 +401,7 @@ void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int6
       Lanes u[kPositions], g[9];
       for (int xi = 0; xi < kPositions; ++xi) {
         const float* src = dU.get() + (xi * O + o) * C + c0;
-        for (int l = 0; l < kLanes; ++l) u[xi][l] = l < lanes ? src[l] : 0.0F;
+        load_lanes(src, lanes, u[xi]);
       }
       transform_2d(u, kTile, F::filter_adjoint_1d, 3, g);
       for (int l = 0; l < lanes; ++l) {
