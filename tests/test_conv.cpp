@@ -107,9 +107,9 @@ TEST(ConvOps, BatchNorm2dTrainingAndEval) {
     const V fused = batch_norm2d(x, g, b, rm, rv, training, 0.1, 1e-5, true);
     const V plain = relu(batch_norm2d(x, g, b, rm, rv, training, 0.1, 1e-5));
     EXPECT_EQ(max_abs_diff(fused.value(), plain.value()), 0.0);
-    const auto check = gradcheck(
-        [&] { return batch_norm2d(x, g, b, rm, rv, training, 0.1, 1e-5, true); },
-        {{"x", x}, {"gamma", g}, {"beta", b}});
+    const auto check =
+        gradcheck([&] { return batch_norm2d(x, g, b, rm, rv, training, 0.1, 1e-5, true); },
+                  {{"x", x}, {"gamma", g}, {"beta", b}});
     EXPECT_TRUE(check.ok) << check.message;
   }
 

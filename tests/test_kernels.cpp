@@ -110,9 +110,9 @@ TEST(SimdKernels, AllFiniteFindsEveryBadValue) {
     for (int64_t n : kSizes) {
       std::vector<float> x = random_values(n, rng);
       EXPECT_TRUE(simd::all_finite(x.data(), n));
-      for (float bad : {std::numeric_limits<float>::quiet_NaN(),
-                        std::numeric_limits<float>::infinity(),
-                        -std::numeric_limits<float>::infinity()}) {
+      for (float bad :
+           {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+            -std::numeric_limits<float>::infinity()}) {
         for (int64_t at : {int64_t{0}, n / 2, n - 1}) {
           if (n == 0) continue;
           const float saved = x[at];
@@ -138,7 +138,8 @@ TEST(SimdKernels, LaneSumsMatchTheirDefinitionBitForBit) {
     for (int64_t n : kSizes) {
       const std::vector<float> x = random_values(n, rng, 3.0), y = random_values(n, rng);
       const double mean = 0.25;
-      EXPECT_EQ(simd::kernels().sum(x.data(), n), lanes(n, [&](int64_t i) { return double{x[i]}; }));
+      EXPECT_EQ(simd::kernels().sum(x.data(), n),
+                lanes(n, [&](int64_t i) { return double{x[i]}; }));
       EXPECT_EQ(simd::kernels().sq_dev(x.data(), n, mean),
                 lanes(n, [&](int64_t i) { return (x[i] - mean) * (x[i] - mean); }));
       double sum = 0, dot = 0;
@@ -173,15 +174,20 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
   for (const ConvCase& c :
        {ConvCase{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1}, ConvCase{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
         ConvCase{{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0}, ConvCase{{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
-        ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1}, ConvCase{{1, 33, 2, 2}, {17, 33, 3, 3}, 1, 1},
+        ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1},
+        ConvCase{{1, 33, 2, 2}, {17, 33, 3, 3}, 1, 1},
         ConvCase{{3, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
         // Winograd F(4x4, 3x3) (at least 128 tiles): maps that are and are not multiples of the
         // 4x4 tile, batch 1, channels not a multiple of the 16 lanes.
-        ConvCase{{8, 16, 16, 16}, {16, 16, 3, 3}, 1, 1}, ConvCase{{2, 17, 37, 29}, {19, 17, 3, 3}, 1, 1},
-        ConvCase{{1, 33, 45, 46}, {16, 33, 3, 3}, 1, 1}, ConvCase{{32, 64, 8, 8}, {32, 64, 3, 3}, 1, 1},
+        ConvCase{{8, 16, 16, 16}, {16, 16, 3, 3}, 1, 1},
+        ConvCase{{2, 17, 37, 29}, {19, 17, 3, 3}, 1, 1},
+        ConvCase{{1, 33, 45, 46}, {16, 33, 3, 3}, 1, 1},
+        ConvCase{{32, 64, 8, 8}, {32, 64, 3, 3}, 1, 1},
         // Winograd F(2x2, 3x3): too few 4x4 tiles, at least 32 of 2x2; maps of 2x2 and 3x3.
-        ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1}, ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
-        ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1}, ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}}) {
+        ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
+        ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
+        ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1},
+        ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}}) {
     SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
     const Tensor<double> x = randn(c.x, rng), w = randn(c.w, rng), b = randn({c.w[0]}, rng);
     const Tensor<float> xf = tensor_cast<float>(x), wf = tensor_cast<float>(w);
@@ -190,7 +196,8 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
     ASSERT_EQ(y.shape(), y_ref.shape());
     EXPECT_LT(relative_error(y, y_ref), 1e-5);
     const Tensor<double> dy = randn(y.shape(), rng);
-    const auto g = conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, true, true, true);
+    const auto g =
+        conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, true, true, true);
     const auto g_ref = conv2d_backward_reference(dy, x, w, c.stride, c.pad);
     EXPECT_LT(relative_error(g.dx, g_ref.dx), 1e-5);
     EXPECT_LT(relative_error(g.dweight, g_ref.dweight), 1e-5);
@@ -200,14 +207,14 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
     const Tensor<float> y_kept =
         conv2d_forward(xf, wf, tensor_cast<float>(b), c.stride, c.pad, &saved);
     EXPECT_EQ(max_abs_diff(y_kept, y), 0.0F);
-    const auto g_kept = conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, true,
-                                        true, true, &saved);
+    const auto g_kept =
+        conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, true, true, true, &saved);
     EXPECT_EQ(max_abs_diff(g_kept.dx, g.dx), 0.0F);
     EXPECT_EQ(max_abs_diff(g_kept.dweight, g.dweight), 0.0F);
     EXPECT_EQ(max_abs_diff(g_kept.dbias, g.dbias), 0.0F);
     // Only the wanted gradients.
-    const auto only_w = conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, false, true,
-                                        false);
+    const auto only_w =
+        conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, false, true, false);
     EXPECT_TRUE(only_w.dx.empty());
     EXPECT_TRUE(only_w.dbias.empty());
     EXPECT_EQ(max_abs_diff(only_w.dweight, g.dweight), 0.0F);
@@ -217,8 +224,9 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
 // GEMM (oneDNN's SGEMM for float) against the three-loop reference, every transpose.
 TEST(GemmKernels, FloatMatchesReferenceOnOddShapes) {
   Rng rng(5);
-  for (const auto& [M, N, K] : {std::tuple{1, 1, 1}, std::tuple{17, 5, 33}, std::tuple{200, 100, 307},
-                                std::tuple{3, 129, 2}, std::tuple{65, 1, 19}}) {
+  for (const auto& [M, N, K] :
+       {std::tuple{1, 1, 1}, std::tuple{17, 5, 33}, std::tuple{200, 100, 307},
+        std::tuple{3, 129, 2}, std::tuple{65, 1, 19}}) {
     for (Trans ta : {Trans::kNo, Trans::kYes}) {
       for (Trans tb : {Trans::kNo, Trans::kYes}) {
         const std::vector<float> a = random_values(M * K, rng), b = random_values(K * N, rng);

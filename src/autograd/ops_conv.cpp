@@ -40,7 +40,9 @@ std::pair<double, double> lane_sums(int64_t n, F f, G g) {
 // lane_sums for double.
 double plane_sum(const float* p, int64_t n) { return simd::kernels().sum(p, n); }
 double plane_sum(const double* p, int64_t n) {
-  return lane_sums(n, [p](int64_t s) { return p[s]; }, [](int64_t) { return 0.0; }).first;
+  return lane_sums(
+             n, [p](int64_t s) { return p[s]; }, [](int64_t) { return 0.0; })
+      .first;
 }
 double plane_sq_dev(const float* p, int64_t n, double mean) {
   return simd::kernels().sq_dev(p, n, mean);
@@ -57,7 +59,8 @@ std::pair<double, double> plane_sum_and_dot(const float* a, const float* b, int6
   return {sum, dot};
 }
 std::pair<double, double> plane_sum_and_dot(const double* a, const double* b, int64_t n) {
-  return lane_sums(n, [a](int64_t s) { return a[s]; }, [a, b](int64_t s) { return a[s] * b[s]; });
+  return lane_sums(
+      n, [a](int64_t s) { return a[s]; }, [a, b](int64_t s) { return a[s] * b[s]; });
 }
 }  // namespace
 

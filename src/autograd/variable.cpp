@@ -125,9 +125,9 @@ void Variable<T>::backward(const Tensor<T>& grad_output) {
       if (profile::enabled()) {
         const auto start = std::chrono::steady_clock::now();
         node.backward(node.grad);
-        profile::add_seconds(std::string(node.op) + " backward",
-                             std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                                 .count());
+        profile::add_seconds(
+            std::string(node.op) + " backward",
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       } else {
         node.backward(node.grad);
       }

@@ -100,8 +100,17 @@ void sum_and_dot(const float* x, const float* y, int64_t n, double* sum, double*
 
 extern const KernelTable NABLA_SIMD_TABLE;
 const KernelTable NABLA_SIMD_TABLE = {
-    relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward, axpy, adam, sgd,
-    all_finite,   sum,           sq_dev,             sum_and_dot,
+    relu_forward,
+    relu_backward,
+    leaky_relu_forward,
+    leaky_relu_backward,
+    axpy,
+    adam,
+    sgd,
+    all_finite,
+    sum,
+    sq_dev,
+    sum_and_dot,
 };
 
 }  // namespace nabla::simd::NABLA_SIMD_NS

@@ -23,9 +23,12 @@ namespace {
 
 const KernelTable& table_of(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512: return avx512::k_avx512_table;
-    case Isa::kAvx2: return avx2::k_avx2_table;
-    default: return generic::k_generic_table;
+    case Isa::kAvx512:
+      return avx512::k_avx512_table;
+    case Isa::kAvx2:
+      return avx2::k_avx2_table;
+    default:
+      return generic::k_generic_table;
   }
 }
 
@@ -69,9 +72,12 @@ void chunked(int64_t n, F f) {
 
 std::string isa_name(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512: return "avx512";
-    case Isa::kAvx2: return "avx2";
-    default: return "generic";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    default:
+      return "generic";
   }
 }
 
@@ -80,8 +86,10 @@ bool cpu_supports(Isa isa) {
     case Isa::kAvx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-    case Isa::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    default: return true;
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default:
+      return true;
   }
 }
 

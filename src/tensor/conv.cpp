@@ -7,8 +7,8 @@
 #include <type_traits>
 
 #include "conv_dnnl.h"
-#include "winograd.h"
 #include "nabla/kernels.h"
+#include "winograd.h"
 
 namespace nabla {
 

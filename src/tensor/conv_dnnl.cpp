@@ -5,12 +5,11 @@
 // once per geometry and reused, so a training step allocates no oneDNN memory after the first.
 #include "conv_dnnl.h"
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <cstdlib>
 #include <map>
-#include <string>
 #include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
 #include <tuple>
 
 #include "nabla/profile.h"
@@ -85,8 +84,8 @@ struct ConvPrimitives {
   Staged bwd_w_src, bwd_w_diff_dst, bwd_w_diff_weights;
 };
 
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t>;
+using Key =
+    std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
 
 Key key_of(const Conv2dGeometry& g) {
   return {g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.stride, g.pad};
@@ -172,7 +171,8 @@ Backend& backend() {
 
 // Multiply-adds of one pass (forward, data gradient or weight gradient), counted as two FLOPs.
 double pass_flops(const Conv2dGeometry& g) {
-  return 2.0 * static_cast<double>(g.N * g.O * g.OH * g.OW) * static_cast<double>(g.C * g.KH * g.KW);
+  return 2.0 * static_cast<double>(g.N * g.O * g.OH * g.OW) *
+         static_cast<double>(g.C * g.KH * g.KW);
 }
 
 }  // namespace
@@ -242,7 +242,8 @@ namespace nabla {
 
 std::string conv_backend_isa() {
   // The implementation oneDNN chooses for a typical layer of the ConvNet, e.g. "jit:avx512_core".
-  const detail::Descs d = detail::descs_of(conv2d_geometry({32, 64, 16, 16}, {128, 64, 3, 3}, 1, 1));
+  const detail::Descs d =
+      detail::descs_of(conv2d_geometry({32, 64, 16, 16}, {128, 64, 3, 3}, 1, 1));
   return detail::forward_pd(d).impl_info_str();
 }
 

@@ -28,7 +28,8 @@ template <typename T>
 void gemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  profile::add_flops(2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K));
+  profile::add_flops(2.0 * static_cast<double>(M) * static_cast<double>(N) *
+                     static_cast<double>(K));
   const auto m = static_cast<blasint>(M), n = static_cast<blasint>(N), k = static_cast<blasint>(K);
   if constexpr (std::is_same_v<T, float>) {
     // oneDNN's SGEMM: AVX-512 kernels chosen at run time (OpenBLAS is capped at AVX2 where

@@ -5,14 +5,14 @@
 
 namespace nabla::detail {
 
-#define NABLA_DECLARE_WINO(ns)                                                                  \
-  namespace ns {                                                                                \
-  bool winograd_applies(const Conv2dGeometry& g);                                               \
-  void winograd_forward(const float* x, const float* weight, const float* bias,                 \
-                        const Conv2dGeometry& g, float* y, WinogradSaved* keep);                \
-  void winograd_backward(const float* dy, const float* x, const float* weight,                  \
-                         const Conv2dGeometry& g, float* dx, float* dweight, float* dbias,      \
-                         const WinogradSaved* kept);                                            \
+#define NABLA_DECLARE_WINO(ns)                                                             \
+  namespace ns {                                                                           \
+  bool winograd_applies(const Conv2dGeometry& g);                                          \
+  void winograd_forward(const float* x, const float* weight, const float* bias,            \
+                        const Conv2dGeometry& g, float* y, WinogradSaved* keep);           \
+  void winograd_backward(const float* dy, const float* x, const float* weight,             \
+                         const Conv2dGeometry& g, float* dx, float* dweight, float* dbias, \
+                         const WinogradSaved* kept);                                       \
   }
 NABLA_DECLARE_WINO(avx512)
 NABLA_DECLARE_WINO(avx2)
@@ -24,9 +24,12 @@ bool winograd_applies(const Conv2dGeometry& g) { return generic::winograd_applie
 void winograd_forward(const float* x, const float* weight, const float* bias,
                       const Conv2dGeometry& g, float* y, WinogradSaved* keep) {
   switch (simd::active_isa()) {
-    case simd::Isa::kAvx512: return avx512::winograd_forward(x, weight, bias, g, y, keep);
-    case simd::Isa::kAvx2: return avx2::winograd_forward(x, weight, bias, g, y, keep);
-    default: return generic::winograd_forward(x, weight, bias, g, y, keep);
+    case simd::Isa::kAvx512:
+      return avx512::winograd_forward(x, weight, bias, g, y, keep);
+    case simd::Isa::kAvx2:
+      return avx2::winograd_forward(x, weight, bias, g, y, keep);
+    default:
+      return generic::winograd_forward(x, weight, bias, g, y, keep);
   }
 }
 
@@ -38,7 +41,8 @@ void winograd_backward(const float* dy, const float* x, const float* weight,
       return avx512::winograd_backward(dy, x, weight, g, dx, dweight, dbias, kept);
     case simd::Isa::kAvx2:
       return avx2::winograd_backward(dy, x, weight, g, dx, dweight, dbias, kept);
-    default: return generic::winograd_backward(dy, x, weight, g, dx, dweight, dbias, kept);
+    default:
+      return generic::winograd_backward(dy, x, weight, g, dx, dweight, dbias, kept);
   }
 }
 

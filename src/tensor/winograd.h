@@ -3,9 +3,9 @@
 // buffers; a null gradient pointer means that gradient is not wanted.
 #pragma once
 
-#include "nabla/conv.h"
-
 #include <memory>
+
+#include "nabla/conv.h"
 
 namespace nabla::detail {
 

@@ -5,7 +5,8 @@
 // so for each of the 36 positions xi of the 6x6 tile, M[xi] (T x O) = V[xi] (T x C) U[xi]^T
 // is one GEMM over all tiles T of the batch (buffers are tile-major, channels innermost). The
 // backward pass is the adjoint of each step:
-//   dM = A dY A^T,  dU[xi] = dM[xi]^T V[xi] -> dW = G^T dU G,  dV[xi] = dM[xi] U[xi] -> dX = B dV B^T
+//   dM = A dY A^T,  dU[xi] = dM[xi]^T V[xi] -> dW = G^T dU G,  dV[xi] = dM[xi] U[xi] -> dX = B dV
+//   B^T
 // (the last summed over the overlapping input tiles). U and V may be kept from the forward pass.
 // F(2x2, 3x3) is the same with 4x4 input tiles and 16 positions.
 // The GEMMs run one per thread (oneDNN's SGEMM, single-threaded inside the parallel loop), so
@@ -22,8 +23,8 @@
 #include <string>
 
 #include "nabla/conv.h"
-#include "winograd.h"
 #include "nabla/profile.h"
+#include "winograd.h"
 
 namespace nabla::detail::NABLA_WINO_NS {
 namespace {
@@ -43,8 +44,8 @@ struct F43 {
   // r = B^T v (6 -> 6).
   static void input_1d(const Lanes* v, int s, Lanes* r, int rs) {
     for (int l = 0; l < kLanes; ++l) {
-      const float v0 = v[0][l], v1 = v[s][l], v2 = v[2 * s][l], v3 = v[3 * s][l],
-                  v4 = v[4 * s][l], v5 = v[5 * s][l];
+      const float v0 = v[0][l], v1 = v[s][l], v2 = v[2 * s][l], v3 = v[3 * s][l], v4 = v[4 * s][l],
+                  v5 = v[5 * s][l];
       r[0][l] = 4.0F * v0 - 5.0F * v2 + v4;
       r[rs][l] = -4.0F * v1 - 4.0F * v2 + v3 + v4;
       r[2 * rs][l] = 4.0F * v1 - 4.0F * v2 - v3 + v4;
@@ -56,8 +57,8 @@ struct F43 {
   // v = B r (6 -> 6), the adjoint of input_1d.
   static void input_adjoint_1d(const Lanes* r, int s, Lanes* v, int vs) {
     for (int l = 0; l < kLanes; ++l) {
-      const float r0 = r[0][l], r1 = r[s][l], r2 = r[2 * s][l], r3 = r[3 * s][l],
-                  r4 = r[4 * s][l], r5 = r[5 * s][l];
+      const float r0 = r[0][l], r1 = r[s][l], r2 = r[2 * s][l], r3 = r[3 * s][l], r4 = r[4 * s][l],
+                  r5 = r[5 * s][l];
       v[0][l] = 4.0F * r0;
       v[vs][l] = -4.0F * r1 + 4.0F * r2 - 2.0F * r3 + 2.0F * r4 + 4.0F * r5;
       v[2 * vs][l] = -5.0F * r0 - 4.0F * r1 - 4.0F * r2 - r3 - r4;
@@ -69,8 +70,8 @@ struct F43 {
   // o = A^T m (6 -> 4).
   static void output_1d(const Lanes* m, int s, Lanes* o, int os) {
     for (int l = 0; l < kLanes; ++l) {
-      const float m0 = m[0][l], m1 = m[s][l], m2 = m[2 * s][l], m3 = m[3 * s][l],
-                  m4 = m[4 * s][l], m5 = m[5 * s][l];
+      const float m0 = m[0][l], m1 = m[s][l], m2 = m[2 * s][l], m3 = m[3 * s][l], m4 = m[4 * s][l],
+                  m5 = m[5 * s][l];
       o[0][l] = m0 + m1 + m2 + m3 + m4;
       o[os][l] = m1 - m2 + 2.0F * m3 - 2.0F * m4;
       o[2 * os][l] = m1 + m2 + 4.0F * m3 + 4.0F * m4;
@@ -104,8 +105,8 @@ struct F43 {
   // g = G^T u (6 -> 3), the adjoint of filter_1d.
   static void filter_adjoint_1d(const Lanes* u, int s, Lanes* g, int gs) {
     for (int l = 0; l < kLanes; ++l) {
-      const float u0 = u[0][l], u1 = u[s][l], u2 = u[2 * s][l], u3 = u[3 * s][l],
-                  u4 = u[4 * s][l], u5 = u[5 * s][l];
+      const float u0 = u[0][l], u1 = u[s][l], u2 = u[2 * s][l], u3 = u[3 * s][l], u4 = u[4 * s][l],
+                  u5 = u[5 * s][l];
       g[0][l] = k1_4 * u0 - k1_6 * (u1 + u2) + k1_24 * (u3 + u4);
       g[gs][l] = k1_6 * (u2 - u1) + k1_12 * (u3 - u4);
       g[2 * gs][l] = k1_6 * (u3 + u4 - u1 - u2) + u5;
@@ -383,8 +384,7 @@ void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
 
 // dw[o][c] = G^T dU[.][o][c] G, with dU[xi] (O x C) = dM[xi]^T (O x T) V[xi] (T x C).
 template <typename F>
-void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int64_t T,
-                     float* dw) {
+void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int64_t T, float* dw) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   auto dU = buffer(kPositions * O * C);
 #pragma omp parallel for schedule(static)
@@ -508,9 +508,12 @@ bool winograd_applies(const Conv2dGeometry& g) { return algorithm_for(g) != Algo
 void winograd_forward(const float* x, const float* weight, const float* bias,
                       const Conv2dGeometry& g, float* y, WinogradSaved* keep) {
   switch (algorithm_for(g)) {
-    case Algorithm::kF43: return forward<F43>(x, weight, bias, g, y, keep);
-    case Algorithm::kF23: return forward<F23>(x, weight, bias, g, y, keep);
-    default: throw std::logic_error("winograd_forward: unsupported geometry");
+    case Algorithm::kF43:
+      return forward<F43>(x, weight, bias, g, y, keep);
+    case Algorithm::kF23:
+      return forward<F23>(x, weight, bias, g, y, keep);
+    default:
+      throw std::logic_error("winograd_forward: unsupported geometry");
   }
 }
 
@@ -518,9 +521,14 @@ void winograd_backward(const float* dy, const float* x, const float* weight,
                        const Conv2dGeometry& g, float* dx, float* dweight, float* dbias,
                        const WinogradSaved* kept) {
   switch (algorithm_for(g)) {
-    case Algorithm::kF43: backward<F43>(dy, x, weight, g, dx, dweight, kept); break;
-    case Algorithm::kF23: backward<F23>(dy, x, weight, g, dx, dweight, kept); break;
-    default: throw std::logic_error("winograd_backward: unsupported geometry");
+    case Algorithm::kF43:
+      backward<F43>(dy, x, weight, g, dx, dweight, kept);
+      break;
+    case Algorithm::kF23:
+      backward<F23>(dy, x, weight, g, dx, dweight, kept);
+      break;
+    default:
+      throw std::logic_error("winograd_backward: unsupported geometry");
   }
   if (dbias != nullptr) {
     const int64_t S = g.H * g.W;

@@ -45,8 +45,8 @@ BenchModel make_bench_model(const std::string& name, Rng& rng) {
     auto model = std::make_shared<nn::MLP<float>>(kInputs, hidden, kCifarClasses, 0.02F,
                                                   nn::BatchNormKind::kNone, rng);
     auto opt = make_optimizer(deep ? "adam" : "sgd", model->parameters(), 2e-3);
-    m.description = deep ? "MLP 300,200,100,100,50,50, batch 200, Adam"
-                         : "MLP 100 (autograd), batch 200, SGD";
+    m.description =
+        deep ? "MLP 300,200,100,100,50,50, batch 200, Adam" : "MLP 100 (autograd), batch 200, SGD";
     m.batch_size = 200;
     m.trainable = make_trainable(*model, *opt);
     m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
@@ -85,8 +85,8 @@ void print_result(const BenchResult& r, std::ostream& out) {
   if (!r.eval_seconds.empty()) {
     const double eval = median(r.eval_seconds);
     std::snprintf(line, sizeof line,
-                  "  evaluation     %9.3f s   (10,000 images, median of %zu)  %7.1f GFLOPS\n",
-                  eval, r.eval_seconds.size(), r.eval_flops / eval * 1e-9);
+                  "  evaluation     %9.3f s   (10,000 images, median of %zu)  %7.1f GFLOPS\n", eval,
+                  r.eval_seconds.size(), r.eval_flops / eval * 1e-9);
     out << line;
   }
   std::vector<std::pair<double, std::string>> parts;
