@@ -9,22 +9,15 @@
 #include "nabla/kernels.h"
 #include "nabla/nn/convnet.h"
 #include "nabla/ops.h"
+#include "test_util.h"
 
 namespace nabla {
 namespace {
 
 using V = Variable<double>;
 
-Tensor<double> randn(Shape shape, Rng& rng, double scale = 1.0) {
-  Tensor<double> t(std::move(shape));
-  for (double& v : t.values()) v = rng.normal(0.0, scale);
-  return t;
-}
-
-struct ConvCase {
-  Shape x, w;
-  int64_t stride, pad;
-};
+using testing::ConvCase;
+using testing::random_normal;
 
 TEST(ConvKernels, FastMatchesReferenceOnOddShapes) {
   Rng rng(1);
@@ -32,12 +25,13 @@ TEST(ConvKernels, FastMatchesReferenceOnOddShapes) {
        {ConvCase{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1}, ConvCase{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
         ConvCase{{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0}, ConvCase{{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
         ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1}}) {
-    const Tensor<double> x = randn(c.x, rng), w = randn(c.w, rng), b = randn({c.w[0]}, rng);
+    const Tensor<double> x = random_normal(c.x, rng), w = random_normal(c.w, rng),
+                         b = random_normal({c.w[0]}, rng);
     const Tensor<double> y = conv2d_forward(x, w, b, c.stride, c.pad);
     const Tensor<double> y_ref = conv2d_forward_reference(x, w, b, c.stride, c.pad);
     ASSERT_EQ(y.shape(), y_ref.shape());
     EXPECT_LT(max_abs_diff(y, y_ref), 1e-12);
-    const Tensor<double> dy = randn(y.shape(), rng);
+    const Tensor<double> dy = random_normal(y.shape(), rng);
     const auto g = conv2d_backward(dy, x, w, c.stride, c.pad, true, true, true);
     const auto g_ref = conv2d_backward_reference(dy, x, w, c.stride, c.pad);
     EXPECT_LT(max_abs_diff(g.dx, g_ref.dx), 1e-12);
@@ -48,7 +42,7 @@ TEST(ConvKernels, FastMatchesReferenceOnOddShapes) {
 
 TEST(ConvKernels, FloatPathAgreesWithDouble) {
   Rng rng(2);
-  const Tensor<double> x = randn({2, 3, 8, 8}, rng), w = randn({4, 3, 3, 3}, rng);
+  const Tensor<double> x = random_normal({2, 3, 8, 8}, rng), w = random_normal({4, 3, 3, 3}, rng);
   const Tensor<float> y =
       conv2d_forward(tensor_cast<float>(x), tensor_cast<float>(w), Tensor<float>(), 1, 1);
   const Tensor<double> y_ref = conv2d_forward_reference(x, w, Tensor<double>(), 1, 1);
@@ -78,7 +72,8 @@ TEST(MaxPool, PaddedCellsNeverWinAndValues) {
 
 TEST(ConvOps, Gradchecks) {
   Rng rng(3);
-  V x(randn({2, 3, 5, 4}, rng), true), w(randn({2, 3, 3, 3}, rng), true), b(randn({2}, rng), true);
+  V x(random_normal({2, 3, 5, 4}, rng), true), w(random_normal({2, 3, 3, 3}, rng), true),
+      b(random_normal({2}, rng), true);
   const auto r = gradcheck([&] { return conv2d(x, w, b, 1, 1); }, {{"x", x}, {"w", w}, {"b", b}});
   EXPECT_TRUE(r.ok) << r.message;
   const auto r2 = gradcheck([&] { return conv2d(x, w, V(), 2, 0); }, {{"x", x}, {"w", w}});
@@ -94,7 +89,8 @@ TEST(ConvOps, Gradchecks) {
 
 TEST(ConvOps, BatchNorm2dTrainingAndEval) {
   Rng rng(4);
-  V x(randn({3, 2, 4, 3}, rng, 2.0), true), g(randn({2}, rng), true), b(randn({2}, rng), true);
+  V x(random_normal({3, 2, 4, 3}, rng, 2.0), true), g(random_normal({2}, rng), true),
+      b(random_normal({2}, rng), true);
   Tensor<double> rm({2}), rv = Tensor<double>::full({2}, 1.0);
   const auto train = gradcheck([&] { return batch_norm2d(x, g, b, rm, rv, true, 0.1, 1e-5); },
                                {{"x", x}, {"gamma", g}, {"beta", b}});
@@ -133,7 +129,7 @@ TEST(ConvOps, BatchNorm2dTrainingAndEval) {
 TEST(ConvModules, GradchecksOfConvAndBatchNorm) {
   Rng rng(5);
   nn::Conv2d<double> conv(2, 3, 3, 1, 1, rng);
-  V x(randn({2, 2, 4, 4}, rng), true);
+  V x(random_normal({2, 2, 4, 4}, rng), true);
   std::vector<NamedInput> inputs{{"x", x}};
   for (auto& [n, p] : conv.named_parameters()) inputs.push_back({n, p});
   const auto r = gradcheck([&] { return conv(x); }, inputs);

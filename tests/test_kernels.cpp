@@ -14,6 +14,7 @@
 #include "nabla/kernels.h"
 #include "nabla/rng.h"
 #include "simd/simd.h"
+#include "test_util.h"
 
 namespace nabla {
 namespace {
@@ -150,12 +151,6 @@ TEST(SimdKernels, LaneSumsMatchTheirDefinitionBitForBit) {
   });
 }
 
-Tensor<double> randn(Shape shape, Rng& rng) {
-  Tensor<double> t(std::move(shape));
-  for (double& v : t.values()) v = rng.normal(0.0, 1.0);
-  return t;
-}
-
 // Largest |a - b| relative to the largest |b|.
 double relative_error(const Tensor<float>& a, const Tensor<double>& b) {
   double scale = 0;
@@ -163,10 +158,8 @@ double relative_error(const Tensor<float>& a, const Tensor<double>& b) {
   return max_abs_diff(tensor_cast<double>(a), b) / std::max(scale, 1e-30);
 }
 
-struct ConvCase {
-  Shape x, w;
-  int64_t stride, pad;
-};
+using testing::ConvCase;
+using testing::random_normal;
 
 // The float32 convolutions (oneDNN) against the float64 direct reference.
 TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
@@ -189,13 +182,14 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
         ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1},
         ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}}) {
     SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
-    const Tensor<double> x = randn(c.x, rng), w = randn(c.w, rng), b = randn({c.w[0]}, rng);
+    const Tensor<double> x = random_normal(c.x, rng), w = random_normal(c.w, rng),
+                         b = random_normal({c.w[0]}, rng);
     const Tensor<float> xf = tensor_cast<float>(x), wf = tensor_cast<float>(w);
     const Tensor<float> y = conv2d_forward(xf, wf, tensor_cast<float>(b), c.stride, c.pad);
     const Tensor<double> y_ref = conv2d_forward_reference(x, w, b, c.stride, c.pad);
     ASSERT_EQ(y.shape(), y_ref.shape());
     EXPECT_LT(relative_error(y, y_ref), 1e-5);
-    const Tensor<double> dy = randn(y.shape(), rng);
+    const Tensor<double> dy = random_normal(y.shape(), rng);
     const auto g =
         conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, true, true, true);
     const auto g_ref = conv2d_backward_reference(dy, x, w, c.stride, c.pad);

@@ -12,6 +12,19 @@
 
 namespace nabla::testing {
 
+// A float64 tensor of normal draws with mean 0 and standard deviation `scale`.
+inline Tensor<double> random_normal(Shape shape, Rng& rng, double scale = 1.0) {
+  Tensor<double> t(std::move(shape));
+  for (double& v : t.values()) v = rng.normal(0.0, scale);
+  return t;
+}
+
+// A convolution for the kernel tests: input and weight shapes, stride and padding.
+struct ConvCase {
+  Shape x, w;
+  int64_t stride, pad;
+};
+
 // A fresh, empty folder under the system's temp folder, removed when the object dies.
 class TempDir {
  public:

@@ -196,6 +196,19 @@ std::unique_ptr<float[]> buffer(int64_t n) {
 
 int64_t lane_blocks(int64_t n) { return (n + kLanes - 1) / kLanes; }
 
+// How many of `count` channels the block starting at c0 holds: kLanes, fewer in the last block.
+int lanes_from(int64_t c0, int64_t count) {
+  return static_cast<int>(std::min<int64_t>(kLanes, count - c0));
+}
+
+// Where tile t sits: image n, tile row i, tile column j.
+struct TileAt {
+  int64_t n, i, j;
+};
+TileAt tile_at(const Tiling& tl, int64_t t) {
+  return {t / (tl.tiles_h * tl.tiles_w), t / tl.tiles_w % tl.tiles_h, t % tl.tiles_w};
+}
+
 // dst[0..lanes) = v. A full block is a fixed-size copy (vector moves), not a call to memmove.
 inline void store_lanes(const Lanes& v, int lanes, float* dst) {
   if (lanes == kLanes) {
@@ -222,9 +235,9 @@ void transform_input(const float* x, const Tiling& tl, float* V) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t t = 0; t < tl.T; ++t) {
     for (int64_t cb = 0; cb < blocks; ++cb) {
-      const int64_t n = t / (tl.tiles_h * tl.tiles_w), i = t / tl.tiles_w % tl.tiles_h,
-                    j = t % tl.tiles_w, c0 = cb * kLanes;
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tl.C - c0));
+      const auto [n, i, j] = tile_at(tl, t);
+      const int64_t c0 = cb * kLanes;
+      const int lanes = lanes_from(c0, tl.C);
       Lanes d[kPositions], v[kPositions];
       const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
       for (int r = 0; r < kTile; ++r) {
@@ -255,7 +268,7 @@ void transform_filter(const float* w, int64_t O, int64_t C, float* U) {
   for (int64_t o = 0; o < O; ++o) {
     for (int64_t cb = 0; cb < blocks; ++cb) {
       const int64_t c0 = cb * kLanes;
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, C - c0));
+      const int lanes = lanes_from(c0, C);
       Lanes g[9], u[kPositions];
       for (int l = 0; l < kLanes; ++l) {
         const float* k = w + (o * C + c0 + std::min(l, lanes - 1)) * 9;
@@ -290,9 +303,9 @@ void transform_output(const float* M, const Tiling& tl, int64_t O, const float* 
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t t = 0; t < tl.T; ++t) {
     for (int64_t ob = 0; ob < blocks; ++ob) {
-      const int64_t n = t / (tl.tiles_h * tl.tiles_w), i = t / tl.tiles_w % tl.tiles_h,
-                    j = t % tl.tiles_w, o0 = ob * kLanes;
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, O - o0));
+      const auto [n, i, j] = tile_at(tl, t);
+      const int64_t o0 = ob * kLanes;
+      const int lanes = lanes_from(o0, O);
       Lanes m[kPositions], out[kOut * kOut];
       for (int xi = 0; xi < kPositions; ++xi) {
         const float* src = M + xi * TO + t * O + o0;
@@ -320,9 +333,9 @@ void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, floa
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t t = 0; t < tl.T; ++t) {
     for (int64_t ob = 0; ob < blocks; ++ob) {
-      const int64_t n = t / (tl.tiles_h * tl.tiles_w), i = t / tl.tiles_w % tl.tiles_h,
-                    j = t % tl.tiles_w, o0 = ob * kLanes;
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, O - o0));
+      const auto [n, i, j] = tile_at(tl, t);
+      const int64_t o0 = ob * kLanes;
+      const int lanes = lanes_from(o0, O);
       Lanes d[kOut * kOut], m[kPositions];
       for (int r = 0; r < kOut; ++r) {
         for (int q = 0; q < kOut; ++q) {
@@ -354,7 +367,7 @@ void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
   for (int64_t n = 0; n < tl.N; ++n) {
     for (int64_t cb = 0; cb < blocks; ++cb) {
       const int64_t c0 = cb * kLanes;
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, tl.C - c0));
+      const int lanes = lanes_from(c0, tl.C);
       float* out = dx + (n * tl.C + c0) * plane;
       std::fill(out, out + lanes * plane, 0.0F);
       for (int64_t i = 0; i < tl.tiles_h; ++i) {
@@ -397,7 +410,7 @@ void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int6
   for (int64_t o = 0; o < O; ++o) {
     for (int64_t cb = 0; cb < blocks; ++cb) {
       const int64_t c0 = cb * kLanes;
-      const int lanes = static_cast<int>(std::min<int64_t>(kLanes, C - c0));
+      const int lanes = lanes_from(c0, C);
       Lanes u[kPositions], g[9];
       for (int xi = 0; xi < kPositions; ++xi) {
         const float* src = dU.get() + (xi * O + o) * C + c0;
