@@ -21,10 +21,7 @@ using testing::random_normal;
 
 TEST(ConvKernels, FastMatchesReferenceOnOddShapes) {
   Rng rng(1);
-  for (const ConvCase& c :
-       {ConvCase{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1}, ConvCase{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
-        ConvCase{{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0}, ConvCase{{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
-        ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1}}) {
+  for (const ConvCase& c : testing::odd_conv_cases()) {
     const Tensor<double> x = random_normal(c.x, rng), w = random_normal(c.w, rng),
                          b = random_normal({c.w[0]}, rng);
     const Tensor<double> y = conv2d_forward(x, w, b, c.stride, c.pad);

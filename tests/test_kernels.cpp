@@ -161,26 +161,25 @@ double relative_error(const Tensor<float>& a, const Tensor<double>& b) {
 using testing::ConvCase;
 using testing::random_normal;
 
-// The float32 convolutions (oneDNN) against the float64 direct reference.
+// The float32 convolutions (Winograd or oneDNN) against the float64 direct reference.
 TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
   Rng rng(4);
-  for (const ConvCase& c :
-       {ConvCase{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1}, ConvCase{{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
-        ConvCase{{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0}, ConvCase{{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
-        ConvCase{{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1},
-        ConvCase{{1, 33, 2, 2}, {17, 33, 3, 3}, 1, 1},
-        ConvCase{{3, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
-        // Winograd F(4x4, 3x3) (at least 128 tiles): maps that are and are not multiples of the
-        // 4x4 tile, batch 1, channels not a multiple of the 16 lanes.
-        ConvCase{{8, 16, 16, 16}, {16, 16, 3, 3}, 1, 1},
-        ConvCase{{2, 17, 37, 29}, {19, 17, 3, 3}, 1, 1},
-        ConvCase{{1, 33, 45, 46}, {16, 33, 3, 3}, 1, 1},
-        ConvCase{{32, 64, 8, 8}, {32, 64, 3, 3}, 1, 1},
-        // Winograd F(2x2, 3x3): too few 4x4 tiles, at least 32 of 2x2; maps of 2x2 and 3x3.
-        ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
-        ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
-        ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1},
-        ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}}) {
+  std::vector<ConvCase> cases = testing::odd_conv_cases();
+  cases.insert(
+      cases.end(),
+      {ConvCase{{1, 33, 2, 2}, {17, 33, 3, 3}, 1, 1}, ConvCase{{3, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
+       // Winograd F(4x4, 3x3) (at least 128 tiles): maps that are and are not multiples of the
+       // 4x4 tile, batch 1, channels not a multiple of the 16 lanes.
+       ConvCase{{8, 16, 16, 16}, {16, 16, 3, 3}, 1, 1},
+       ConvCase{{2, 17, 37, 29}, {19, 17, 3, 3}, 1, 1},
+       ConvCase{{1, 33, 45, 46}, {16, 33, 3, 3}, 1, 1},
+       ConvCase{{32, 64, 8, 8}, {32, 64, 3, 3}, 1, 1},
+       // Winograd F(2x2, 3x3): too few 4x4 tiles, at least 32 of 2x2; maps of 2x2 and 3x3.
+       ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
+       ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
+       ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1},
+       ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}});
+  for (const ConvCase& c : cases) {
     SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
     const Tensor<double> x = random_normal(c.x, rng), w = random_normal(c.w, rng),
                          b = random_normal({c.w[0]}, rng);

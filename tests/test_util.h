@@ -25,6 +25,16 @@ struct ConvCase {
   int64_t stride, pad;
 };
 
+// Odd convolutions every convolution kernel must get right: one channel, batch 1, sizes that are
+// no multiple of a vector, a non-square kernel, stride 2, no padding, a 1x1 kernel.
+inline std::vector<ConvCase> odd_conv_cases() {
+  return {{{1, 1, 5, 5}, {1, 1, 3, 3}, 1, 1},
+          {{2, 3, 7, 6}, {4, 3, 3, 3}, 1, 1},
+          {{3, 2, 9, 8}, {5, 2, 3, 2}, 2, 0},
+          {{1, 5, 4, 4}, {3, 5, 1, 1}, 1, 0},
+          {{2, 17, 3, 5}, {19, 17, 3, 3}, 2, 1}};
+}
+
 // A fresh, empty folder under the system's temp folder, removed when the object dies.
 class TempDir {
  public:

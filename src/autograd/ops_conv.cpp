@@ -72,9 +72,9 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
   // The forward pass keeps what the backward pass can reuse, when there will be one.
   const bool record = grad_enabled() && (x.requires_grad() || weight.requires_grad() ||
                                          (bias.defined() && bias.requires_grad()));
-  auto saved = std::make_shared<Conv2dSaved>();
+  auto saved = record ? std::make_shared<Conv2dSaved>() : nullptr;
   Tensor<T> y = conv2d_forward(x.value(), weight.value(), bias.defined() ? bias.value() : no_bias,
-                               stride, pad, record ? saved.get() : nullptr);
+                               stride, pad, saved.get());
   std::vector<std::shared_ptr<Node<T>>> inputs{x.node(), weight.node()};
   if (bias.defined()) inputs.push_back(bias.node());
   auto xn = x.node(), wn = weight.node();

@@ -169,6 +169,12 @@ Backend& backend() {
   return b;
 }
 
+// A bias (or its gradient) of O floats, as oneDNN memory over the caller's buffer.
+memory bias_memory(int64_t O, const float* data) {
+  return memory(memory::desc({O}, memory::data_type::f32, Tag::x), cpu_engine(),
+                const_cast<float*>(data));
+}
+
 // Multiply-adds of one pass (forward, data gradient or weight gradient), counted as two FLOPs.
 double pass_flops(const Conv2dGeometry& g) {
   return 2.0 * static_cast<double>(g.N * g.O * g.OH * g.OW) *
@@ -189,8 +195,7 @@ void conv2d_forward_dnnl(const float* x, const float* weight, const float* bias,
     zeros.assign(static_cast<size_t>(g.O), 0.0F);
     bias = zeros.data();
   }
-  memory bias_mem(memory::desc({g.O}, memory::data_type::f32, Tag::x), cpu_engine(),
-                  const_cast<float*>(bias));
+  memory bias_mem = bias_memory(g.O, bias);
   memory dst = p.fwd_dst.output(y);
   p.forward.execute(s, {{DNNL_ARG_SRC, p.fwd_src.input(s, x)},
                         {DNNL_ARG_WEIGHTS, p.fwd_weights.input(s, weight)},
@@ -225,7 +230,7 @@ void conv2d_backward_dnnl(const float* dy, const float* x, const float* weight,
       bias_scratch.resize(static_cast<size_t>(g.O));
       dbias = bias_scratch.data();
     }
-    memory diff_bias(memory::desc({g.O}, memory::data_type::f32, Tag::x), cpu_engine(), dbias);
+    memory diff_bias = bias_memory(g.O, dbias);
     memory diff_weights = p.bwd_w_diff_weights.output(dweight);
     p.backward_weights.execute(s, {{DNNL_ARG_SRC, p.bwd_w_src.input(s, x)},
                                    {DNNL_ARG_DIFF_DST, p.bwd_w_diff_dst.input(s, dy)},

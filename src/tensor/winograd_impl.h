@@ -209,6 +209,20 @@ TileAt tile_at(const Tiling& tl, int64_t t) {
   return {t / (tl.tiles_h * tl.tiles_w), t / tl.tiles_w % tl.tiles_h, t % tl.tiles_w};
 }
 
+// body(t, tile, c0, lanes) for every tile t and every block of kLanes of `channels` channels
+// starting at c0, spread over the threads.
+template <typename Body>
+void for_each_tile_block(const Tiling& tl, int64_t channels, Body body) {
+  const int64_t blocks = lane_blocks(channels);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t t = 0; t < tl.T; ++t) {
+    for (int64_t cb = 0; cb < blocks; ++cb) {
+      const int64_t c0 = cb * kLanes;
+      body(t, tile_at(tl, t), c0, lanes_from(c0, channels));
+    }
+  }
+}
+
 // dst[0..lanes) = v. A full block is a fixed-size copy (vector moves), not a call to memmove.
 inline void store_lanes(const Lanes& v, int lanes, float* dst) {
   if (lanes == kLanes) {
@@ -231,32 +245,27 @@ inline void load_lanes(const float* src, int lanes, Lanes& v) {
 template <typename F>
 void transform_input(const float* x, const Tiling& tl, float* V) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t TC = tl.T * tl.C, blocks = lane_blocks(tl.C);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t t = 0; t < tl.T; ++t) {
-    for (int64_t cb = 0; cb < blocks; ++cb) {
-      const auto [n, i, j] = tile_at(tl, t);
-      const int64_t c0 = cb * kLanes;
-      const int lanes = lanes_from(c0, tl.C);
-      Lanes d[kPositions], v[kPositions];
-      const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
-      for (int r = 0; r < kTile; ++r) {
-        for (int q = 0; q < kTile; ++q) {
-          const int64_t h = h0 + r, w = w0 + q;
-          const bool inside = h >= 0 && h < tl.H && w >= 0 && w < tl.W;
-          const float* p = x + ((n * tl.C + c0) * tl.H + h) * tl.W + w;
-          for (int l = 0; l < kLanes; ++l) {
-            d[r * kTile + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
-          }
+  const int64_t TC = tl.T * tl.C;
+  for_each_tile_block(tl, tl.C, [&](int64_t t, TileAt at, int64_t c0, int lanes) {
+    const auto [n, i, j] = at;
+    Lanes d[kPositions], v[kPositions];
+    const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
+    for (int r = 0; r < kTile; ++r) {
+      for (int q = 0; q < kTile; ++q) {
+        const int64_t h = h0 + r, w = w0 + q;
+        const bool inside = h >= 0 && h < tl.H && w >= 0 && w < tl.W;
+        const float* p = x + ((n * tl.C + c0) * tl.H + h) * tl.W + w;
+        for (int l = 0; l < kLanes; ++l) {
+          d[r * kTile + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
         }
       }
-      transform_2d(d, kTile, F::input_1d, kTile, v);
-      for (int xi = 0; xi < kPositions; ++xi) {
-        float* dst = V + xi * TC + t * tl.C + c0;
-        store_lanes(v[xi], lanes, dst);
-      }
     }
-  }
+    transform_2d(d, kTile, F::input_1d, kTile, v);
+    for (int xi = 0; xi < kPositions; ++xi) {
+      float* dst = V + xi * TC + t * tl.C + c0;
+      store_lanes(v[xi], lanes, dst);
+    }
+  });
 }
 
 // U[xi][o][c] = (G g G^T)[xi] for g = w[o][c].
@@ -299,61 +308,51 @@ void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, i
 template <typename F>
 void transform_output(const float* M, const Tiling& tl, int64_t O, const float* bias, float* y) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t TO = tl.T * O, blocks = lane_blocks(O);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t t = 0; t < tl.T; ++t) {
-    for (int64_t ob = 0; ob < blocks; ++ob) {
-      const auto [n, i, j] = tile_at(tl, t);
-      const int64_t o0 = ob * kLanes;
-      const int lanes = lanes_from(o0, O);
-      Lanes m[kPositions], out[kOut * kOut];
-      for (int xi = 0; xi < kPositions; ++xi) {
-        const float* src = M + xi * TO + t * O + o0;
-        load_lanes(src, lanes, m[xi]);
-      }
-      transform_2d(m, kTile, F::output_1d, kOut, out);
-      for (int l = 0; l < lanes; ++l) {
-        const float b = bias != nullptr ? bias[o0 + l] : 0.0F;
-        float* plane = y + (n * O + o0 + l) * tl.H * tl.W;
-        for (int r = 0; r < kOut && i * kOut + r < tl.H; ++r) {
-          for (int q = 0; q < kOut && j * kOut + q < tl.W; ++q) {
-            plane[(i * kOut + r) * tl.W + j * kOut + q] = out[r * kOut + q][l] + b;
-          }
+  const int64_t TO = tl.T * O;
+  for_each_tile_block(tl, O, [&](int64_t t, TileAt at, int64_t o0, int lanes) {
+    const auto [n, i, j] = at;
+    Lanes m[kPositions], out[kOut * kOut];
+    for (int xi = 0; xi < kPositions; ++xi) {
+      const float* src = M + xi * TO + t * O + o0;
+      load_lanes(src, lanes, m[xi]);
+    }
+    transform_2d(m, kTile, F::output_1d, kOut, out);
+    for (int l = 0; l < lanes; ++l) {
+      const float b = bias != nullptr ? bias[o0 + l] : 0.0F;
+      float* plane = y + (n * O + o0 + l) * tl.H * tl.W;
+      for (int r = 0; r < kOut && i * kOut + r < tl.H; ++r) {
+        for (int q = 0; q < kOut && j * kOut + q < tl.W; ++q) {
+          plane[(i * kOut + r) * tl.W + j * kOut + q] = out[r * kOut + q][l] + b;
         }
       }
     }
-  }
+  });
 }
 
 // dM[xi][t][o] = (A dy A^T)[xi] for the 4x4 tile t of dy (N, O, H, W), zero past the edges.
 template <typename F>
 void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, float* dM) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t TO = tl.T * O, blocks = lane_blocks(O);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t t = 0; t < tl.T; ++t) {
-    for (int64_t ob = 0; ob < blocks; ++ob) {
-      const auto [n, i, j] = tile_at(tl, t);
-      const int64_t o0 = ob * kLanes;
-      const int lanes = lanes_from(o0, O);
-      Lanes d[kOut * kOut], m[kPositions];
-      for (int r = 0; r < kOut; ++r) {
-        for (int q = 0; q < kOut; ++q) {
-          const int64_t h = i * kOut + r, w = j * kOut + q;
-          const bool inside = h < tl.H && w < tl.W;
-          const float* p = dy + ((n * O + o0) * tl.H + h) * tl.W + w;
-          for (int l = 0; l < kLanes; ++l) {
-            d[r * kOut + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
-          }
+  const int64_t TO = tl.T * O;
+  for_each_tile_block(tl, O, [&](int64_t t, TileAt at, int64_t o0, int lanes) {
+    const auto [n, i, j] = at;
+    Lanes d[kOut * kOut], m[kPositions];
+    for (int r = 0; r < kOut; ++r) {
+      for (int q = 0; q < kOut; ++q) {
+        const int64_t h = i * kOut + r, w = j * kOut + q;
+        const bool inside = h < tl.H && w < tl.W;
+        const float* p = dy + ((n * O + o0) * tl.H + h) * tl.W + w;
+        for (int l = 0; l < kLanes; ++l) {
+          d[r * kOut + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
         }
       }
-      transform_2d(d, kOut, F::output_adjoint_1d, kTile, m);
-      for (int xi = 0; xi < kPositions; ++xi) {
-        float* dst = dM + xi * TO + t * O + o0;
-        store_lanes(m[xi], lanes, dst);
-      }
     }
-  }
+    transform_2d(d, kOut, F::output_adjoint_1d, kTile, m);
+    for (int xi = 0; xi < kPositions; ++xi) {
+      float* dst = dM + xi * TO + t * O + o0;
+      store_lanes(m[xi], lanes, dst);
+    }
+  });
 }
 
 // dx (N, C, H, W) = the sum over tiles of B dV[.][t][c] B^T, each 6x6 (or 4x4) result added at
