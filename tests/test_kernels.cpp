@@ -5,6 +5,7 @@
 // run here too.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -126,9 +127,10 @@ TEST(SimdKernels, AllFiniteFindsEveryBadValue) {
   });
 }
 
-// The batch-norm sums: 8 interleaved double lanes combined as ((0+1)+(2+3))+((4+5)+(6+7)), the
-// same bits on every instruction set.
-TEST(SimdKernels, LaneSumsMatchTheirDefinitionBitForBit) {
+// The batch-norm kernels against their definitions in simd.h, bit for bit: sums over 8
+// interleaved double lanes combined as ((0+1)+(2+3))+((4+5)+(6+7)), elementwise results with the
+// same float operations, on every instruction set.
+TEST(SimdKernels, BatchNormKernelsMatchTheirDefinitionBitForBit) {
   Rng rng(6);
   const auto lanes = [](int64_t n, const auto& f) {
     double a[8] = {};
@@ -137,18 +139,39 @@ TEST(SimdKernels, LaneSumsMatchTheirDefinitionBitForBit) {
   };
   for_each_isa([&] {
     for (int64_t n : kSizes) {
-      const std::vector<float> x = random_values(n, rng, 3.0), y = random_values(n, rng);
+      const std::vector<float> x = random_values(n, rng, 3.0), dy = random_values(n, rng);
       const double mean = 0.25;
       EXPECT_EQ(simd::kernels().sum(x.data(), n),
                 lanes(n, [&](int64_t i) { return double{x[i]}; }));
       EXPECT_EQ(simd::kernels().sq_dev(x.data(), n, mean),
                 lanes(n, [&](int64_t i) { return (x[i] - mean) * (x[i] - mean); }));
-      double sum = 0, dot = 0;
-      simd::kernels().sum_and_dot(x.data(), y.data(), n, &sum, &dot);
-      EXPECT_EQ(sum, lanes(n, [&](int64_t i) { return double{x[i]}; }));
-      EXPECT_EQ(dot, lanes(n, [&](int64_t i) { return double{x[i]} * y[i]; }));
+      for (bool relu : {false, true}) {
+        const simd::BatchNormArgs a{0.3F, 0.7F, -1.3F, 0.2F, relu};
+        const auto xhat = [&](int64_t i) { return (x[i] - a.mean) * a.inv_std; };
+        const auto dz = [&](int64_t i) {
+          return !relu || a.gamma * xhat(i) + a.beta > 0.0F ? dy[i] : 0.0F;
+        };
+        std::vector<float> y(static_cast<size_t>(n)), dx(static_cast<size_t>(n));
+        simd::kernels().batch_norm_forward(a, x.data(), y.data(), n);
+        double sum = 0, dot = 0;
+        simd::kernels().batch_norm_backward_sums(a, x.data(), dy.data(), n, &sum, &dot);
+        EXPECT_EQ(sum, lanes(n, [&](int64_t i) { return double{dz(i)}; }));
+        EXPECT_EQ(dot, lanes(n, [&](int64_t i) { return double{dz(i)} * xhat(i); }));
+        simd::kernels().batch_norm_backward_dx(a, x.data(), dy.data(), dx.data(), n, 0.9F, 0.1F,
+                                               -0.4F);
+        for (int64_t i = 0; i < n; ++i) {
+          const float v = a.gamma * xhat(i) + a.beta;
+          ASSERT_EQ(y[i], relu ? std::max(v, 0.0F) : v) << "n " << n << " at " << i;
+          ASSERT_EQ(dx[i], 0.9F * (dz(i) - 0.1F - xhat(i) * -0.4F)) << "n " << n << " at " << i;
+        }
+      }
     }
   });
+  // The fused ReLU keeps a NaN, as std::max(NaN, 0) does.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  float y = 0;
+  simd::kernels().batch_norm_forward({0, 1, 1, 0, true}, &nan, &y, 1);
+  EXPECT_TRUE(std::isnan(y));
 }
 
 // Largest |a - b| relative to the largest |b|.

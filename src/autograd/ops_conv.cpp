@@ -3,7 +3,6 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -53,14 +52,56 @@ double plane_sq_dev(const double* p, int64_t n, double mean) {
              [](int64_t) { return 0.0; })
       .first;
 }
-std::pair<double, double> plane_sum_and_dot(const float* a, const float* b, int64_t n) {
+
+// One channel of batch norm on one plane: float on the vectorised kernels (simd.h states the
+// operations), double on plain loops doing the same operations in the same order. The backward
+// functions recompute xhat and the ReLU's mask from x rather than keeping them.
+template <typename T>
+struct ChannelNorm {
+  T mean, inv_std, gamma, beta;
+  bool relu;
+  T xhat(T x) const { return (x - mean) * inv_std; }
+  T dz(T xh, T dy) const { return !relu || gamma * xh + beta > T(0) ? dy : T(0); }
+};
+
+simd::BatchNormArgs simd_args(const ChannelNorm<float>& a) {
+  return {a.mean, a.inv_std, a.gamma, a.beta, a.relu};
+}
+
+void norm_forward(const ChannelNorm<float>& a, const float* x, float* y, int64_t n) {
+  simd::kernels().batch_norm_forward(simd_args(a), x, y, n);
+}
+void norm_forward(const ChannelNorm<double>& a, const double* x, double* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = a.gamma * a.xhat(x[i]) + a.beta;
+    y[i] = a.relu && v < 0.0 ? 0.0 : v;  // NaN stays NaN
+  }
+}
+
+// {sum of dz, sum of dz * xhat}.
+std::pair<double, double> norm_backward_sums(const ChannelNorm<float>& a, const float* x,
+                                             const float* dy, int64_t n) {
   double sum = 0, dot = 0;
-  simd::kernels().sum_and_dot(a, b, n, &sum, &dot);
+  simd::kernels().batch_norm_backward_sums(simd_args(a), x, dy, n, &sum, &dot);
   return {sum, dot};
 }
-std::pair<double, double> plane_sum_and_dot(const double* a, const double* b, int64_t n) {
+std::pair<double, double> norm_backward_sums(const ChannelNorm<double>& a, const double* x,
+                                             const double* dy, int64_t n) {
   return lane_sums(
-      n, [a](int64_t s) { return a[s]; }, [a, b](int64_t s) { return a[s] * b[s]; });
+      n, [&](int64_t s) { return a.dz(a.xhat(x[s]), dy[s]); },
+      [&](int64_t s) { return a.dz(a.xhat(x[s]), dy[s]) * a.xhat(x[s]); });
+}
+
+void norm_backward_dx(const ChannelNorm<float>& a, const float* x, const float* dy, float* dx,
+                      int64_t n, float scale, float mean_dz, float mean_dz_xhat) {
+  simd::kernels().batch_norm_backward_dx(simd_args(a), x, dy, dx, n, scale, mean_dz, mean_dz_xhat);
+}
+void norm_backward_dx(const ChannelNorm<double>& a, const double* x, const double* dy, double* dx,
+                      int64_t n, double scale, double mean_dz, double mean_dz_xhat) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double xh = a.xhat(x[i]);
+    dx[i] = scale * (a.dz(xh, dy[i]) - mean_dz - xh * mean_dz_xhat);
+  }
 }
 }  // namespace
 
@@ -131,110 +172,70 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
   if (training && M < 2) {
     throw std::invalid_argument("batch_norm2d: training needs more than one value per channel");
   }
-  // xhat is kept for the backward pass only when one will run; otherwise (evaluation) each
-  // plane is normalised through a small per-thread buffer.
-  const bool keep =
-      grad_enabled() && (x.requires_grad() || gamma.requires_grad() || beta.requires_grad());
-  Tensor<T> xhat = keep ? Tensor<T>::uninitialized(xv.shape()) : Tensor<T>(), inv_std({C}),
-            y = Tensor<T>::uninitialized(xv.shape());
+  // Per channel: the statistics used (batch or running), for the backward pass.
+  Tensor<T> mean({C}), inv_std({C}), y = Tensor<T>::uninitialized(xv.shape());
   const T* px = xv.data();
-  T* pxhat = xhat.data();
   T* py = y.data();
-#pragma omp parallel
-  {
-    std::vector<T> plane(static_cast<size_t>(keep ? 0 : S));
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < C; ++c) {
-      T mean, var;
-      if (training) {
-        // The mean first, then the squared deviations from it (two passes: no cancellation).
-        double sum = 0, sq = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const T* p = px + (n * C + c) * S;
-          sum += plane_sum(p, S);
-        }
-        const double mu = sum / static_cast<double>(M);
-        for (int64_t n = 0; n < N; ++n) {
-          const T* p = px + (n * C + c) * S;
-          sq += plane_sq_dev(p, S, mu);
-        }
-        mean = static_cast<T>(mu);
-        var = static_cast<T>(sq / static_cast<double>(M));
-        running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean;
-        running_var[c] = (T(1) - momentum) * running_var[c] +
-                         momentum * static_cast<T>(sq / static_cast<double>(M - 1));
-      } else {
-        mean = running_mean[c];
-        var = running_var[c];
-      }
-      const T is = T(1) / std::sqrt(var + eps);
-      inv_std[c] = is;
-      const T g = gamma.value()[c], b = beta.value()[c];
-      for (int64_t n = 0; n < N; ++n) {
-        const int64_t off = (n * C + c) * S;
-        const T* xp = px + off;
-        T* hp = keep ? pxhat + off : plane.data();
-        T* yp = py + off;
-        for (int64_t s = 0; s < S; ++s) hp[s] = (xp[s] - mean) * is;
-        if (relu) {
-          for (int64_t s = 0; s < S; ++s) yp[s] = std::max(g * hp[s] + b, T(0));
-        } else {
-          for (int64_t s = 0; s < S; ++s) yp[s] = g * hp[s] + b;
-        }
-      }
+  const auto channel = [&gamma, &beta, &mean, &inv_std, relu](int64_t c) {
+    return ChannelNorm<T>{mean[c], inv_std[c], gamma.value()[c], beta.value()[c], relu};
+  };
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < C; ++c) {
+    T var;
+    if (training) {
+      // The mean first, then the squared deviations from it (two passes: no cancellation).
+      double sum = 0, sq = 0;
+      for (int64_t n = 0; n < N; ++n) sum += plane_sum(px + (n * C + c) * S, S);
+      const double mu = sum / static_cast<double>(M);
+      for (int64_t n = 0; n < N; ++n) sq += plane_sq_dev(px + (n * C + c) * S, S, mu);
+      mean[c] = static_cast<T>(mu);
+      var = static_cast<T>(sq / static_cast<double>(M));
+      running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean[c];
+      running_var[c] = (T(1) - momentum) * running_var[c] +
+                       momentum * static_cast<T>(sq / static_cast<double>(M - 1));
+    } else {
+      mean[c] = running_mean[c];
+      var = running_var[c];
+    }
+    inv_std[c] = T(1) / std::sqrt(var + eps);
+    const ChannelNorm<T> a = channel(c);
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t off = (n * C + c) * S;
+      norm_forward(a, px + off, py + off, S);
     }
   }
   auto xn = x.node(), gn = gamma.node(), bn = beta.node();
   return Variable<T>::make_result(
-      y, relu ? "batch_norm2d_relu" : "batch_norm2d", {xn, gn, bn},
-      [xn, gn, bn, xhat, inv_std, y, relu, training, N, C, S, M](const Tensor<T>& dy) {
+      std::move(y), relu ? "batch_norm2d_relu" : "batch_norm2d", {xn, gn, bn},
+      [xn, gn, bn, mean, inv_std, relu, training, N, C, S, M](const Tensor<T>& dy) {
         Tensor<T> dgamma({C}), dbeta({C});
-        Tensor<T> dx = xn->requires_grad ? Tensor<T>::uninitialized(xhat.shape()) : Tensor<T>();
+        Tensor<T> dx =
+            xn->requires_grad ? Tensor<T>::uninitialized(xn->value.shape()) : Tensor<T>();
         const T* g = gn->value.data();
+        const T* be = bn->value.data();
+        const T* px = xn->value.data();
         const T* pdy = dy.data();
-        const T* pxhat = xhat.data();
-        const T* py = y.data();
         T* pdx = dx.data();
-#pragma omp parallel
-        {
-          // With relu, the gradient reaching the batch norm: dy where the output is positive,
-          // one (n, c) plane at a time.
-          std::vector<T> plane(static_cast<size_t>(relu ? S : 0));
-          T* buf = plane.data();
-          const auto gradient_plane = [buf, pdy, py, relu, S](int64_t off) -> const T* {
-            if (!relu) return pdy + off;
-            if constexpr (std::is_same_v<T, float>) {
-              simd::kernels().relu_backward(py + off, pdy + off, buf, S);
-            } else {
-              for (int64_t s = 0; s < S; ++s) buf[s] = py[off + s] > T(0) ? pdy[off + s] : T(0);
-            }
-            return buf;
-          };
-#pragma omp for schedule(static)
-          for (int64_t c = 0; c < C; ++c) {
-            double sum_dy = 0, sum_dy_xhat = 0;
-            for (int64_t n = 0; n < N; ++n) {
-              const int64_t off = (n * C + c) * S;
-              const T *dyp = gradient_plane(off), *hp = pxhat + off;
-              const auto [a, b] = plane_sum_and_dot(dyp, hp, S);
-              sum_dy += a;
-              sum_dy_xhat += b;
-            }
-            dgamma[c] = static_cast<T>(sum_dy_xhat);
-            dbeta[c] = static_cast<T>(sum_dy);
-            if (dx.empty()) continue;
-            const T scale = g[c] * inv_std[c];
-            const T mean_dy = training ? static_cast<T>(sum_dy / static_cast<double>(M)) : T(0);
-            const T mean_dy_xhat =
-                training ? static_cast<T>(sum_dy_xhat / static_cast<double>(M)) : T(0);
-            for (int64_t n = 0; n < N; ++n) {
-              const int64_t off = (n * C + c) * S;
-              const T *dyp = gradient_plane(off), *hp = pxhat + off;
-              T* dxp = pdx + off;
-              for (int64_t s = 0; s < S; ++s) {
-                dxp[s] = scale * (dyp[s] - mean_dy - hp[s] * mean_dy_xhat);
-              }
-            }
+#pragma omp parallel for schedule(static)
+        for (int64_t c = 0; c < C; ++c) {
+          const ChannelNorm<T> a{mean[c], inv_std[c], g[c], be[c], relu};
+          double sum_dz = 0, sum_dz_xhat = 0;
+          for (int64_t n = 0; n < N; ++n) {
+            const int64_t off = (n * C + c) * S;
+            const auto [s, d] = norm_backward_sums(a, px + off, pdy + off, S);
+            sum_dz += s;
+            sum_dz_xhat += d;
+          }
+          dgamma[c] = static_cast<T>(sum_dz_xhat);
+          dbeta[c] = static_cast<T>(sum_dz);
+          if (dx.empty()) continue;
+          const T scale = g[c] * inv_std[c];
+          const T mean_dz = training ? static_cast<T>(sum_dz / static_cast<double>(M)) : T(0);
+          const T mean_dz_xhat =
+              training ? static_cast<T>(sum_dz_xhat / static_cast<double>(M)) : T(0);
+          for (int64_t n = 0; n < N; ++n) {
+            const int64_t off = (n * C + c) * S;
+            norm_backward_dx(a, px + off, pdy + off, pdx + off, S, scale, mean_dz, mean_dz_xhat);
           }
         }
         if (xn->requires_grad) xn->accumulate_owned(std::move(dx));

@@ -3,6 +3,7 @@
 // -m flags (see CMakeLists.txt). The loops are plain and independent per element, so that the
 // compiler vectorises them for the target, and so that every instruction set gives the same bits
 // (no reductions are reordered; floating-point contraction is off in ISO C++ mode).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -78,22 +79,70 @@ double sq_dev(const float* x, int64_t n, double mean) {
   return combine(a);
 }
 
-// sum of x, and sum of x * y.
-void sum_and_dot(const float* x, const float* y, int64_t n, double* sum, double* dot) {
-  double a[8] = {}, b[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int l = 0; l < 8; ++l) {
-      a[l] += double{x[i + l]};
-      b[l] += double{x[i + l]} * y[i + l];
+inline float batch_norm_xhat(const BatchNormArgs& a, float x) { return (x - a.mean) * a.inv_std; }
+
+// The gradient reaching the normalisation: dy, or 0 where the fused ReLU's output was 0.
+inline float batch_norm_dz(const BatchNormArgs& a, float xhat, float dy) {
+  return !a.relu || a.gamma * xhat + a.beta > 0.0F ? dy : 0.0F;
+}
+
+void batch_norm_forward(const BatchNormArgs& a, const float* x, float* y, int64_t n) {
+  if (a.relu) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = a.gamma * batch_norm_xhat(a, x[i]) + a.beta;
+      y[i] = v < 0.0F ? 0.0F : v;  // NaN stays NaN
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = a.gamma * batch_norm_xhat(a, x[i]) + a.beta;
+  }
+}
+
+template <bool kRelu>
+void batch_norm_backward_sums_of(const BatchNormArgs& a, const float* x, const float* dy, int64_t n,
+                                 double* sum_dz, double* sum_dz_xhat) {
+  // Blocks of xhat and dz first, then the lane sums over them: two plain loops that GCC
+  // vectorises (one fused loop with the ReLU's select it leaves scalar).
+  constexpr int64_t kBlock = 256;  // a multiple of the 8 lanes
+  const float mean = a.mean, inv_std = a.inv_std, gamma = a.gamma, beta = a.beta;
+  float xhat[kBlock], dz[kBlock];
+  double s[8] = {}, d[8] = {};
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t m = std::min(kBlock, n - b);
+    for (int64_t k = 0; k < m; ++k) {
+      xhat[k] = (x[b + k] - mean) * inv_std;
+      dz[k] = !kRelu || gamma * xhat[k] + beta > 0.0F ? dy[b + k] : 0.0F;
+    }
+    int64_t k = 0;
+    for (; k + 8 <= m; k += 8) {
+      for (int l = 0; l < 8; ++l) {
+        s[l] += double{dz[k + l]};
+        d[l] += double{dz[k + l]} * xhat[k + l];
+      }
+    }
+    for (int l = 0; k < m; ++k, ++l) {
+      s[l] += double{dz[k]};
+      d[l] += double{dz[k]} * xhat[k];
     }
   }
-  for (int l = 0; i < n; ++i, ++l) {
-    a[l] += double{x[i]};
-    b[l] += double{x[i]} * y[i];
+  *sum_dz = combine(s);
+  *sum_dz_xhat = combine(d);
+}
+
+void batch_norm_backward_sums(const BatchNormArgs& a, const float* x, const float* dy, int64_t n,
+                              double* sum_dz, double* sum_dz_xhat) {
+  if (a.relu) {
+    batch_norm_backward_sums_of<true>(a, x, dy, n, sum_dz, sum_dz_xhat);
+  } else {
+    batch_norm_backward_sums_of<false>(a, x, dy, n, sum_dz, sum_dz_xhat);
   }
-  *sum = combine(a);
-  *dot = combine(b);
+}
+
+void batch_norm_backward_dx(const BatchNormArgs& a, const float* x, const float* dy, float* dx,
+                            int64_t n, float scale, float mean_dz, float mean_dz_xhat) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float xhat = batch_norm_xhat(a, x[i]);
+    dx[i] = scale * (batch_norm_dz(a, xhat, dy[i]) - mean_dz - xhat * mean_dz_xhat);
+  }
 }
 
 }  // namespace
@@ -110,7 +159,9 @@ const KernelTable NABLA_SIMD_TABLE = {
     all_finite,
     sum,
     sq_dev,
-    sum_and_dot,
+    batch_norm_forward,
+    batch_norm_backward_sums,
+    batch_norm_backward_dx,
 };
 
 }  // namespace nabla::simd::NABLA_SIMD_NS

@@ -14,6 +14,14 @@ struct AdamArgs {
   float beta1, beta2, step_size, bias2_sqrt, eps, weight_decay;
 };
 
+// One channel of batch norm: xhat = (x - mean) * inv_std, y = gamma * xhat + beta, then
+// max(y, 0) when relu is set. The backward kernels recompute xhat (and the ReLU's mask) from x
+// with the same operations, so they see the forward's bits.
+struct BatchNormArgs {
+  float mean, inv_std, gamma, beta;
+  bool relu;
+};
+
 struct KernelTable {
   void (*relu_forward)(const float* x, float* y, int64_t n);
   void (*relu_backward)(const float* y, const float* dy, float* dx, int64_t n);
@@ -23,11 +31,19 @@ struct KernelTable {
   void (*adam)(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n);
   void (*sgd)(float lr, float weight_decay, float* w, const float* g, int64_t n);
   bool (*all_finite)(const float* x, int64_t n);
-  // Sums in double, in a fixed order (8 interleaved lanes): of x; of (x - mean)^2; of x and of
-  // x * y. Single-threaded: batch norm calls them per plane from its own threads.
+  // Sums in double, in a fixed order (8 interleaved lanes): of x; of (x - mean)^2.
+  // Single-threaded, like the batch-norm kernels below: batch norm calls them per plane from its
+  // own threads.
   double (*sum)(const float* x, int64_t n);
   double (*sq_dev)(const float* x, int64_t n, double mean);
-  void (*sum_and_dot)(const float* x, const float* y, int64_t n, double* sum, double* dot);
+  // Batch norm of n values of one channel: y from x; the backward sums of dz and dz * xhat,
+  // where dz is dy masked by the ReLU (the 8-lane order above); and
+  // dx = scale * (dz - mean_dz - xhat * mean_dz_xhat).
+  void (*batch_norm_forward)(const BatchNormArgs& a, const float* x, float* y, int64_t n);
+  void (*batch_norm_backward_sums)(const BatchNormArgs& a, const float* x, const float* dy,
+                                   int64_t n, double* sum_dz, double* sum_dz_xhat);
+  void (*batch_norm_backward_dx)(const BatchNormArgs& a, const float* x, const float* dy, float* dx,
+                                 int64_t n, float scale, float mean_dz, float mean_dz_xhat);
 };
 
 enum class Isa { kGeneric, kAvx2, kAvx512 };
