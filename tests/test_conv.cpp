@@ -2,7 +2,9 @@
 // float64 gradchecks of the ops and modules, and the ConvNet's shape and parameter count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "nabla/conv.h"
 #include "nabla/gradcheck.h"
@@ -51,20 +53,49 @@ TEST(ConvKernels, ShapeErrors) {
   EXPECT_THROW(conv2d_forward(x, w, Tensor<double>(), 1, 1), std::invalid_argument);
   EXPECT_THROW(conv2d_forward(Tensor<double>({3, 8, 8}), w, Tensor<double>(), 1, 1),
                std::invalid_argument);
-  std::vector<int64_t> arg;
+  PoolArgmax arg;
   EXPECT_THROW(max_pool2d_forward(x, 3, 2, 2, arg), std::invalid_argument);
 }
 
 TEST(MaxPool, PaddedCellsNeverWinAndValues) {
   // All-negative input: with padding, a padded zero would win if it took part.
   Tensor<double> x({1, 1, 2, 2}, {-4, -3, -2, -1});
-  std::vector<int64_t> arg;
+  PoolArgmax arg;
   const Tensor<double> y = max_pool2d_forward(x, 3, 2, 1, arg);
   EXPECT_EQ(y.shape(), (Shape{1, 1, 1, 1}));
   EXPECT_EQ(y[0], -1);
   EXPECT_EQ(arg[0], 3);
   Tensor<double> z({1, 1, 32, 32});
   EXPECT_EQ(max_pool2d_forward(z, 3, 2, 1, arg).shape(), (Shape{1, 1, 16, 16}));
+}
+
+// The separable max pooling against the direct reference: values and argmax, on odd maps, every
+// window geometry the checks allow, and many ties (values on a coarse grid, half of them 0 as
+// after a ReLU), where the first maximum in row-major order must win.
+TEST(MaxPool, FastMatchesReferenceWithTies) {
+  Rng rng(13);
+  for (const Shape& shape : {Shape{2, 3, 7, 9}, Shape{1, 1, 1, 1}, Shape{3, 2, 32, 32},
+                             Shape{1, 4, 2, 5}, Shape{2, 1, 13, 4}}) {
+    Tensor<float> x(shape);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      x[i] = std::max(0.0F, static_cast<float>(std::round(rng.normal(0.0, 2.0))));
+    }
+    for (int64_t kernel = 1; kernel <= 4; ++kernel) {
+      for (int64_t stride = 1; stride <= 3; ++stride) {
+        for (int64_t pad = 0; 2 * pad <= kernel; ++pad) {
+          if (shape[2] + 2 * pad < kernel || shape[3] + 2 * pad < kernel) continue;
+          SCOPED_TRACE(shape_str(shape) + " kernel " + std::to_string(kernel) + " stride " +
+                       std::to_string(stride) + " pad " + std::to_string(pad));
+          PoolArgmax arg, arg_ref;
+          const Tensor<float> y = max_pool2d_forward(x, kernel, stride, pad, arg);
+          const Tensor<float> y_ref = max_pool2d_forward_reference(x, kernel, stride, pad, arg_ref);
+          ASSERT_EQ(y.shape(), y_ref.shape());
+          EXPECT_EQ(max_abs_diff(y, y_ref), 0.0F);
+          EXPECT_TRUE(std::equal(arg.begin(), arg.end(), arg_ref.begin(), arg_ref.end()));
+        }
+      }
+    }
+  }
 }
 
 TEST(ConvOps, Gradchecks) {

@@ -133,22 +133,24 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
 
 template <typename T>
 Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int64_t pad) {
-  std::vector<int64_t> argmax;
+  PoolArgmax argmax;
   Tensor<T> y = max_pool2d_forward(x.value(), kernel, stride, pad, argmax);
   auto xn = x.node();
   const int64_t planes = y.dim(0) * y.dim(1), plane_out = y.dim(2) * y.dim(3);
   return Variable<T>::make_result(
       std::move(y), "max_pool2d", {xn},
       [xn, argmax = std::move(argmax), planes, plane_out](const Tensor<T>& dy) {
-        Tensor<T> dx(xn->value.shape());
-        T* pdx = dx.data();
+        Tensor<T> dx = Tensor<T>::uninitialized(xn->value.shape());
+        const int64_t plane_in = dx.dim(2) * dx.dim(3);
         const T* pdy = dy.data();
-    // Every window's maximum lies in its own (n, c) plane: planes are independent.
+        const int32_t* arg = argmax.data();
+    // Every window's maximum lies in its own (n, c) plane: planes are independent, and each
+    // is cleared just before its scatter, while it is in cache.
 #pragma omp parallel for schedule(static)
         for (int64_t p = 0; p < planes; ++p) {
-          for (int64_t o = p * plane_out; o < (p + 1) * plane_out; ++o) {
-            pdx[argmax[static_cast<size_t>(o)]] += pdy[o];
-          }
+          T* plane = dx.data() + p * plane_in;
+          std::fill(plane, plane + plane_in, T(0));
+          for (int64_t o = p * plane_out; o < (p + 1) * plane_out; ++o) plane[arg[o]] += pdy[o];
         }
         xn->accumulate_owned(std::move(dx));
       });

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "conv_dnnl.h"
 #include "nabla/kernels.h"
@@ -241,52 +243,120 @@ Conv2dGrads<T> conv2d_backward_reference(const Tensor<T>& dy, const Tensor<T>& x
   return r;
 }
 
-template <typename T>
-Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
-                             std::vector<int64_t>& argmax) {
-  if (x.rank() != 4) {
-    throw std::invalid_argument("max_pool2d: input must be NCHW, got " + shape_str(x.shape()));
+namespace {
+
+// Checks max pooling's arguments; returns {OH, OW}.
+std::pair<int64_t, int64_t> pool_geometry(const Shape& x, int64_t kernel, int64_t stride,
+                                          int64_t pad) {
+  if (x.size() != 4) {
+    throw std::invalid_argument("max_pool2d: input must be NCHW, got " + shape_str(x));
   }
   if (kernel < 1 || stride < 1 || pad < 0 || 2 * pad > kernel) {
     throw std::invalid_argument("max_pool2d: needs kernel >= 1, stride >= 1, 0 <= pad <= kernel/2");
   }
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t H = x[2], W = x[3];
   if (H + 2 * pad < kernel || W + 2 * pad < kernel) {
     throw std::invalid_argument("max_pool2d: kernel larger than the padded input");
   }
-  const int64_t OH = (H + 2 * pad - kernel) / stride + 1, OW = (W + 2 * pad - kernel) / stride + 1;
-  Tensor<T> y = Tensor<T>::uninitialized({N, C, OH, OW});
-  argmax.assign(static_cast<size_t>(y.numel()), 0);
+  if (H * W > std::numeric_limits<int32_t>::max()) {
+    throw std::invalid_argument("max_pool2d: planes of more than 2^31 values are not supported");
+  }
+  return {(H + 2 * pad - kernel) / stride + 1, (W + 2 * pad - kernel) / stride + 1};
+}
+
+// The rows [h0, h1) and columns [w0, w1) of output (oh, ow)'s window, clipped to the input.
+struct Window {
+  int64_t h0, h1, w0, w1;
+};
+Window window(int64_t oh, int64_t ow, int64_t kernel, int64_t stride, int64_t pad, int64_t H,
+              int64_t W) {
+  return {std::max<int64_t>(oh * stride - pad, 0), std::min(oh * stride - pad + kernel, H),
+          std::max<int64_t>(ow * stride - pad, 0), std::min(ow * stride - pad + kernel, W)};
+}
+
+}  // namespace
+
+template <typename T>
+Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
+                             PoolArgmax& argmax) {
+  const auto [OH, OW] = pool_geometry(x.shape(), kernel, stride, pad);
+  const int64_t planes = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
+  Tensor<T> y = Tensor<T>::uninitialized({x.dim(0), x.dim(1), OH, OW});
+  argmax.resize(static_cast<size_t>(y.numel()));
   const T* px = x.data();
   T* py = y.data();
-  int64_t* arg = argmax.data();
-  // Each window clipped to the input first, so that the inner loops have no bounds tests.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t c = 0; c < C; ++c) {
-      const int64_t base = (n * C + c) * H * W;
-      const T* plane = px + base;
+  int32_t* parg = argmax.data();
+  // Separable: each output row first takes the maximum down every column of its rows (contiguous,
+  // vectorised), then each output the maximum across its columns. The smaller index wins a tie
+  // in both steps, so the winner is the first maximum in row-major order, as in the reference.
+#pragma omp parallel
+  {
+    std::vector<T> col_max(static_cast<size_t>(W));
+    std::vector<int32_t> col_arg(static_cast<size_t>(W));
+    T* cm = col_max.data();
+    int32_t* ca = col_arg.data();
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* plane = px + p * H * W;
       for (int64_t oh = 0; oh < OH; ++oh) {
-        const int64_t h0 = std::max<int64_t>(oh * stride - pad, 0);
-        const int64_t h1 = std::min<int64_t>(oh * stride - pad + kernel, H);
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          const int64_t w0 = std::max<int64_t>(ow * stride - pad, 0);
-          const int64_t w1 = std::min<int64_t>(ow * stride - pad + kernel, W);
-          int64_t best_idx = h0 * W + w0;
-          T best = plane[best_idx];
-          // Selects, not branches: which value wins is data-dependent and unpredictable.
-          for (int64_t ih = h0; ih < h1; ++ih) {
-            for (int64_t iw = w0; iw < w1; ++iw) {
-              const T v = plane[ih * W + iw];
-              const bool wins = v > best;
-              best = wins ? v : best;
-              best_idx = wins ? ih * W + iw : best_idx;
-            }
-          }
-          const int64_t o = ((n * C + c) * OH + oh) * OW + ow;
-          py[o] = best;
-          arg[o] = base + best_idx;
+        const Window rows = window(oh, 0, kernel, stride, pad, H, W);
+        for (int64_t w = 0; w < W; ++w) {
+          cm[w] = plane[rows.h0 * W + w];
+          ca[w] = static_cast<int32_t>(rows.h0 * W + w);
         }
+        for (int64_t h = rows.h0 + 1; h < rows.h1; ++h) {
+          const T* row = plane + h * W;
+          const auto base = static_cast<int32_t>(h * W);
+          // A lower row never wins a tie. Bit masks and std::max (which keeps its first argument
+          // on a tie or a NaN, as `>` does) rather than selects, which GCC leaves as branches.
+          for (int32_t w = 0; w < static_cast<int32_t>(W); ++w) {
+            const int32_t wins = -static_cast<int32_t>(row[w] > cm[w]);
+            ca[w] = (ca[w] & ~wins) | ((base + w) & wins);
+            cm[w] = std::max(cm[w], row[w]);
+          }
+        }
+        T* out = py + (p * OH + oh) * OW;
+        int32_t* arg = parg + (p * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const Window win = window(oh, ow, kernel, stride, pad, H, W);
+          T best = cm[win.w0];
+          int32_t best_arg = ca[win.w0];
+          for (int64_t w = win.w0 + 1; w < win.w1; ++w) {
+            const int32_t wins =
+                -static_cast<int32_t>((cm[w] > best) | ((cm[w] == best) & (ca[w] < best_arg)));
+            best_arg = (best_arg & ~wins) | (ca[w] & wins);
+            best = std::max(best, cm[w]);
+          }
+          out[ow] = best;
+          arg[ow] = best_arg;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+template <typename T>
+Tensor<T> max_pool2d_forward_reference(const Tensor<T>& x, int64_t kernel, int64_t stride,
+                                       int64_t pad, PoolArgmax& argmax) {
+  const auto [OH, OW] = pool_geometry(x.shape(), kernel, stride, pad);
+  const int64_t planes = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
+  Tensor<T> y({x.dim(0), x.dim(1), OH, OW});
+  argmax.assign(static_cast<size_t>(y.numel()), 0);
+  for (int64_t p = 0; p < planes; ++p) {
+    const T* plane = x.data() + p * H * W;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const Window win = window(oh, ow, kernel, stride, pad, H, W);
+        int64_t best = win.h0 * W + win.w0;
+        for (int64_t h = win.h0; h < win.h1; ++h) {
+          for (int64_t w = win.w0; w < win.w1; ++w) {
+            if (plane[h * W + w] > plane[best]) best = h * W + w;
+          }
+        }
+        const int64_t o = (p * OH + oh) * OW + ow;
+        y[o] = plane[best];
+        argmax[static_cast<size_t>(o)] = static_cast<int32_t>(best);
       }
     }
   }
@@ -304,7 +374,9 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
   template Conv2dGrads<T> conv2d_backward_reference<T>(const Tensor<T>&, const Tensor<T>&,         \
                                                        const Tensor<T>&, int64_t, int64_t);        \
   template Tensor<T> max_pool2d_forward<T>(const Tensor<T>&, int64_t, int64_t, int64_t,            \
-                                           std::vector<int64_t>&);
+                                           PoolArgmax&);                                           \
+  template Tensor<T> max_pool2d_forward_reference<T>(const Tensor<T>&, int64_t, int64_t, int64_t,  \
+                                                     PoolArgmax&);
 NABLA_CONV(float)
 NABLA_CONV(double)
 
