@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "simd.h"
 
@@ -59,22 +60,47 @@ inline double combine(const double* a) {
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
+// The 8 lanes as one vector (GCC / Clang vector extensions: elementwise IEEE operations, so the
+// same bits as the scalar definition, lowered to whatever width the target has). Written out
+// because GCC assembles 8 loose lanes from scalar loads.
+using Doubles8 = double __attribute__((vector_size(64)));
+using Floats8 = float __attribute__((vector_size(32)));
+
+// Out-parameters rather than vector return values: those change the ABI between the builds
+// (GCC warns), even for inline functions.
+inline void widen8(const float* x, Doubles8& out) {
+  Floats8 v;
+  std::memcpy(&v, x, sizeof v);
+  out = __builtin_convertvector(v, Doubles8);
+}
+
+inline void spill(const Doubles8& v, double* a) { std::memcpy(a, &v, sizeof v); }
+
 double sum(const float* x, int64_t n) {
-  double a[8] = {};
+  Doubles8 acc = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    for (int l = 0; l < 8; ++l) a[l] += double{x[i + l]};
+    Doubles8 v;
+    widen8(x + i, v);
+    acc += v;
   }
+  double a[8];
+  spill(acc, a);
   for (int l = 0; i < n; ++i, ++l) a[l] += double{x[i]};
   return combine(a);
 }
 
 double sq_dev(const float* x, int64_t n, double mean) {
-  double a[8] = {};
+  Doubles8 acc = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    for (int l = 0; l < 8; ++l) a[l] += (x[i + l] - mean) * (x[i + l] - mean);
+    Doubles8 d;
+    widen8(x + i, d);
+    d -= mean;
+    acc += d * d;
   }
+  double a[8];
+  spill(acc, a);
   for (int l = 0; i < n; ++i, ++l) a[l] += (x[i] - mean) * (x[i] - mean);
   return combine(a);
 }
@@ -105,7 +131,8 @@ void batch_norm_backward_sums_of(const BatchNormArgs& a, const float* x, const f
   constexpr int64_t kBlock = 256;  // a multiple of the 8 lanes
   const float mean = a.mean, inv_std = a.inv_std, gamma = a.gamma, beta = a.beta;
   float xhat[kBlock], dz[kBlock];
-  double s[8] = {}, d[8] = {};
+  Doubles8 sv = {}, dv = {};
+  double s[8], d[8];
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t m = std::min(kBlock, n - b);
     for (int64_t k = 0; k < m; ++k) {
@@ -114,16 +141,25 @@ void batch_norm_backward_sums_of(const BatchNormArgs& a, const float* x, const f
     }
     int64_t k = 0;
     for (; k + 8 <= m; k += 8) {
-      for (int l = 0; l < 8; ++l) {
-        s[l] += double{dz[k + l]};
-        d[l] += double{dz[k + l]} * xhat[k + l];
-      }
+      Doubles8 g, h;
+      widen8(dz + k, g);
+      widen8(xhat + k, h);
+      sv += g;
+      dv += g * h;
     }
-    for (int l = 0; k < m; ++k, ++l) {
-      s[l] += double{dz[k]};
-      d[l] += double{dz[k]} * xhat[k];
+    if (k < m) {  // the last block only: kBlock is a multiple of 8
+      spill(sv, s);
+      spill(dv, d);
+      for (int l = 0; k < m; ++k, ++l) {
+        s[l] += double{dz[k]};
+        d[l] += double{dz[k]} * xhat[k];
+      }
+      std::memcpy(&sv, s, sizeof sv);
+      std::memcpy(&dv, d, sizeof dv);
     }
   }
+  spill(sv, s);
+  spill(dv, d);
   *sum_dz = combine(s);
   *sum_dz_xhat = combine(d);
 }
