@@ -279,7 +279,9 @@ Window window(int64_t oh, int64_t ow, int64_t kernel, int64_t stride, int64_t pa
 template <typename T>
 Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
                              PoolArgmax& argmax) {
-  const auto [OH, OW] = pool_geometry(x.shape(), kernel, stride, pad);
+  // Plain variables, not a structured binding: Clang's OpenMP cannot capture those.
+  const std::pair<int64_t, int64_t> out_size = pool_geometry(x.shape(), kernel, stride, pad);
+  const int64_t OH = out_size.first, OW = out_size.second;
   const int64_t planes = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
   Tensor<T> y = Tensor<T>::uninitialized({x.dim(0), x.dim(1), OH, OW});
   argmax.resize(static_cast<size_t>(y.numel()));
@@ -339,7 +341,8 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
 template <typename T>
 Tensor<T> max_pool2d_forward_reference(const Tensor<T>& x, int64_t kernel, int64_t stride,
                                        int64_t pad, PoolArgmax& argmax) {
-  const auto [OH, OW] = pool_geometry(x.shape(), kernel, stride, pad);
+  const std::pair<int64_t, int64_t> out_size = pool_geometry(x.shape(), kernel, stride, pad);
+  const int64_t OH = out_size.first, OW = out_size.second;
   const int64_t planes = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
   Tensor<T> y({x.dim(0), x.dim(1), OH, OW});
   argmax.assign(static_cast<size_t>(y.numel()), 0);
