@@ -274,6 +274,34 @@ Window window(int64_t oh, int64_t ow, int64_t kernel, int64_t stride, int64_t pa
           std::max<int64_t>(ow * stride - pad, 0), std::min(ow * stride - pad + kernel, W)};
 }
 
+// One step of a window's maximum: candidate (v, at) replaces (best, best_arg) when larger, or
+// equal with a smaller index. Bit masks and std::max (which keeps its first argument on a tie or
+// a NaN, as `>` does) rather than selects, which GCC turns into branches.
+template <typename T>
+inline void pool_step(T v, int32_t at, T& best, int32_t& best_arg) {
+  const int32_t wins = -static_cast<int32_t>((v > best) | ((v == best) & (at < best_arg)));
+  best_arg = (best_arg & ~wins) | (at & wins);
+  best = std::max(best, v);
+}
+
+// out[ow], arg[ow] for ow in [ow0, ow1), windows wholly inside the row of column maxima cm (and
+// their indices ca): column by column of the window, across all outputs. kStride > 0 fixes the
+// stride at compile time, so that the strided loads vectorise; 0 takes it from `stride`.
+template <int kStride, typename T>
+void pool_row_across(const T* cm, const int32_t* ca, int64_t ow0, int64_t ow1, int64_t kernel,
+                     int64_t pad, T* out, int32_t* arg, int64_t stride = kStride) {
+  const int64_t s = kStride > 0 ? kStride : stride;
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    out[ow] = cm[ow * s - pad];
+    arg[ow] = ca[ow * s - pad];
+  }
+  for (int64_t k = 1; k < kernel; ++k) {
+    const T* c = cm + k - pad;
+    const int32_t* a = ca + k - pad;
+    for (int64_t ow = ow0; ow < ow1; ++ow) pool_step(c[ow * s], a[ow * s], out[ow], arg[ow]);
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -319,19 +347,25 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
         }
         T* out = py + (p * OH + oh) * OW;
         int32_t* arg = parg + (p * OH + oh) * OW;
-        for (int64_t ow = 0; ow < OW; ++ow) {
+        // Windows wholly inside the row: [full0, full1), one window column at a time across all
+        // of them (vectorised for the ConvNet's stride 2); the clipped ones at the ends one by one.
+        const int64_t full0 = std::min(OW, (pad + stride - 1) / stride);
+        const int64_t full1 = std::max(full0, std::min(OW, (W + pad - kernel) / stride + 1));
+        if (stride == 2) {
+          pool_row_across<2>(cm, ca, full0, full1, kernel, pad, out, arg);
+        } else {
+          pool_row_across<0>(cm, ca, full0, full1, kernel, pad, out, arg, stride);
+        }
+        const auto clipped = [&](int64_t ow) {
           const Window win = window(oh, ow, kernel, stride, pad, H, W);
           T best = cm[win.w0];
           int32_t best_arg = ca[win.w0];
-          for (int64_t w = win.w0 + 1; w < win.w1; ++w) {
-            const int32_t wins =
-                -static_cast<int32_t>((cm[w] > best) | ((cm[w] == best) & (ca[w] < best_arg)));
-            best_arg = (best_arg & ~wins) | (ca[w] & wins);
-            best = std::max(best, cm[w]);
-          }
+          for (int64_t w = win.w0 + 1; w < win.w1; ++w) pool_step(cm[w], ca[w], best, best_arg);
           out[ow] = best;
           arg[ow] = best_arg;
-        }
+        };
+        for (int64_t ow = 0; ow < full0; ++ow) clipped(ow);
+        for (int64_t ow = full1; ow < OW; ++ow) clipped(ow);
       }
     }
   }
