@@ -4,7 +4,10 @@
 #   bash bench/run.sh [--threads N] [--repeats N] [--eval_repeats N] [--model cnn,mlp,...]
 # Installs python3-torch and python3-numpy from Debian when missing and builds nabla (release).
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for this run only, on both sides, so that
-# the BLAS-based peers use every instruction set this CPU has.
+# the BLAS-based peers use every instruction set this CPU has. The peers run twice: as they come,
+# and with OMP_WAIT_POLICY=passive, which keeps PyTorch's OpenMP threads from spinning while
+# OpenBLAS's own threads work (on 2 cores that fight made PyTorch's MLP steps 2 to 4 times
+# slower); each ratio is against the faster of the two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +39,7 @@ echo "== nabla ($threads threads)"
 echo "== peers ($threads threads)"
 /usr/bin/python3 bench/peer.py --model "$models" --threads "$threads" --repeats "$repeats" \
   --eval_repeats "$eval_repeats" --json "$out/peer.json"
-/usr/bin/python3 bench/ratios.py "$out/nabla.json" "$out/peer.json"
+echo "== peers ($threads threads, OMP_WAIT_POLICY=passive)"
+OMP_WAIT_POLICY=passive /usr/bin/python3 bench/peer.py --model "$models" --threads "$threads" \
+  --repeats "$repeats" --eval_repeats "$eval_repeats" --json "$out/peer_passive.json"
+/usr/bin/python3 bench/ratios.py "$out/nabla.json" "$out/peer.json" "$out/peer_passive.json"
