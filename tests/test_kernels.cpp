@@ -141,9 +141,10 @@ TEST(SimdKernels, BatchNormKernelsMatchTheirDefinitionBitForBit) {
     for (int64_t n : kSizes) {
       const std::vector<float> x = random_values(n, rng, 3.0), dy = random_values(n, rng);
       const double mean = 0.25;
-      EXPECT_EQ(simd::kernels().sum(x.data(), n),
+      const simd::Planes one{1, n, n};
+      EXPECT_EQ(simd::kernels().sum(x.data(), one),
                 lanes(n, [&](int64_t i) { return double{x[i]}; }));
-      EXPECT_EQ(simd::kernels().sq_dev(x.data(), n, mean),
+      EXPECT_EQ(simd::kernels().sq_dev(x.data(), one, mean),
                 lanes(n, [&](int64_t i) { return (x[i] - mean) * (x[i] - mean); }));
       for (bool relu : {false, true}) {
         const simd::BatchNormArgs a{0.3F, 0.7F, -1.3F, 0.2F, relu};
@@ -152,12 +153,12 @@ TEST(SimdKernels, BatchNormKernelsMatchTheirDefinitionBitForBit) {
           return !relu || a.gamma * xhat(i) + a.beta > 0.0F ? dy[i] : 0.0F;
         };
         std::vector<float> y(static_cast<size_t>(n)), dx(static_cast<size_t>(n));
-        simd::kernels().batch_norm_forward(a, x.data(), y.data(), n);
+        simd::kernels().batch_norm_forward(a, x.data(), y.data(), one);
         double sum = 0, dot = 0;
-        simd::kernels().batch_norm_backward_sums(a, x.data(), dy.data(), n, &sum, &dot);
+        simd::kernels().batch_norm_backward_sums(a, x.data(), dy.data(), one, &sum, &dot);
         EXPECT_EQ(sum, lanes(n, [&](int64_t i) { return double{dz(i)}; }));
         EXPECT_EQ(dot, lanes(n, [&](int64_t i) { return double{dz(i)} * xhat(i); }));
-        simd::kernels().batch_norm_backward_dx(a, x.data(), dy.data(), dx.data(), n, 0.9F, 0.1F,
+        simd::kernels().batch_norm_backward_dx(a, x.data(), dy.data(), dx.data(), one, 0.9F, 0.1F,
                                                -0.4F);
         for (int64_t i = 0; i < n; ++i) {
           const float v = a.gamma * xhat(i) + a.beta;
@@ -170,8 +171,48 @@ TEST(SimdKernels, BatchNormKernelsMatchTheirDefinitionBitForBit) {
   // The fused ReLU keeps a NaN, as std::max(NaN, 0) does.
   const float nan = std::numeric_limits<float>::quiet_NaN();
   float y = 0;
-  simd::kernels().batch_norm_forward({0, 1, 1, 0, true}, &nan, &y, 1);
+  simd::kernels().batch_norm_forward({0, 1, 1, 0, true}, &nan, &y, {1, 1, 1});
   EXPECT_TRUE(std::isnan(y));
+}
+
+// A channel of several planes, strided: each plane's lane sums, added in plane order; the
+// elementwise kernels touch the planes and nothing between them.
+TEST(SimdKernels, BatchNormKernelsWalkStridedPlanes) {
+  Rng rng(7);
+  for_each_isa([&] {
+    for (int64_t size : {1, 4, 17, 300}) {
+      const simd::Planes planes{3, size, size + 5};
+      const int64_t total = planes.count * planes.stride;
+      const std::vector<float> x = random_values(total, rng), dy = random_values(total, rng);
+      const simd::BatchNormArgs a{0.1F, 1.2F, 0.8F, -0.1F, true};
+      double sum = 0, sq = 0, s = 0, d = 0;
+      for (int64_t p = 0; p < planes.count; ++p) {
+        const simd::Planes one{1, size, size};
+        const int64_t off = p * planes.stride;
+        sum += simd::kernels().sum(x.data() + off, one);
+        sq += simd::kernels().sq_dev(x.data() + off, one, 0.5);
+        double ps = 0, pd = 0;
+        simd::kernels().batch_norm_backward_sums(a, x.data() + off, dy.data() + off, one, &ps, &pd);
+        s += ps;
+        d += pd;
+      }
+      EXPECT_EQ(simd::kernels().sum(x.data(), planes), sum);
+      EXPECT_EQ(simd::kernels().sq_dev(x.data(), planes, 0.5), sq);
+      double got_s = 0, got_d = 0;
+      simd::kernels().batch_norm_backward_sums(a, x.data(), dy.data(), planes, &got_s, &got_d);
+      EXPECT_EQ(got_s, s);
+      EXPECT_EQ(got_d, d);
+      std::vector<float> y(static_cast<size_t>(total), -7.0F),
+          dx(static_cast<size_t>(total), -7.0F);
+      simd::kernels().batch_norm_forward(a, x.data(), y.data(), planes);
+      simd::kernels().batch_norm_backward_dx(a, x.data(), dy.data(), dx.data(), planes, 1, 0, 0);
+      for (int64_t i = 0; i < total; ++i) {
+        const bool inside = i % planes.stride < size;
+        EXPECT_EQ(y[i] == -7.0F, !inside) << i;
+        EXPECT_EQ(dx[i] == -7.0F, !inside) << i;
+      }
+    }
+  });
 }
 
 // Largest |a - b| relative to the largest |b|.

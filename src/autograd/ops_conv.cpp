@@ -35,27 +35,42 @@ std::pair<double, double> lane_sums(int64_t n, F f, G g) {
   return {total(a), total(b)};
 }
 
-// Batch norm's per-plane sums: the vectorised kernels for float (the same lane order),
-// lane_sums for double.
-double plane_sum(const float* p, int64_t n) { return simd::kernels().sum(p, n); }
-double plane_sum(const double* p, int64_t n) {
-  return lane_sums(
-             n, [p](int64_t s) { return p[s]; }, [](int64_t) { return 0.0; })
-      .first;
-}
-double plane_sq_dev(const float* p, int64_t n, double mean) {
-  return simd::kernels().sq_dev(p, n, mean);
-}
-double plane_sq_dev(const double* p, int64_t n, double mean) {
-  return lane_sums(
-             n, [p, mean](int64_t s) { return (p[s] - mean) * (p[s] - mean); },
-             [](int64_t) { return 0.0; })
-      .first;
+// Batch norm works on one channel at a time: its N planes of H*W values, C*H*W apart. float runs
+// on the vectorised kernels (simd.h states the operations and the order of the sums), double on
+// plain loops doing the same, plane by plane, planes' sums added in order.
+using simd::Planes;
+
+// f(plane pointer offset, plane index) for every plane; sums plane_sum(offset) in order.
+template <typename F>
+double sum_over_planes(const Planes& p, F plane_sum) {
+  double total = 0;
+  for (int64_t i = 0; i < p.count; ++i) total += plane_sum(i * p.stride);
+  return total;
 }
 
-// One channel of batch norm on one plane: float on the vectorised kernels (simd.h states the
-// operations), double on plain loops doing the same operations in the same order. The backward
-// functions recompute xhat and the ReLU's mask from x rather than keeping them.
+double channel_sum(const float* x, const Planes& p) { return simd::kernels().sum(x, p); }
+double channel_sum(const double* x, const Planes& p) {
+  return sum_over_planes(p, [&](int64_t off) {
+    return lane_sums(
+               p.size, [x, off](int64_t s) { return x[off + s]; }, [](int64_t) { return 0.0; })
+        .first;
+  });
+}
+double channel_sq_dev(const float* x, const Planes& p, double mean) {
+  return simd::kernels().sq_dev(x, p, mean);
+}
+double channel_sq_dev(const double* x, const Planes& p, double mean) {
+  return sum_over_planes(p, [&](int64_t off) {
+    return lane_sums(
+               p.size,
+               [x, off, mean](int64_t s) { return (x[off + s] - mean) * (x[off + s] - mean); },
+               [](int64_t) { return 0.0; })
+        .first;
+  });
+}
+
+// The normalisation of one channel. The backward functions recompute xhat and the ReLU's mask
+// from x rather than keeping them.
 template <typename T>
 struct ChannelNorm {
   T mean, inv_std, gamma, beta;
@@ -68,39 +83,50 @@ simd::BatchNormArgs simd_args(const ChannelNorm<float>& a) {
   return {a.mean, a.inv_std, a.gamma, a.beta, a.relu};
 }
 
-void norm_forward(const ChannelNorm<float>& a, const float* x, float* y, int64_t n) {
-  simd::kernels().batch_norm_forward(simd_args(a), x, y, n);
+void norm_forward(const ChannelNorm<float>& a, const float* x, float* y, const Planes& p) {
+  simd::kernels().batch_norm_forward(simd_args(a), x, y, p);
 }
-void norm_forward(const ChannelNorm<double>& a, const double* x, double* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = a.gamma * a.xhat(x[i]) + a.beta;
-    y[i] = a.relu && v < 0.0 ? 0.0 : v;  // NaN stays NaN
+void norm_forward(const ChannelNorm<double>& a, const double* x, double* y, const Planes& p) {
+  for (int64_t i = 0; i < p.count; ++i) {
+    for (int64_t s = i * p.stride; s < i * p.stride + p.size; ++s) {
+      const double v = a.gamma * a.xhat(x[s]) + a.beta;
+      y[s] = a.relu && v < 0.0 ? 0.0 : v;  // NaN stays NaN
+    }
   }
 }
 
 // {sum of dz, sum of dz * xhat}.
 std::pair<double, double> norm_backward_sums(const ChannelNorm<float>& a, const float* x,
-                                             const float* dy, int64_t n) {
+                                             const float* dy, const Planes& p) {
   double sum = 0, dot = 0;
-  simd::kernels().batch_norm_backward_sums(simd_args(a), x, dy, n, &sum, &dot);
+  simd::kernels().batch_norm_backward_sums(simd_args(a), x, dy, p, &sum, &dot);
   return {sum, dot};
 }
 std::pair<double, double> norm_backward_sums(const ChannelNorm<double>& a, const double* x,
-                                             const double* dy, int64_t n) {
-  return lane_sums(
-      n, [&](int64_t s) { return a.dz(a.xhat(x[s]), dy[s]); },
-      [&](int64_t s) { return a.dz(a.xhat(x[s]), dy[s]) * a.xhat(x[s]); });
+                                             const double* dy, const Planes& p) {
+  double sum = 0, dot = 0;
+  for (int64_t i = 0; i < p.count; ++i) {
+    const double *xp = x + i * p.stride, *dyp = dy + i * p.stride;
+    const auto [s, d] = lane_sums(
+        p.size, [&](int64_t k) { return a.dz(a.xhat(xp[k]), dyp[k]); },
+        [&](int64_t k) { return a.dz(a.xhat(xp[k]), dyp[k]) * a.xhat(xp[k]); });
+    sum += s;
+    dot += d;
+  }
+  return {sum, dot};
 }
 
 void norm_backward_dx(const ChannelNorm<float>& a, const float* x, const float* dy, float* dx,
-                      int64_t n, float scale, float mean_dz, float mean_dz_xhat) {
-  simd::kernels().batch_norm_backward_dx(simd_args(a), x, dy, dx, n, scale, mean_dz, mean_dz_xhat);
+                      const Planes& p, float scale, float mean_dz, float mean_dz_xhat) {
+  simd::kernels().batch_norm_backward_dx(simd_args(a), x, dy, dx, p, scale, mean_dz, mean_dz_xhat);
 }
 void norm_backward_dx(const ChannelNorm<double>& a, const double* x, const double* dy, double* dx,
-                      int64_t n, double scale, double mean_dz, double mean_dz_xhat) {
-  for (int64_t i = 0; i < n; ++i) {
-    const double xh = a.xhat(x[i]);
-    dx[i] = scale * (a.dz(xh, dy[i]) - mean_dz - xh * mean_dz_xhat);
+                      const Planes& p, double scale, double mean_dz, double mean_dz_xhat) {
+  for (int64_t i = 0; i < p.count; ++i) {
+    for (int64_t s = i * p.stride; s < i * p.stride + p.size; ++s) {
+      const double xh = a.xhat(x[s]);
+      dx[s] = scale * (a.dz(xh, dy[s]) - mean_dz - xh * mean_dz_xhat);
+    }
   }
 }
 }  // namespace
@@ -181,15 +207,14 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
   const auto channel = [&gamma, &beta, &mean, &inv_std, relu](int64_t c) {
     return ChannelNorm<T>{mean[c], inv_std[c], gamma.value()[c], beta.value()[c], relu};
   };
+  const Planes planes{N, S, C * S};
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < C; ++c) {
     T var;
     if (training) {
       // The mean first, then the squared deviations from it (two passes: no cancellation).
-      double sum = 0, sq = 0;
-      for (int64_t n = 0; n < N; ++n) sum += plane_sum(px + (n * C + c) * S, S);
-      const double mu = sum / static_cast<double>(M);
-      for (int64_t n = 0; n < N; ++n) sq += plane_sq_dev(px + (n * C + c) * S, S, mu);
+      const double mu = channel_sum(px + c * S, planes) / static_cast<double>(M);
+      const double sq = channel_sq_dev(px + c * S, planes, mu);
       mean[c] = static_cast<T>(mu);
       var = static_cast<T>(sq / static_cast<double>(M));
       running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean[c];
@@ -200,11 +225,7 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
       var = running_var[c];
     }
     inv_std[c] = T(1) / std::sqrt(var + eps);
-    const ChannelNorm<T> a = channel(c);
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t off = (n * C + c) * S;
-      norm_forward(a, px + off, py + off, S);
-    }
+    norm_forward(channel(c), px + c * S, py + c * S, planes);
   }
   auto xn = x.node(), gn = gamma.node(), bn = beta.node();
   return Variable<T>::make_result(
@@ -221,13 +242,10 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
 #pragma omp parallel for schedule(static)
         for (int64_t c = 0; c < C; ++c) {
           const ChannelNorm<T> a{mean[c], inv_std[c], g[c], be[c], relu};
-          double sum_dz = 0, sum_dz_xhat = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const int64_t off = (n * C + c) * S;
-            const auto [s, d] = norm_backward_sums(a, px + off, pdy + off, S);
-            sum_dz += s;
-            sum_dz_xhat += d;
-          }
+          const Planes planes{N, S, C * S};
+          const std::pair<double, double> sums =
+              norm_backward_sums(a, px + c * S, pdy + c * S, planes);
+          const double sum_dz = sums.first, sum_dz_xhat = sums.second;
           dgamma[c] = static_cast<T>(sum_dz_xhat);
           dbeta[c] = static_cast<T>(sum_dz);
           if (dx.empty()) continue;
@@ -235,10 +253,8 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
           const T mean_dz = training ? static_cast<T>(sum_dz / static_cast<double>(M)) : T(0);
           const T mean_dz_xhat =
               training ? static_cast<T>(sum_dz_xhat / static_cast<double>(M)) : T(0);
-          for (int64_t n = 0; n < N; ++n) {
-            const int64_t off = (n * C + c) * S;
-            norm_backward_dx(a, px + off, pdy + off, pdx + off, S, scale, mean_dz, mean_dz_xhat);
-          }
+          norm_backward_dx(a, px + c * S, pdy + c * S, pdx + c * S, planes, scale, mean_dz,
+                           mean_dz_xhat);
         }
         if (xn->requires_grad) xn->accumulate_owned(std::move(dx));
         if (gn->requires_grad) gn->accumulate_owned(std::move(dgamma));

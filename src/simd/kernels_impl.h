@@ -76,7 +76,7 @@ inline void widen8(const float* x, Doubles8& out) {
 
 inline void spill(const Doubles8& v, double* a) { std::memcpy(a, &v, sizeof v); }
 
-double sum(const float* x, int64_t n) {
+double plane_sum(const float* x, int64_t n) {
   Doubles8 acc = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -90,7 +90,7 @@ double sum(const float* x, int64_t n) {
   return combine(a);
 }
 
-double sq_dev(const float* x, int64_t n, double mean) {
+double plane_sq_dev(const float* x, int64_t n, double mean) {
   Doubles8 acc = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -112,7 +112,7 @@ inline float batch_norm_dz(const BatchNormArgs& a, float xhat, float dy) {
   return !a.relu || a.gamma * xhat + a.beta > 0.0F ? dy : 0.0F;
 }
 
-void batch_norm_forward(const BatchNormArgs& a, const float* x, float* y, int64_t n) {
+void batch_norm_forward_plane(const BatchNormArgs& a, const float* x, float* y, int64_t n) {
   if (a.relu) {
     for (int64_t i = 0; i < n; ++i) {
       const float v = a.gamma * batch_norm_xhat(a, x[i]) + a.beta;
@@ -164,8 +164,8 @@ void batch_norm_backward_sums_of(const BatchNormArgs& a, const float* x, const f
   *sum_dz_xhat = combine(d);
 }
 
-void batch_norm_backward_sums(const BatchNormArgs& a, const float* x, const float* dy, int64_t n,
-                              double* sum_dz, double* sum_dz_xhat) {
+void batch_norm_backward_sums_plane(const BatchNormArgs& a, const float* x, const float* dy,
+                                    int64_t n, double* sum_dz, double* sum_dz_xhat) {
   if (a.relu) {
     batch_norm_backward_sums_of<true>(a, x, dy, n, sum_dz, sum_dz_xhat);
   } else {
@@ -173,11 +173,54 @@ void batch_norm_backward_sums(const BatchNormArgs& a, const float* x, const floa
   }
 }
 
-void batch_norm_backward_dx(const BatchNormArgs& a, const float* x, const float* dy, float* dx,
-                            int64_t n, float scale, float mean_dz, float mean_dz_xhat) {
+void batch_norm_backward_dx_plane(const BatchNormArgs& a, const float* x, const float* dy,
+                                  float* dx, int64_t n, float scale, float mean_dz,
+                                  float mean_dz_xhat) {
   for (int64_t i = 0; i < n; ++i) {
     const float xhat = batch_norm_xhat(a, x[i]);
     dx[i] = scale * (batch_norm_dz(a, xhat, dy[i]) - mean_dz - xhat * mean_dz_xhat);
+  }
+}
+
+// The per-channel entry points: the plane kernels above over every plane of the channel, in
+// order (one call per channel, not per plane: the ConvNet's 2x2 maps have planes of 4 values).
+double sum(const float* x, const Planes& p) {
+  double total = 0;
+  for (int64_t i = 0; i < p.count; ++i) total += plane_sum(x + i * p.stride, p.size);
+  return total;
+}
+
+double sq_dev(const float* x, const Planes& p, double mean) {
+  double total = 0;
+  for (int64_t i = 0; i < p.count; ++i) total += plane_sq_dev(x + i * p.stride, p.size, mean);
+  return total;
+}
+
+void batch_norm_forward(const BatchNormArgs& a, const float* x, float* y, const Planes& p) {
+  for (int64_t i = 0; i < p.count; ++i) {
+    batch_norm_forward_plane(a, x + i * p.stride, y + i * p.stride, p.size);
+  }
+}
+
+void batch_norm_backward_sums(const BatchNormArgs& a, const float* x, const float* dy,
+                              const Planes& p, double* sum_dz, double* sum_dz_xhat) {
+  double s = 0, d = 0;
+  for (int64_t i = 0; i < p.count; ++i) {
+    double ps = 0, pd = 0;
+    batch_norm_backward_sums_plane(a, x + i * p.stride, dy + i * p.stride, p.size, &ps, &pd);
+    s += ps;
+    d += pd;
+  }
+  *sum_dz = s;
+  *sum_dz_xhat = d;
+}
+
+void batch_norm_backward_dx(const BatchNormArgs& a, const float* x, const float* dy, float* dx,
+                            const Planes& p, float scale, float mean_dz, float mean_dz_xhat) {
+  for (int64_t i = 0; i < p.count; ++i) {
+    const int64_t off = i * p.stride;
+    batch_norm_backward_dx_plane(a, x + off, dy + off, dx + off, p.size, scale, mean_dz,
+                                 mean_dz_xhat);
   }
 }
 

@@ -22,6 +22,10 @@ struct BatchNormArgs {
   bool relu;
 };
 
+struct Planes {
+  int64_t count, size, stride;
+};
+
 struct KernelTable {
   void (*relu_forward)(const float* x, float* y, int64_t n);
   void (*relu_backward)(const float* y, const float* dy, float* dx, int64_t n);
@@ -31,19 +35,22 @@ struct KernelTable {
   void (*adam)(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n);
   void (*sgd)(float lr, float weight_decay, float* w, const float* g, int64_t n);
   bool (*all_finite)(const float* x, int64_t n);
-  // Sums in double, in a fixed order (8 interleaved lanes): of x; of (x - mean)^2.
-  // Single-threaded, like the batch-norm kernels below: batch norm calls them per plane from its
-  // own threads.
-  double (*sum)(const float* x, int64_t n);
-  double (*sq_dev)(const float* x, int64_t n, double mean);
-  // Batch norm of n values of one channel: y from x; the backward sums of dz and dz * xhat,
-  // where dz is dy masked by the ReLU (the 8-lane order above); and
+  // Batch norm works on one channel of an NCHW tensor at a time: `planes.count` planes of
+  // `planes.size` values, `planes.stride` values apart. Single-threaded: batch norm calls these
+  // per channel from its own threads. Sums are in double: each plane's in 8 interleaved lanes
+  // combined as ((0+1)+(2+3))+((4+5)+(6+7)), the planes' added in order.
+  // Sums of x and of (x - mean)^2:
+  double (*sum)(const float* x, const Planes& planes);
+  double (*sq_dev)(const float* x, const Planes& planes, double mean);
+  // y from x; the backward sums of dz and dz * xhat, where dz is dy masked by the ReLU; and
   // dx = scale * (dz - mean_dz - xhat * mean_dz_xhat).
-  void (*batch_norm_forward)(const BatchNormArgs& a, const float* x, float* y, int64_t n);
+  void (*batch_norm_forward)(const BatchNormArgs& a, const float* x, float* y,
+                             const Planes& planes);
   void (*batch_norm_backward_sums)(const BatchNormArgs& a, const float* x, const float* dy,
-                                   int64_t n, double* sum_dz, double* sum_dz_xhat);
+                                   const Planes& planes, double* sum_dz, double* sum_dz_xhat);
   void (*batch_norm_backward_dx)(const BatchNormArgs& a, const float* x, const float* dy, float* dx,
-                                 int64_t n, float scale, float mean_dz, float mean_dz_xhat);
+                                 const Planes& planes, float scale, float mean_dz,
+                                 float mean_dz_xhat);
 };
 
 enum class Isa { kGeneric, kAvx2, kAvx512 };
