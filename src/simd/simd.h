@@ -22,6 +22,8 @@ struct BatchNormArgs {
   bool relu;
 };
 
+// `count` planes of `size` values, `stride` values apart: one channel of an NCHW tensor is
+// {N, H * W, C * H * W}.
 struct Planes {
   int64_t count, size, stride;
 };
@@ -35,8 +37,7 @@ struct KernelTable {
   void (*adam)(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n);
   void (*sgd)(float lr, float weight_decay, float* w, const float* g, int64_t n);
   bool (*all_finite)(const float* x, int64_t n);
-  // Batch norm works on one channel of an NCHW tensor at a time: `planes.count` planes of
-  // `planes.size` values, `planes.stride` values apart. Single-threaded: batch norm calls these
+  // Batch norm works on one channel (Planes) at a time. Single-threaded: batch norm calls these
   // per channel from its own threads. Sums are in double: each plane's in 8 interleaved lanes
   // combined as ((0+1)+(2+3))+((4+5)+(6+7)), the planes' added in order.
   // Sums of x and of (x - mean)^2:
