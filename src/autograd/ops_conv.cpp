@@ -40,7 +40,7 @@ std::pair<double, double> lane_sums(int64_t n, F f, G g) {
 // plain loops doing the same, plane by plane, planes' sums added in order.
 using simd::Planes;
 
-// f(plane pointer offset, plane index) for every plane; sums plane_sum(offset) in order.
+// The sum over the planes, in order, of plane_sum(offset of the plane).
 template <typename F>
 double sum_over_planes(const Planes& p, F plane_sum) {
   double total = 0;
