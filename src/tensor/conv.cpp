@@ -337,8 +337,7 @@ Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride,
         for (int64_t h = rows.h0 + 1; h < rows.h1; ++h) {
           const T* row = plane + h * W;
           const auto base = static_cast<int32_t>(h * W);
-          // A lower row never wins a tie. Bit masks and std::max (which keeps its first argument
-          // on a tie or a NaN, as `>` does) rather than selects, which GCC leaves as branches.
+          // pool_step without the index test: a lower row never wins a tie.
           for (int32_t w = 0; w < static_cast<int32_t>(W); ++w) {
             const int32_t wins = -static_cast<int32_t>(row[w] > cm[w]);
             ca[w] = (ca[w] & ~wins) | ((base + w) & wins);
