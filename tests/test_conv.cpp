@@ -232,5 +232,43 @@ TEST(ConvNet, ShapeParameterCountAndNames) {
   EXPECT_EQ(net(Variable<float>(x)).shape(), (Shape{2, 10}));
 }
 
+// In eval mode with autograd off, each conv + batch norm + ReLU runs as one folded convolution:
+// the same logits as the separate ops (autograd on) up to rounding; training mode is untouched.
+TEST(ConvNet, EvaluationFoldsBatchNormIntoTheConvolutions) {
+  Rng rng(15);
+  nn::ConvNet<float> net(3, 10, rng);
+  Tensor<float> x({4, 3, 32, 32});
+  for (float& v : x.values()) v = static_cast<float>(rng.normal());
+  net(Variable<float>(x));  // training mode: the running statistics move off 0 and 1
+  for (auto& [name, t] : net.named_buffers()) {
+    for (float& v : t.values()) v += static_cast<float>(0.1 * std::abs(rng.normal()));
+  }
+  net.eval();
+  const Tensor<float> separate = net(Variable<float>(x)).value();
+  Tensor<float> folded;
+  {
+    NoGradGuard no_grad;
+    folded = net(Variable<float>(x)).value();
+  }
+  double scale = 0;
+  for (float v : separate.values()) scale = std::max(scale, std::abs(static_cast<double>(v)));
+  EXPECT_GT(max_abs_diff(folded, separate), 0.0F);          // a different computation ...
+  EXPECT_LT(max_abs_diff(folded, separate) / scale, 1e-4);  // ... of the same function
+  NoGradGuard no_grad;
+  const Variable<float> w(Tensor<float>({2, 2, 3, 3})), b(Tensor<float>({2}));
+  const Tensor<float> two = Tensor<float>::full({2}, 1.0F);
+  EXPECT_NO_THROW(conv2d_bn_inference(Variable<float>(Tensor<float>({1, 2, 4, 4})), w, b, 1, 1,
+                                      BatchNormStats<float>{two, two, two, two, 1e-5F}, true));
+}
+
+TEST(ConvNet, FoldedInferenceRefusesAutograd) {
+  const Variable<float> x(Tensor<float>({1, 2, 4, 4})), w(Tensor<float>({2, 2, 3, 3})),
+      b(Tensor<float>({2}));
+  const Tensor<float> ones = Tensor<float>::full({2}, 1.0F);
+  EXPECT_THROW(conv2d_bn_inference(x, w, b, 1, 1,
+                                   BatchNormStats<float>{ones, ones, ones, ones, 1e-5F}, true),
+               std::logic_error);
+}
+
 }  // namespace
 }  // namespace nabla

@@ -225,9 +225,8 @@ double relative_error(const Tensor<float>& a, const Tensor<double>& b) {
 using testing::ConvCase;
 using testing::random_normal;
 
-// The float32 convolutions (Winograd or oneDNN) against the float64 direct reference.
-TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
-  Rng rng(4);
+// Shapes for every float32 convolution path: the odd shapes (oneDNN) and Winograd's.
+std::vector<ConvCase> float_conv_cases() {
   std::vector<ConvCase> cases = testing::odd_conv_cases();
   cases.insert(
       cases.end(),
@@ -243,7 +242,13 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
        ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
        ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1},
        ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}});
-  for (const ConvCase& c : cases) {
+  return cases;
+}
+
+// The float32 convolutions (Winograd or oneDNN) against the float64 direct reference.
+TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
+  Rng rng(4);
+  for (const ConvCase& c : float_conv_cases()) {
     SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
     const Tensor<double> x = random_normal(c.x, rng), w = random_normal(c.w, rng),
                          b = random_normal({c.w[0]}, rng);
@@ -276,6 +281,48 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
     EXPECT_TRUE(only_w.dbias.empty());
     EXPECT_EQ(max_abs_diff(only_w.dweight, g.dweight), 0.0F);
   }
+}
+
+// Batch norm (eval mode) and ReLU folded into the convolution, against the three steps done one
+// after the other on the float64 reference convolution; every float32 path and float64.
+TEST(ConvKernels, FoldedBatchNormMatchesConvThenBatchNorm) {
+  Rng rng(14);
+  for (const ConvCase& c : float_conv_cases()) {
+    SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
+    const int64_t O = c.w[0];
+    const Tensor<double> x = random_normal(c.x, rng), w = random_normal(c.w, rng),
+                         b = random_normal({O}, rng), gamma = random_normal({O}, rng),
+                         beta = random_normal({O}, rng), mean = random_normal({O}, rng);
+    Tensor<double> var = random_normal({O}, rng);
+    for (double& v : var.values()) v = 0.5 + v * v;
+    const double eps = 1e-5;
+    const Tensor<double> conv = conv2d_forward_reference(x, w, b, c.stride, c.pad);
+    for (bool relu : {false, true}) {
+      SCOPED_TRACE(relu ? "relu" : "no relu");
+      Tensor<double> expected = conv.clone();
+      const int64_t plane = conv.dim(2) * conv.dim(3);
+      for (int64_t i = 0; i < expected.numel(); ++i) {
+        const int64_t o = i / plane % O;
+        const double v = (conv[i] - mean[o]) / std::sqrt(var[o] + eps) * gamma[o] + beta[o];
+        expected[i] = relu && v < 0 ? 0 : v;
+      }
+      const Tensor<double> y64 =
+          conv2d_bn_inference(x, w, b, c.stride, c.pad, {gamma, beta, mean, var, eps}, relu);
+      EXPECT_LT(max_abs_diff(y64, expected), 1e-12);
+      const auto f = [](const Tensor<double>& t) { return tensor_cast<float>(t); };
+      const Tensor<float> gf = f(gamma), bf = f(beta), mf = f(mean), vf = f(var);
+      const Tensor<float> y32 =
+          conv2d_bn_inference(f(x), f(w), f(b), c.stride, c.pad, {gf, bf, mf, vf, 1e-5F}, relu);
+      ASSERT_EQ(y32.shape(), expected.shape());
+      EXPECT_LT(relative_error(y32, expected), 1e-5);
+    }
+  }
+  const Tensor<float> x({1, 2, 4, 4}), w({3, 2, 3, 3}), three({3}), two({2});
+  EXPECT_THROW(
+      conv2d_bn_inference(x, w, Tensor<float>(), 1, 1, {three, three, two, three, 1e-5F}, true),
+      std::invalid_argument);
+  EXPECT_THROW(conv2d_bn_inference(x, w, two, 1, 1, {three, three, three, three, 1e-5F}, true),
+               std::invalid_argument);
 }
 
 // GEMM (oneDNN's SGEMM for float) against the three-loop reference, every transpose.

@@ -35,6 +35,25 @@ template <typename T>
 Tensor<T> conv2d_forward_reference(const Tensor<T>& x, const Tensor<T>& weight,
                                    const Tensor<T>& bias, int64_t stride, int64_t pad);
 
+// A batch norm's parameters and running statistics, each (O), for folding into the convolution
+// before it.
+template <typename T>
+struct BatchNormStats {
+  const Tensor<T>& gamma;
+  const Tensor<T>& beta;
+  const Tensor<T>& running_mean;
+  const Tensor<T>& running_var;
+  T eps;
+};
+
+// Inference only (no autograd): batch_norm(conv2d(x)) with the batch norm in eval mode, then
+// max(0, .) when relu, as one convolution: for each output channel o, with
+// s = gamma / sqrt(running_var + eps), the filter of o times s and the bias (bias - mean) s + beta
+// (docs/derivations.md). The same function as the three ops up to rounding, one pass fewer.
+template <typename T>
+Tensor<T> conv2d_bn_inference(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                              int64_t stride, int64_t pad, const BatchNormStats<T>& bn, bool relu);
+
 // Gradients of conv2d given dy; each output is computed only when its flag is set.
 template <typename T>
 struct Conv2dGrads {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nabla/autograd.h"
+#include "nabla/conv.h"
 
 namespace nabla {
 
@@ -90,6 +91,13 @@ template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
                          Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
                          T eps, bool relu = false);
+// Inference only, with autograd off (NoGradGuard; throws std::logic_error otherwise):
+// batch_norm2d(conv2d(x, weight, bias), eval mode) and, with relu, the ReLU after it, as one
+// convolution with the batch norm folded into its filters and bias (conv2d_bn_inference in conv.h).
+template <typename T>
+Variable<T> conv2d_bn_inference(const Variable<T>& x, const Variable<T>& weight,
+                                const Variable<T>& bias, int64_t stride, int64_t pad,
+                                const BatchNormStats<T>& bn, bool relu);
 
 // A constant (no gradient) of shape [] holding v.
 template <typename T>

@@ -158,6 +158,20 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
 }
 
 template <typename T>
+Variable<T> conv2d_bn_inference(const Variable<T>& x, const Variable<T>& weight,
+                                const Variable<T>& bias, int64_t stride, int64_t pad,
+                                const BatchNormStats<T>& bn, bool relu) {
+  if (grad_enabled()) {
+    throw std::logic_error("conv2d_bn_inference: inference only, call it with autograd off");
+  }
+  const Tensor<T> no_bias;
+  return Variable<T>::make_result(
+      conv2d_bn_inference(x.value(), weight.value(), bias.defined() ? bias.value() : no_bias,
+                          stride, pad, bn, relu),
+      relu ? "conv2d_bn_relu" : "conv2d_bn", {}, nullptr);
+}
+
+template <typename T>
 Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int64_t pad) {
   PoolArgmax argmax;
   Tensor<T> y = max_pool2d_forward(x.value(), kernel, stride, pad, argmax);
@@ -265,6 +279,9 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
 #define NABLA_CONV_OPS(T)                                                                          \
   template Variable<T> conv2d<T>(const Variable<T>&, const Variable<T>&, const Variable<T>&,       \
                                  int64_t, int64_t);                                                \
+  template Variable<T> conv2d_bn_inference<T>(const Variable<T>&, const Variable<T>&,              \
+                                              const Variable<T>&, int64_t, int64_t,                \
+                                              const BatchNormStats<T>&, bool);                     \
   template Variable<T> max_pool2d<T>(const Variable<T>&, int64_t, int64_t, int64_t);               \
   template Variable<T> batch_norm2d<T>(const Variable<T>&, const Variable<T>&, const Variable<T>&, \
                                        Tensor<T>&, Tensor<T>&, bool, T, T, bool);

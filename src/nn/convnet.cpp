@@ -24,6 +24,12 @@ Variable<T> Conv2d<T>::forward(const Variable<T>& x) {
 }
 
 template <typename T>
+Variable<T> Conv2d<T>::forward_bn_inference(const Variable<T>& x, const BatchNorm2d<T>& bn,
+                                            bool relu) {
+  return conv2d_bn_inference(x, weight_, bias_, stride_, pad_, bn.stats(), relu);
+}
+
+template <typename T>
 BatchNorm2d<T>::BatchNorm2d(int64_t channels, T eps, T momentum) : eps_(eps), momentum_(momentum) {
   gamma_ = this->register_parameter("weight", Tensor<T>::full({channels}, T(1)));
   beta_ = this->register_parameter("bias", Tensor<T>({channels}));
@@ -77,11 +83,23 @@ ConvNet<T>::ConvNet(int64_t n_channels, int64_t n_classes, Rng& rng) {
 template <typename T>
 Variable<T> ConvNet<T>::forward(const Variable<T>& x) {
   const auto& layers = this->layers();
+  const bool fold = !this->training() && !grad_enabled();
+  const auto is_relu = [&layers](size_t i) {
+    return i < layers.size() && dynamic_cast<ReLU<T>*>(layers[i].get()) != nullptr;
+  };
   Variable<T> h = x;
   for (size_t i = 0; i < layers.size(); ++i) {
+    auto* conv = dynamic_cast<Conv2d<T>*>(layers[i].get());
+    auto* conv_bn =
+        i + 1 < layers.size() ? dynamic_cast<BatchNorm2d<T>*>(layers[i + 1].get()) : nullptr;
+    if (fold && conv != nullptr && conv_bn != nullptr) {
+      const bool relu = is_relu(i + 2);
+      h = conv->forward_bn_inference(h, *conv_bn, relu);
+      i += relu ? 2 : 1;
+      continue;
+    }
     auto* bn = dynamic_cast<BatchNorm2d<T>*>(layers[i].get());
-    if (bn != nullptr && i + 1 < layers.size() &&
-        dynamic_cast<ReLU<T>*>(layers[i + 1].get()) != nullptr) {
+    if (bn != nullptr && is_relu(i + 1)) {
       h = bn->forward_relu(h);
       ++i;
     } else {

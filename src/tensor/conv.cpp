@@ -1,6 +1,7 @@
 #include "nabla/conv.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -128,6 +129,57 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tens
       T* dst = py + (n * g.O + o) * S;
       for (int64_t s = 0; s < S; ++s) dst[s] = src[s] + b;
     }
+  }
+  return y;
+}
+
+template <typename T>
+Tensor<T> conv2d_bn_inference(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                              int64_t stride, int64_t pad, const BatchNormStats<T>& bn, bool relu) {
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
+  for (const Tensor<T>* t : {&bn.gamma, &bn.beta, &bn.running_mean, &bn.running_var}) {
+    if (t->numel() != g.O) {
+      throw std::invalid_argument("conv2d_bn_inference: the convolution has " +
+                                  std::to_string(g.O) + " output channels, batch norm " +
+                                  std::to_string(t->numel()));
+    }
+  }
+  if (!bias.empty() && bias.numel() != g.O) {
+    throw std::invalid_argument("conv2d_bn_inference: bias size " + std::to_string(bias.numel()) +
+                                " for " + std::to_string(g.O) + " output channels");
+  }
+  // The scale and the folded bias in double, rounded once.
+  Tensor<T> scale({g.O}), folded_bias({g.O});
+  for (int64_t o = 0; o < g.O; ++o) {
+    const double s =
+        static_cast<double>(bn.gamma[o]) /
+        std::sqrt(static_cast<double>(bn.running_var[o]) + static_cast<double>(bn.eps));
+    const double b = bias.empty() ? 0.0 : static_cast<double>(bias[o]);
+    scale[o] = static_cast<T>(s);
+    folded_bias[o] = static_cast<T>((b - static_cast<double>(bn.running_mean[o])) * s +
+                                    static_cast<double>(bn.beta[o]));
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (detail::winograd_applies(g)) {
+      Tensor<T> y = Tensor<T>::uninitialized({g.N, g.O, g.OH, g.OW});
+      detail::winograd_forward(x.data(), weight.data(), folded_bias.data(), g, y.data(), nullptr,
+                               {scale.data(), relu});
+      return y;
+    }
+  }
+  // Elsewhere the folded filters are a copy (the layers that get here have few weights).
+  Tensor<T> folded = Tensor<T>::uninitialized(weight.shape());
+  const int64_t per_filter = weight.numel() / g.O;
+  for (int64_t o = 0; o < g.O; ++o) {
+    for (int64_t k = o * per_filter; k < (o + 1) * per_filter; ++k)
+      folded[k] = weight[k] * scale[o];
+  }
+  Tensor<T> y = conv2d_forward(x, folded, folded_bias, stride, pad);
+  if (relu) {
+    T* py = y.data();
+    const int64_t n = y.numel();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) py[i] = py[i] < T(0) ? T(0) : py[i];  // NaN stays NaN
   }
   return y;
 }
@@ -407,6 +459,8 @@ Tensor<T> max_pool2d_forward_reference(const Tensor<T>& x, int64_t kernel, int64
   template Conv2dGrads<T> conv2d_backward<T>(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, \
                                              int64_t, int64_t, bool, bool, bool,                   \
                                              const Conv2dSaved*);                                  \
+  template Tensor<T> conv2d_bn_inference<T>(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,  \
+                                            int64_t, int64_t, const BatchNormStats<T>&, bool);     \
   template Conv2dGrads<T> conv2d_backward_reference<T>(const Tensor<T>&, const Tensor<T>&,         \
                                                        const Tensor<T>&, int64_t, int64_t);        \
   template Tensor<T> max_pool2d_forward<T>(const Tensor<T>&, int64_t, int64_t, int64_t,            \

@@ -9,7 +9,8 @@ namespace nabla::detail {
   namespace ns {                                                                           \
   bool winograd_applies(const Conv2dGeometry& g);                                          \
   void winograd_forward(const float* x, const float* weight, const float* bias,            \
-                        const Conv2dGeometry& g, float* y, WinogradSaved* keep);           \
+                        const Conv2dGeometry& g, float* y, WinogradSaved* keep,            \
+                        const WinogradEpilogue& epilogue);                                 \
   void winograd_backward(const float* dy, const float* x, const float* weight,             \
                          const Conv2dGeometry& g, float* dx, float* dweight, float* dbias, \
                          const WinogradSaved* kept);                                       \
@@ -22,14 +23,15 @@ NABLA_DECLARE_WINO(generic)
 bool winograd_applies(const Conv2dGeometry& g) { return generic::winograd_applies(g); }
 
 void winograd_forward(const float* x, const float* weight, const float* bias,
-                      const Conv2dGeometry& g, float* y, WinogradSaved* keep) {
+                      const Conv2dGeometry& g, float* y, WinogradSaved* keep,
+                      const WinogradEpilogue& epilogue) {
   switch (simd::active_isa()) {
     case simd::Isa::kAvx512:
-      return avx512::winograd_forward(x, weight, bias, g, y, keep);
+      return avx512::winograd_forward(x, weight, bias, g, y, keep, epilogue);
     case simd::Isa::kAvx2:
-      return avx2::winograd_forward(x, weight, bias, g, y, keep);
+      return avx2::winograd_forward(x, weight, bias, g, y, keep, epilogue);
     default:
-      return generic::winograd_forward(x, weight, bias, g, y, keep);
+      return generic::winograd_forward(x, weight, bias, g, y, keep, epilogue);
   }
 }
 

@@ -16,10 +16,18 @@ struct WinogradSaved {
   int tile = 0;
 };
 
+// Inference extras of the forward pass: each output channel o's filter times filter_scale[o]
+// (when not null; batch norm folded into the convolution), and max(0, .) on the output (relu).
+struct WinogradEpilogue {
+  const float* filter_scale = nullptr;
+  bool relu = false;
+};
+
 bool winograd_applies(const Conv2dGeometry& g);
 // keep, when not null, receives U and V.
 void winograd_forward(const float* x, const float* weight, const float* bias,
-                      const Conv2dGeometry& g, float* y, WinogradSaved* keep = nullptr);
+                      const Conv2dGeometry& g, float* y, WinogradSaved* keep = nullptr,
+                      const WinogradEpilogue& epilogue = {});
 // kept, when not null, is what the forward pass on the same x and weight kept.
 void winograd_backward(const float* dy, const float* x, const float* weight,
                        const Conv2dGeometry& g, float* dx, float* dweight, float* dbias,

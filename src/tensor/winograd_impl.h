@@ -241,36 +241,52 @@ inline void load_lanes(const float* src, int lanes, Lanes& v) {
   }
 }
 
+// Where a tile's transformed values go in a tile-major buffer: value xi of channel c at
+// at[xi * stride + c] (the row of the tile in the buffer, with `stride` floats between positions).
+struct TileRow {
+  float* at;
+  int64_t stride;
+};
+
+// The row of tile t in a buffer [xi][t][channel] of `rows` tiles and `channels` channels.
+TileRow row_of(float* buffer, int64_t t, int64_t rows, int64_t channels) {
+  return {buffer + t * channels, rows * channels};
+}
+
+// (B^T d B) of the 6x6 input tile at `at` of channels c0 .. c0 + lanes of x (N, C, H, W),
+// padded by 1, into `row`.
+template <typename F>
+void input_tile(const float* x, const Tiling& tl, TileAt at, int64_t c0, int lanes, TileRow row) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  const auto [n, i, j] = at;
+  Lanes d[kPositions], v[kPositions];
+  const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
+  for (int r = 0; r < kTile; ++r) {
+    for (int q = 0; q < kTile; ++q) {
+      const int64_t h = h0 + r, w = w0 + q;
+      const bool inside = h >= 0 && h < tl.H && w >= 0 && w < tl.W;
+      const float* p = x + ((n * tl.C + c0) * tl.H + h) * tl.W + w;
+      for (int l = 0; l < kLanes; ++l) {
+        d[r * kTile + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
+      }
+    }
+  }
+  transform_2d(d, kTile, F::input_1d, kTile, v);
+  for (int xi = 0; xi < kPositions; ++xi) store_lanes(v[xi], lanes, row.at + xi * row.stride + c0);
+}
+
 // V[xi][t][c] = (B^T d B)[xi] for the 6x6 tile t of channel c of x (N, C, H, W), padded by 1.
 template <typename F>
 void transform_input(const float* x, const Tiling& tl, float* V) {
-  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t TC = tl.T * tl.C;
   for_each_tile_block(tl, tl.C, [&](int64_t t, TileAt at, int64_t c0, int lanes) {
-    const auto [n, i, j] = at;
-    Lanes d[kPositions], v[kPositions];
-    const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
-    for (int r = 0; r < kTile; ++r) {
-      for (int q = 0; q < kTile; ++q) {
-        const int64_t h = h0 + r, w = w0 + q;
-        const bool inside = h >= 0 && h < tl.H && w >= 0 && w < tl.W;
-        const float* p = x + ((n * tl.C + c0) * tl.H + h) * tl.W + w;
-        for (int l = 0; l < kLanes; ++l) {
-          d[r * kTile + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
-        }
-      }
-    }
-    transform_2d(d, kTile, F::input_1d, kTile, v);
-    for (int xi = 0; xi < kPositions; ++xi) {
-      float* dst = V + xi * TC + t * tl.C + c0;
-      store_lanes(v[xi], lanes, dst);
-    }
+    input_tile<F>(x, tl, at, c0, lanes, row_of(V, t, tl.T, tl.C));
   });
 }
 
-// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c].
+// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c], times scale[o] when scale is not null.
 template <typename F>
-void transform_filter(const float* w, int64_t O, int64_t C, float* U) {
+void transform_filter(const float* w, int64_t O, int64_t C, float* U,
+                      const float* scale = nullptr) {
   constexpr int kTile = F::kTile, kPositions = kTile * kTile;
   const int64_t blocks = lane_blocks(C);
 #pragma omp parallel for collapse(2) schedule(static)
@@ -284,6 +300,11 @@ void transform_filter(const float* w, int64_t O, int64_t C, float* U) {
         for (int e = 0; e < 9; ++e) g[e][l] = k[e];
       }
       transform_2d(g, 3, F::filter_1d, kTile, u);
+      if (scale != nullptr) {
+        for (auto& lanes_of : u) {
+          for (float& v : lanes_of) v *= scale[o];
+        }
+      }
       for (int xi = 0; xi < kPositions; ++xi) {
         float* dst = U + (xi * O + o) * C + c0;
         store_lanes(u[xi], lanes, dst);
@@ -304,28 +325,46 @@ void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, i
   }
 }
 
-// y (N, O, H, W) = A^T M A per tile, plus bias (may be null); M is [xi][t][o].
+// The output tile at `at` of channels o0 .. o0 + lanes of y (N, O, H, W): A^T M A of the tile's
+// `row` of M, plus bias (may be null), then max(0, .) with relu (NaN stays NaN).
 template <typename F>
-void transform_output(const float* M, const Tiling& tl, int64_t O, const float* bias, float* y) {
+void output_tile(TileRow row, const Tiling& tl, TileAt at, int64_t O, int64_t o0, int lanes,
+                 const float* bias, bool relu, float* y) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t TO = tl.T * O;
+  const auto [n, i, j] = at;
+  Lanes m[kPositions], out[kOut * kOut], b;
+  for (int xi = 0; xi < kPositions; ++xi) load_lanes(row.at + xi * row.stride + o0, lanes, m[xi]);
+  transform_2d(m, kTile, F::output_1d, kOut, out);
+  if (bias != nullptr) {
+    load_lanes(bias + o0, lanes, b);
+  } else {
+    std::fill(b, b + kLanes, 0.0F);
+  }
+  for (auto& e : out) {
+    for (int l = 0; l < kLanes; ++l) e[l] += b[l];
+  }
+  if (relu) {
+    for (auto& e : out) {
+      for (int l = 0; l < kLanes; ++l) e[l] = e[l] < 0.0F ? 0.0F : e[l];
+    }
+  }
+  const int64_t rows = std::min<int64_t>(kOut, tl.H - i * kOut),
+                cols = std::min<int64_t>(kOut, tl.W - j * kOut);
+  for (int l = 0; l < lanes; ++l) {
+    float* plane = y + (n * O + o0 + l) * tl.H * tl.W + i * kOut * tl.W + j * kOut;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t q = 0; q < cols; ++q) plane[r * tl.W + q] = out[r * kOut + q][l];
+    }
+  }
+}
+
+// y (N, O, H, W) = A^T M A per tile, plus bias (may be null), then max(0, .) with relu; M is
+// [xi][t][o].
+template <typename F>
+void transform_output(const float* M, const Tiling& tl, int64_t O, const float* bias, bool relu,
+                      float* y) {
   for_each_tile_block(tl, O, [&](int64_t t, TileAt at, int64_t o0, int lanes) {
-    const auto [n, i, j] = at;
-    Lanes m[kPositions], out[kOut * kOut];
-    for (int xi = 0; xi < kPositions; ++xi) {
-      const float* src = M + xi * TO + t * O + o0;
-      load_lanes(src, lanes, m[xi]);
-    }
-    transform_2d(m, kTile, F::output_1d, kOut, out);
-    for (int l = 0; l < lanes; ++l) {
-      const float b = bias != nullptr ? bias[o0 + l] : 0.0F;
-      float* plane = y + (n * O + o0 + l) * tl.H * tl.W;
-      for (int r = 0; r < kOut && i * kOut + r < tl.H; ++r) {
-        for (int q = 0; q < kOut && j * kOut + q < tl.W; ++q) {
-          plane[(i * kOut + r) * tl.W + j * kOut + q] = out[r * kOut + q][l] + b;
-        }
-      }
-    }
+    output_tile<F>(row_of(const_cast<float*>(M), t, tl.T, O), tl, at, O, o0, lanes, bias, relu, y);
   });
 }
 
@@ -458,15 +497,15 @@ constexpr int64_t positions() {
 
 template <typename F>
 void forward(const float* x, const float* weight, const float* bias, const Conv2dGeometry& g,
-             float* y, WinogradSaved* keep) {
+             float* y, WinogradSaved* keep, const WinogradEpilogue& epilogue) {
   const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
   auto U = buffer(positions<F>() * g.O * g.C);
   auto V = buffer(positions<F>() * tl.T * g.C);
   auto M = buffer(positions<F>() * tl.T * g.O);
-  transform_filter<F>(weight, g.O, g.C, U.get());
+  transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
   transform_input<F>(x, tl, V.get());
   batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get());
-  transform_output<F>(M.get(), tl, g.O, bias, y);
+  transform_output<F>(M.get(), tl, g.O, bias, epilogue.relu, y);
   count_pass(g);
   if (keep != nullptr) {
     keep->U = std::move(U);
@@ -518,12 +557,13 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
 bool winograd_applies(const Conv2dGeometry& g) { return algorithm_for(g) != Algorithm::kNone; }
 
 void winograd_forward(const float* x, const float* weight, const float* bias,
-                      const Conv2dGeometry& g, float* y, WinogradSaved* keep) {
+                      const Conv2dGeometry& g, float* y, WinogradSaved* keep,
+                      const WinogradEpilogue& epilogue) {
   switch (algorithm_for(g)) {
     case Algorithm::kF43:
-      return forward<F43>(x, weight, bias, g, y, keep);
+      return forward<F43>(x, weight, bias, g, y, keep, epilogue);
     case Algorithm::kF23:
-      return forward<F23>(x, weight, bias, g, y, keep);
+      return forward<F23>(x, weight, bias, g, y, keep, epilogue);
     default:
       throw std::logic_error("winograd_forward: unsupported geometry");
   }

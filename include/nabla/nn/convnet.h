@@ -6,9 +6,13 @@
 // stride 2, padding 1 (32 -> 16 -> 8 -> 4 -> 2 -> 1).
 #pragma once
 
+#include "nabla/conv.h"
 #include "nabla/nn/layers.h"
 
 namespace nabla::nn {
+
+template <typename T>
+class BatchNorm2d;
 
 // y = conv2d(x, weight, bias); weight (O,C,K,K) and bias (O) uniform in +-1/sqrt(C*K*K), as
 // torch.nn.Conv2d's default initialisation.
@@ -18,6 +22,9 @@ class Conv2d : public Module<T> {
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t pad,
          Rng& rng);
   Variable<T> forward(const Variable<T>& x) override;
+  // Inference only (autograd off): bn (eval mode) after this convolution and, with relu, a ReLU
+  // after that, as one folded convolution (conv2d_bn_inference).
+  Variable<T> forward_bn_inference(const Variable<T>& x, const BatchNorm2d<T>& bn, bool relu);
 
  private:
   int64_t stride_, pad_;
@@ -32,6 +39,10 @@ class BatchNorm2d : public Module<T> {
   Variable<T> forward(const Variable<T>& x) override;
   // relu(forward(x)) as one op.
   Variable<T> forward_relu(const Variable<T>& x);
+  // gamma, beta and the running statistics, as eval mode uses them.
+  BatchNormStats<T> stats() const {
+    return {gamma_.value(), beta_.value(), running_mean_, running_var_, eps_};
+  }
 
  private:
   T eps_, momentum_;
@@ -51,7 +62,9 @@ class MaxPool2d : public Module<T> {
 };
 
 // x (N, n_channels, 32, 32) -> logits (N, n_classes). Each batch norm and the ReLU after it run
-// as one op (batch_norm2d with relu); the modules and their names stay those of Table 1.
+// as one op (batch_norm2d with relu); in eval mode with autograd off (evaluation), each
+// convolution, batch norm and ReLU run as one folded convolution (conv2d_bn_inference). The
+// modules and their names stay those of Table 1.
 template <typename T>
 class ConvNet : public Sequential<T> {
  public:
