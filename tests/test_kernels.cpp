@@ -241,7 +241,12 @@ std::vector<ConvCase> float_conv_cases() {
        ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
        ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
        ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1},
-       ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}});
+       ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1},
+       // Enough tiles for the blocked forward pass (the evaluation's): whole blocks, and a
+       // last block cut short; F(4x4, 3x3) and F(2x2, 3x3).
+       ConvCase{{16, 16, 32, 32}, {16, 16, 3, 3}, 1, 1},
+       ConvCase{{17, 17, 32, 32}, {19, 17, 3, 3}, 1, 1},
+       ConvCase{{1030, 16, 2, 2}, {16, 16, 3, 3}, 1, 1}});
   return cases;
 }
 

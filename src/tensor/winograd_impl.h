@@ -495,10 +495,78 @@ constexpr int64_t positions() {
   return int64_t{F::kTile} * F::kTile;
 }
 
+// The blocked forward pass works on blocks of tiles whose V and M (positions x tiles x channels)
+// take about kBlockBytes, so that they stay in cache from the input transform through the GEMMs
+// to the output transform instead of going out to memory and back. Every block's GEMMs read all
+// of U, so it serves only layers with a small U (at most kMaxBlockedFilter bytes) and at least
+// kMinBlocks blocks (every thread gets some): the evaluation's large batches. The training step's
+// layers have too few tiles and run whole, one position's GEMM per thread. The choice depends
+// only on the geometry, never on the thread count. Measured in docs/results.md.
+constexpr int64_t kBlockBytes = int64_t{4} << 20, kMaxBlockedFilter = int64_t{12} << 20,
+                  kMinBlocks = 4;
+
+int64_t tiles_per_block(int64_t P, int64_t C, int64_t O) {
+  const int64_t per_tile = P * (C + O) * static_cast<int64_t>(sizeof(float));
+  return std::clamp<int64_t>(kBlockBytes / per_tile / 16 * 16, 16, 256);
+}
+
+// y for the tiles of `tl` in blocks of `block` tiles, spread over the threads: each block's input
+// transform, its GEMMs (M = V U^T, one per position) and its output transform, in turn. V, when
+// not null, receives every block's V ([xi][t][c], all tiles); else V lives only per block.
+template <typename F>
+void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O, int64_t block,
+                     const float* bias, bool relu, float* V, float* y) {
+  constexpr int64_t P = positions<F>();
+  const int64_t C = tl.C, blocks = (tl.T + block - 1) / block;
+  const int64_t c_blocks = lane_blocks(C), o_blocks = lane_blocks(O);
+#pragma omp parallel
+  {
+    auto M = buffer(P * block * O);
+    auto own_V = V != nullptr ? nullptr : buffer(P * block * C);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t t0 = b * block, rows = std::min(block, tl.T - t0);
+      // This block's V: its rows of the whole V, or the block's own.
+      const TileRow v0 = V != nullptr ? row_of(V, t0, tl.T, C) : row_of(own_V.get(), 0, rows, C);
+      for (int64_t t = t0; t < t0 + rows; ++t) {
+        for (int64_t cb = 0; cb < c_blocks; ++cb) {
+          const TileRow v{v0.at + (t - t0) * C, v0.stride};
+          input_tile<F>(x, tl, tile_at(tl, t), cb * kLanes, lanes_from(cb * kLanes, C), v);
+        }
+      }
+      for (int64_t xi = 0; xi < P; ++xi) {
+        dnnl_sgemm('N', 'T', rows, O, C, 1.0F, v0.at + xi * v0.stride, C, U + xi * O * C, C, 0.0F,
+                   M.get() + xi * rows * O, O);
+      }
+      for (int64_t t = t0; t < t0 + rows; ++t) {
+        for (int64_t ob = 0; ob < o_blocks; ++ob) {
+          output_tile<F>(row_of(M.get(), t - t0, rows, O), tl, tile_at(tl, t), O, ob * kLanes,
+                         lanes_from(ob * kLanes, O), bias, relu, y);
+        }
+      }
+    }
+  }
+}
+
 template <typename F>
 void forward(const float* x, const float* weight, const float* bias, const Conv2dGeometry& g,
              float* y, WinogradSaved* keep, const WinogradEpilogue& epilogue) {
   const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
+  const int64_t block = tiles_per_block(positions<F>(), g.C, g.O);
+  const int64_t filter_bytes = positions<F>() * g.O * g.C * static_cast<int64_t>(sizeof(float));
+  if (tl.T >= kMinBlocks * block && filter_bytes <= kMaxBlockedFilter) {
+    auto U = buffer(positions<F>() * g.O * g.C);
+    transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
+    auto V = keep != nullptr ? buffer(positions<F>() * tl.T * g.C) : nullptr;
+    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, V.get(), y);
+    count_pass(g);
+    if (keep != nullptr) {
+      keep->U = std::move(U);
+      keep->V = std::move(V);
+      keep->tile = F::kOut;
+    }
+    return;
+  }
   auto U = buffer(positions<F>() * g.O * g.C);
   auto V = buffer(positions<F>() * tl.T * g.C);
   auto M = buffer(positions<F>() * tl.T * g.O);
