@@ -72,6 +72,19 @@ TEST(MaxPool, PaddedCellsNeverWinAndValues) {
 // The separable max pooling against the direct reference: values and argmax, on odd maps, every
 // window geometry the checks allow, and many ties (values on a coarse grid, half of them 0 as
 // after a ReLU), where the first maximum in row-major order must win.
+// With autograd off or an input that needs no gradient, the op keeps no argmax: the same values.
+TEST(MaxPool, OpWithoutGradientGivesTheSameValues) {
+  Rng rng(16);
+  const Tensor<double> x = random_normal({2, 3, 9, 8}, rng);
+  const V with_grad = max_pool2d(V(x, true), 3, 2, 1);
+  EXPECT_EQ(max_abs_diff(max_pool2d(V(x, false), 3, 2, 1).value(), with_grad.value()), 0.0);
+  NoGradGuard no_grad;
+  const V without = max_pool2d(V(x, true), 3, 2, 1);
+  EXPECT_FALSE(without.requires_grad());
+  EXPECT_EQ(max_abs_diff(without.value(), with_grad.value()), 0.0);
+}
+
+// Also the path without argmax (inference), which the op takes when no gradient is wanted.
 TEST(MaxPool, FastMatchesReferenceWithTies) {
   Rng rng(13);
   for (const Shape& shape : {Shape{2, 3, 7, 9}, Shape{1, 1, 1, 1}, Shape{3, 2, 32, 32},
@@ -92,6 +105,10 @@ TEST(MaxPool, FastMatchesReferenceWithTies) {
           ASSERT_EQ(y.shape(), y_ref.shape());
           EXPECT_EQ(max_abs_diff(y, y_ref), 0.0F);
           EXPECT_TRUE(std::equal(arg.begin(), arg.end(), arg_ref.begin(), arg_ref.end()));
+          // Without the argmax (inference): the same maxima.
+          const Tensor<float> y_values = max_pool2d_forward(x, kernel, stride, pad);
+          ASSERT_EQ(y_values.shape(), y_ref.shape());
+          EXPECT_EQ(max_abs_diff(y_values, y_ref), 0.0F);
         }
       }
     }

@@ -77,6 +77,9 @@ using PoolArgmax = std::vector<int32_t, detail::UninitAllocator<int32_t>>;
 template <typename T>
 Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
                              PoolArgmax& argmax);
+// The same maxima without the argmax (inference).
+template <typename T>
+Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad);
 template <typename T>
 Tensor<T> max_pool2d_forward_reference(const Tensor<T>& x, int64_t kernel, int64_t stride,
                                        int64_t pad, PoolArgmax& argmax);

@@ -173,6 +173,10 @@ Variable<T> conv2d_bn_inference(const Variable<T>& x, const Variable<T>& weight,
 
 template <typename T>
 Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int64_t pad) {
+  if (!grad_enabled() || !x.requires_grad()) {
+    return Variable<T>::make_result(max_pool2d_forward(x.value(), kernel, stride, pad),
+                                    "max_pool2d", {}, nullptr);
+  }
   PoolArgmax argmax;
   Tensor<T> y = max_pool2d_forward(x.value(), kernel, stride, pad, argmax);
   auto xn = x.node();

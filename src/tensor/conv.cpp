@@ -354,7 +354,46 @@ void pool_row_across(const T* cm, const int32_t* ca, int64_t ow0, int64_t ow1, i
   }
 }
 
+// max_pool2d_forward without the argmax (inference): the same separable passes on values only.
+template <typename T>
+void max_pool2d_values(const T* px, int64_t planes, int64_t H, int64_t W, int64_t kernel,
+                       int64_t stride, int64_t pad, int64_t OH, int64_t OW, T* py) {
+#pragma omp parallel
+  {
+    std::vector<T> col_max(static_cast<size_t>(W));
+    T* cm = col_max.data();
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* plane = px + p * H * W;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const Window rows = window(oh, 0, kernel, stride, pad, H, W);
+        std::copy(plane + rows.h0 * W, plane + (rows.h0 + 1) * W, cm);
+        for (int64_t h = rows.h0 + 1; h < rows.h1; ++h) {
+          for (int64_t w = 0; w < W; ++w) cm[w] = std::max(cm[w], plane[h * W + w]);
+        }
+        T* out = py + (p * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const Window win = window(oh, ow, kernel, stride, pad, H, W);
+          T best = cm[win.w0];
+          for (int64_t w = win.w0 + 1; w < win.w1; ++w) best = std::max(best, cm[w]);
+          out[ow] = best;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
+
+template <typename T>
+Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad) {
+  const std::pair<int64_t, int64_t> out_size = pool_geometry(x.shape(), kernel, stride, pad);
+  const int64_t OH = out_size.first, OW = out_size.second;
+  Tensor<T> y = Tensor<T>::uninitialized({x.dim(0), x.dim(1), OH, OW});
+  max_pool2d_values(x.data(), x.dim(0) * x.dim(1), x.dim(2), x.dim(3), kernel, stride, pad, OH, OW,
+                    y.data());
+  return y;
+}
 
 template <typename T>
 Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
@@ -465,6 +504,7 @@ Tensor<T> max_pool2d_forward_reference(const Tensor<T>& x, int64_t kernel, int64
                                                        const Tensor<T>&, int64_t, int64_t);        \
   template Tensor<T> max_pool2d_forward<T>(const Tensor<T>&, int64_t, int64_t, int64_t,            \
                                            PoolArgmax&);                                           \
+  template Tensor<T> max_pool2d_forward<T>(const Tensor<T>&, int64_t, int64_t, int64_t);           \
   template Tensor<T> max_pool2d_forward_reference<T>(const Tensor<T>&, int64_t, int64_t, int64_t,  \
                                                      PoolArgmax&);
 NABLA_CONV(float)
