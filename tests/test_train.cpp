@@ -1,10 +1,17 @@
 // Training runs end to end: output files, reproducibility, and a short run on the real data.
 #include <gtest/gtest.h>
+#include <pthread.h>
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "nabla/io/safetensors.h"
+#include "nabla/kernels.h"
+#include "nabla/train/loop.h"
 #include "nabla/train/mlp.h"
 #include "test_util.h"
 
@@ -177,6 +184,36 @@ TEST(TrainMlpManualReal, ShortRunBeatsChance) {
   // anywhere from 0.326 to 0.358 with the last bits of the GEMM (measured on each instruction set).
   cfg.model = "mlp";
   EXPECT_GT(train_mlp(cfg).final_test_acc, 0.33);
+}
+
+// oneDNN 2.6's JIT SGEMM runs with the stack pointer inside a heap buffer: a signal taken there
+// on the ordinary stack writes its frame into the heap, and a later free() aborts
+// (uxlfoundation/oneDNN#4845). Stop signals aimed at this thread while it multiplies, as a SIGTERM
+// during training can be: with StopSignals' alternate stack the heap stays intact.
+TEST(StopSignals, SignalsDuringSgemmLeaveTheHeapIntact) {
+  const StopSignals signals;
+  const pthread_t self = pthread_self();
+  std::atomic<bool> done{false};
+  std::atomic<int> sent{0};
+  std::thread sender([&] {
+    while (!done) {
+      pthread_kill(self, sent % 2 == 0 ? SIGTERM : SIGINT);
+      ++sent;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  const int64_t M = 1000, N = 16, K = 3072;  // the MLP's evaluation, where the abort was seen
+  std::vector<float> a(M * K, 0.5F), b(N * K, 0.25F), c(M * N);
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) {
+    gemm(Trans::kNo, Trans::kYes, M, N, K, 1.0F, a.data(), K, b.data(), K, 0.0F, c.data(), N);
+    const std::vector<float> churn(static_cast<size_t>(1000 + sent % 977));  // malloc and free
+  }
+  done = true;
+  sender.join();
+  EXPECT_GT(sent, 100);
+  EXPECT_NE(signals.received(), 0);
+  EXPECT_EQ(c[0], 0.5F * 0.25F * K);
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "nabla/train/loop.h"
 
+#include <omp.h>
+#include <pthread.h>
+#include <signal.h>
+
 #include <cmath>
 #include <filesystem>
 
@@ -17,26 +21,17 @@ volatile std::sig_atomic_t g_stop_signal = 0;
 
 extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
 
-// Installs the SIGINT/SIGTERM handlers for its lifetime, then restores the previous ones.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal = 0;
-    previous_int_ = std::signal(SIGINT, on_stop_signal);
-    previous_term_ = std::signal(SIGTERM, on_stop_signal);
+// Blocks (how = SIG_BLOCK) or unblocks the stop signals in every OpenMP thread but the calling one.
+void set_worker_signal_mask(int how) {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+#pragma omp parallel
+  {
+    if (omp_get_thread_num() != 0) pthread_sigmask(how, &stop, nullptr);
   }
-  ~StopSignals() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  int received() const { return g_stop_signal; }
-
- private:
-  void (*previous_int_)(int);
-  void (*previous_term_)(int);
-};
+}
 
 // The settings that must agree for a checkpoint to continue this run.
 void check_same_config(const nlohmann::json& saved, const nlohmann::json& now,
@@ -52,6 +47,34 @@ void check_same_config(const nlohmann::json& saved, const nlohmann::json& now,
 }
 
 }  // namespace
+
+// Frames on the alternate stack hold the interrupted thread's registers (AVX-512, maybe AMX):
+// far more room than MINSIGSTKSZ.
+constexpr size_t kAltStackBytes = size_t{1} << 16;
+
+StopSignals::StopSignals() : alt_stack_(kAltStackBytes) {
+  g_stop_signal = 0;
+  stack_t alt{};
+  alt.ss_sp = alt_stack_.data();
+  alt.ss_size = alt_stack_.size();
+  sigaltstack(&alt, &previous_alt_);
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_ONSTACK | SA_RESTART;
+  sigaction(SIGINT, &action, &previous_int_);
+  sigaction(SIGTERM, &action, &previous_term_);
+  set_worker_signal_mask(SIG_BLOCK);
+}
+
+StopSignals::~StopSignals() {
+  set_worker_signal_mask(SIG_UNBLOCK);
+  sigaction(SIGINT, &previous_int_, nullptr);
+  sigaction(SIGTERM, &previous_term_, nullptr);
+  sigaltstack(&previous_alt_, nullptr);
+}
+
+int StopSignals::received() const { return g_stop_signal; }
 
 void validate_loop(const LoopConfig& loop, double learning_rate, const std::string& optimizer,
                    int64_t validation_size, int64_t train_size, int64_t min_batch) {

@@ -45,6 +45,27 @@ class Interrupted : public std::runtime_error {
   int signal;
 };
 
+// For its lifetime, SIGINT and SIGTERM only record that they arrived (received()); the previous
+// handlers come back after. The handler runs on an alternate stack of the thread that made this
+// object, and the OpenMP worker threads block both signals meanwhile: oneDNN 2.6's JIT SGEMM
+// points the stack pointer into a heap buffer while it runs (uxlfoundation/oneDNN#4845, fixed in
+// oneDNN 3.x), so a signal taken there on the ordinary stack writes its frame into the heap.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  // The signal that arrived, 0 if none.
+  int received() const;
+
+ private:
+  std::vector<char> alt_stack_;
+  stack_t previous_alt_{};
+  struct sigaction previous_int_ {
+  }, previous_term_{};
+};
+
 struct Trainable {
   // Forward, backward and update on one batch. Throws NumericalError naming the tensor when a
   // gradient is not finite.
