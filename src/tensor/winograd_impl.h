@@ -18,9 +18,11 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "nabla/conv.h"
 #include "nabla/profile.h"
@@ -241,6 +243,95 @@ inline void load_lanes(const float* src, int lanes, Lanes& v) {
   }
 }
 
+// Moving between NCHW planes and the [element][lane] blocks: each lane's values are contiguous
+// in its plane, so they are copied row by row and the whole block turned by 16x16 transposes in
+// registers, instead of one scalar load or store per value and lane.
+using Vec16 = float __attribute__((vector_size(64)));
+static_assert(kLanes == 16, "the transposes below are 16x16");
+
+template <int kS, size_t... kI>
+void exchange_bit(Vec16& a, Vec16& b, std::index_sequence<kI...>) {
+  const Vec16 low = __builtin_shufflevector(a, b, ((kI & kS) == 0 ? kI : 16 + kI - kS)...);
+  const Vec16 high = __builtin_shufflevector(a, b, ((kI & kS) == 0 ? kI + kS : 16 + kI)...);
+  a = low;
+  b = high;
+}
+
+// rows[r][c] <- rows[c][r]: each step swaps bit kS of the row and column indices.
+template <int kS>
+void transpose_step(Vec16* rows) {
+  for (int i = 0; i < 16; ++i) {
+    if ((i & kS) == 0) exchange_bit<kS>(rows[i], rows[i + kS], std::make_index_sequence<16>());
+  }
+}
+
+inline void transpose16(Vec16* rows) {
+  transpose_step<8>(rows);
+  transpose_step<4>(rows);
+  transpose_step<2>(rows);
+  transpose_step<1>(rows);
+}
+
+// d[r * kN + q][l] = the value at row h0 + r, column w0 + q of plane l (planes `plane` floats apart
+// from x), for r, q < kN: 0 outside the H x W plane and for l >= lanes.
+template <int kN>
+void gather_window(const float* x, int64_t plane, int64_t H, int64_t W, int64_t h0, int64_t w0,
+                   int lanes, Lanes* d) {
+  constexpr int kValues = kN * kN, kBlocks = (kValues + 15) / 16;
+  alignas(64) float rows[kLanes][kBlocks * 16];
+  const bool whole_rows = w0 >= 0 && w0 + kN <= W;
+  for (int l = 0; l < kLanes; ++l) {
+    float* b = rows[l];
+    std::fill(b, b + kBlocks * 16, 0.0F);
+    if (l >= lanes) continue;
+    const float* p = x + l * plane;
+    for (int r = 0; r < kN; ++r) {
+      const int64_t h = h0 + r;
+      if (h < 0 || h >= H) continue;
+      if (whole_rows) {
+        std::memcpy(b + r * kN, p + h * W + w0, kN * sizeof(float));
+      } else {
+        for (int q = 0; q < kN; ++q) {
+          const int64_t w = w0 + q;
+          if (w >= 0 && w < W) b[r * kN + q] = p[h * W + w];
+        }
+      }
+    }
+  }
+  for (int k = 0; k < kBlocks; ++k) {
+    Vec16 v[kLanes];
+    for (int l = 0; l < kLanes; ++l) std::memcpy(&v[l], rows[l] + k * 16, sizeof(Vec16));
+    transpose16(v);
+    for (int e = 0; e < 16 && k * 16 + e < kValues; ++e)
+      std::memcpy(d[k * 16 + e], &v[e], sizeof(Vec16));
+  }
+}
+
+// The inverse: the value at row h0 + r, column w0 + q of plane l becomes o[r * kN + q][l], for the
+// rows and columns inside the H x W plane (h0, w0 >= 0) and l < lanes.
+template <int kN>
+void scatter_window(const Lanes* o, int64_t plane, int64_t H, int64_t W, int64_t h0, int64_t w0,
+                    int lanes, float* y) {
+  constexpr int kValues = kN * kN;
+  static_assert(kValues <= 16, "one 16x16 transpose");
+  Vec16 v[kLanes] = {};
+  for (int e = 0; e < kValues; ++e) std::memcpy(&v[e], o[e], sizeof(Vec16));
+  transpose16(v);
+  const int64_t rows = std::min<int64_t>(kN, H - h0), cols = std::min<int64_t>(kN, W - w0);
+  for (int l = 0; l < lanes; ++l) {
+    float values[16];
+    std::memcpy(values, &v[l], sizeof(Vec16));
+    float* p = y + l * plane + h0 * W + w0;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (cols == kN) {
+        std::memcpy(p + r * W, values + r * kN, kN * sizeof(float));
+      } else {
+        for (int64_t q = 0; q < cols; ++q) p[r * W + q] = values[r * kN + q];
+      }
+    }
+  }
+}
+
 // Where a tile's transformed values go in a tile-major buffer: value xi of channel c at
 // at[xi * stride + c] (the row of the tile in the buffer, with `stride` floats between positions).
 struct TileRow {
@@ -260,17 +351,8 @@ void input_tile(const float* x, const Tiling& tl, TileAt at, int64_t c0, int lan
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const auto [n, i, j] = at;
   Lanes d[kPositions], v[kPositions];
-  const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
-  for (int r = 0; r < kTile; ++r) {
-    for (int q = 0; q < kTile; ++q) {
-      const int64_t h = h0 + r, w = w0 + q;
-      const bool inside = h >= 0 && h < tl.H && w >= 0 && w < tl.W;
-      const float* p = x + ((n * tl.C + c0) * tl.H + h) * tl.W + w;
-      for (int l = 0; l < kLanes; ++l) {
-        d[r * kTile + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
-      }
-    }
-  }
+  gather_window<kTile>(x + (n * tl.C + c0) * tl.H * tl.W, tl.H * tl.W, tl.H, tl.W, i * kOut - 1,
+                       j * kOut - 1, lanes, d);
   transform_2d(d, kTile, F::input_1d, kTile, v);
   for (int xi = 0; xi < kPositions; ++xi) store_lanes(v[xi], lanes, row.at + xi * row.stride + c0);
 }
@@ -348,14 +430,8 @@ void output_tile(TileRow row, const Tiling& tl, TileAt at, int64_t O, int64_t o0
       for (int l = 0; l < kLanes; ++l) e[l] = e[l] < 0.0F ? 0.0F : e[l];
     }
   }
-  const int64_t rows = std::min<int64_t>(kOut, tl.H - i * kOut),
-                cols = std::min<int64_t>(kOut, tl.W - j * kOut);
-  for (int l = 0; l < lanes; ++l) {
-    float* plane = y + (n * O + o0 + l) * tl.H * tl.W + i * kOut * tl.W + j * kOut;
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t q = 0; q < cols; ++q) plane[r * tl.W + q] = out[r * kOut + q][l];
-    }
-  }
+  scatter_window<kOut>(out, tl.H * tl.W, tl.H, tl.W, i * kOut, j * kOut, lanes,
+                       y + (n * O + o0) * tl.H * tl.W);
 }
 
 // y (N, O, H, W) = A^T M A per tile, plus bias (may be null), then max(0, .) with relu; M is
@@ -376,16 +452,8 @@ void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, floa
   for_each_tile_block(tl, O, [&](int64_t t, TileAt at, int64_t o0, int lanes) {
     const auto [n, i, j] = at;
     Lanes d[kOut * kOut], m[kPositions];
-    for (int r = 0; r < kOut; ++r) {
-      for (int q = 0; q < kOut; ++q) {
-        const int64_t h = i * kOut + r, w = j * kOut + q;
-        const bool inside = h < tl.H && w < tl.W;
-        const float* p = dy + ((n * O + o0) * tl.H + h) * tl.W + w;
-        for (int l = 0; l < kLanes; ++l) {
-          d[r * kOut + q][l] = inside && l < lanes ? p[l * tl.H * tl.W] : 0.0F;
-        }
-      }
-    }
+    gather_window<kOut>(dy + (n * O + o0) * tl.H * tl.W, tl.H * tl.W, tl.H, tl.W, i * kOut,
+                        j * kOut, lanes, d);
     transform_2d(d, kOut, F::output_adjoint_1d, kTile, m);
     for (int xi = 0; xi < kPositions; ++xi) {
       float* dst = dM + xi * TO + t * O + o0;
@@ -417,6 +485,7 @@ void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
             load_lanes(src, lanes, v[xi]);
           }
           transform_2d(v, kTile, F::input_adjoint_1d, kTile, d);
+          // Scalar adds: the transposes of 36 values cost more than they save here.
           const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
           for (int r = 0; r < kTile; ++r) {
             const int64_t h = h0 + r;
