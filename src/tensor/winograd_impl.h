@@ -332,22 +332,25 @@ void scatter_window(const Lanes* o, int64_t plane, int64_t H, int64_t W, int64_t
   }
 }
 
-// Where a tile's transformed values go in a tile-major buffer: value xi of channel c at
+// Where a tile's transformed values are in a tile-major buffer: value xi of channel c at
 // at[xi * stride + c] (the row of the tile in the buffer, with `stride` floats between positions).
+template <typename Float>
 struct TileRow {
-  float* at;
+  Float* at;
   int64_t stride;
 };
 
 // The row of tile t in a buffer [xi][t][channel] of `rows` tiles and `channels` channels.
-TileRow row_of(float* buffer, int64_t t, int64_t rows, int64_t channels) {
+template <typename Float>
+TileRow<Float> row_of(Float* buffer, int64_t t, int64_t rows, int64_t channels) {
   return {buffer + t * channels, rows * channels};
 }
 
 // (B^T d B) of the 6x6 input tile at `at` of channels c0 .. c0 + lanes of x (N, C, H, W),
 // padded by 1, into `row`.
 template <typename F>
-void input_tile(const float* x, const Tiling& tl, TileAt at, int64_t c0, int lanes, TileRow row) {
+void input_tile(const float* x, const Tiling& tl, TileAt at, int64_t c0, int lanes,
+                TileRow<float> row) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const auto [n, i, j] = at;
   Lanes d[kPositions], v[kPositions];
@@ -410,8 +413,8 @@ void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, i
 // The output tile at `at` of channels o0 .. o0 + lanes of y (N, O, H, W): A^T M A of the tile's
 // `row` of M, plus bias (may be null), then max(0, .) with relu (NaN stays NaN).
 template <typename F>
-void output_tile(TileRow row, const Tiling& tl, TileAt at, int64_t O, int64_t o0, int lanes,
-                 const float* bias, bool relu, float* y) {
+void output_tile(TileRow<const float> row, const Tiling& tl, TileAt at, int64_t O, int64_t o0,
+                 int lanes, const float* bias, bool relu, float* y) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const auto [n, i, j] = at;
   Lanes m[kPositions], out[kOut * kOut], b;
@@ -440,7 +443,7 @@ template <typename F>
 void transform_output(const float* M, const Tiling& tl, int64_t O, const float* bias, bool relu,
                       float* y) {
   for_each_tile_block(tl, O, [&](int64_t t, TileAt at, int64_t o0, int lanes) {
-    output_tile<F>(row_of(const_cast<float*>(M), t, tl.T, O), tl, at, O, o0, lanes, bias, relu, y);
+    output_tile<F>(row_of(M, t, tl.T, O), tl, at, O, o0, lanes, bias, relu, y);
   });
 }
 
@@ -596,10 +599,11 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t t0 = b * block, rows = std::min(block, tl.T - t0);
       // This block's V: its rows of the whole V, or the block's own.
-      const TileRow v0 = V != nullptr ? row_of(V, t0, tl.T, C) : row_of(own_V.get(), 0, rows, C);
+      const TileRow<float> v0 =
+          V != nullptr ? row_of(V, t0, tl.T, C) : row_of(own_V.get(), 0, rows, C);
       for (int64_t t = t0; t < t0 + rows; ++t) {
         for (int64_t cb = 0; cb < c_blocks; ++cb) {
-          const TileRow v{v0.at + (t - t0) * C, v0.stride};
+          const TileRow<float> v{v0.at + (t - t0) * C, v0.stride};
           input_tile<F>(x, tl, tile_at(tl, t), cb * kLanes, lanes_from(cb * kLanes, C), v);
         }
       }
@@ -609,8 +613,8 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
       }
       for (int64_t t = t0; t < t0 + rows; ++t) {
         for (int64_t ob = 0; ob < o_blocks; ++ob) {
-          output_tile<F>(row_of(M.get(), t - t0, rows, O), tl, tile_at(tl, t), O, ob * kLanes,
-                         lanes_from(ob * kLanes, O), bias, relu, y);
+          output_tile<F>(row_of<const float>(M.get(), t - t0, rows, O), tl, tile_at(tl, t), O,
+                         ob * kLanes, lanes_from(ob * kLanes, O), bias, relu, y);
         }
       }
     }
