@@ -627,26 +627,19 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
   const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
   const int64_t block = tiles_per_block(positions<F>(), g.C, g.O);
   const int64_t filter_bytes = positions<F>() * g.O * g.C * static_cast<int64_t>(sizeof(float));
-  if (tl.T >= kMinBlocks * block && filter_bytes <= kMaxBlockedFilter) {
-    auto U = buffer(positions<F>() * g.O * g.C);
-    transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
-    auto V = keep != nullptr ? buffer(positions<F>() * tl.T * g.C) : nullptr;
-    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, V.get(), y);
-    count_pass(g);
-    if (keep != nullptr) {
-      keep->U = std::move(U);
-      keep->V = std::move(V);
-      keep->tile = F::kOut;
-    }
-    return;
-  }
   auto U = buffer(positions<F>() * g.O * g.C);
-  auto V = buffer(positions<F>() * tl.T * g.C);
-  auto M = buffer(positions<F>() * tl.T * g.O);
   transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
-  transform_input<F>(x, tl, V.get());
-  batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get());
-  transform_output<F>(M.get(), tl, g.O, bias, epilogue.relu, y);
+  std::unique_ptr<float[]> V;
+  if (tl.T >= kMinBlocks * block && filter_bytes <= kMaxBlockedFilter) {
+    if (keep != nullptr) V = buffer(positions<F>() * tl.T * g.C);
+    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, V.get(), y);
+  } else {
+    V = buffer(positions<F>() * tl.T * g.C);
+    auto M = buffer(positions<F>() * tl.T * g.O);
+    transform_input<F>(x, tl, V.get());
+    batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get());
+    transform_output<F>(M.get(), tl, g.O, bias, epilogue.relu, y);
+  }
   count_pass(g);
   if (keep != nullptr) {
     keep->U = std::move(U);
