@@ -4,6 +4,7 @@
 // families (nabla's own and oneDNN's) at AVX2 and at plain x86-64 / SSE4.1, so that the fallbacks
 // run here too.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -241,7 +242,9 @@ std::vector<ConvCase> float_conv_cases() {
        ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
        ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
        ConvCase{{32, 64, 2, 2}, {48, 64, 3, 3}, 1, 1},
-       ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1}});
+       ConvCase{{16, 20, 3, 3}, {17, 20, 3, 3}, 1, 1},
+       // oneDNN, with its weight gradient summed over groups of several images (11 images).
+       ConvCase{{11, 3, 9, 7}, {5, 3, 3, 3}, 1, 1}});
   return cases;
 }
 
@@ -296,6 +299,37 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
     EXPECT_TRUE(only_w.dbias.empty());
     EXPECT_EQ(max_abs_diff(only_w.dweight, g.dweight), 0.0F);
   }
+}
+
+// Every float32 path gives the same bits on 1, 2 and 3 threads, forward and backward.
+TEST(ConvKernels, SameBitsOnAnyThreadCount) {
+  Rng rng(16);
+  const int threads_before = omp_get_max_threads();
+  for (const ConvCase& c : float_conv_cases()) {
+    SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
+    const Tensor<float> x = tensor_cast<float>(random_normal(c.x, rng)),
+                        w = tensor_cast<float>(random_normal(c.w, rng)),
+                        b = tensor_cast<float>(random_normal({c.w[0]}, rng));
+    Tensor<float> dy;
+    Conv2dGrads<float> first;
+    Tensor<float> y_first;
+    for (int threads = 1; threads <= 3; ++threads) {
+      omp_set_num_threads(threads);
+      const Tensor<float> y = conv2d_forward(x, w, b, c.stride, c.pad);
+      if (threads == 1) dy = tensor_cast<float>(random_normal(y.shape(), rng));
+      const auto g = conv2d_backward(dy, x, w, c.stride, c.pad, true, true, true);
+      if (threads == 1) {
+        y_first = y;
+        first = g;
+        continue;
+      }
+      EXPECT_EQ(max_abs_diff(y, y_first), 0.0F) << threads << " threads";
+      EXPECT_EQ(max_abs_diff(g.dx, first.dx), 0.0F) << threads << " threads";
+      EXPECT_EQ(max_abs_diff(g.dweight, first.dweight), 0.0F) << threads << " threads";
+      EXPECT_EQ(max_abs_diff(g.dbias, first.dbias), 0.0F) << threads << " threads";
+    }
+  }
+  omp_set_num_threads(threads_before);
 }
 
 // Batch norm (eval mode) and ReLU folded into the convolution, against the three steps done one

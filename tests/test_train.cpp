@@ -1,16 +1,19 @@
 // Training runs end to end: output files, reproducibility, and a short run on the real data.
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <pthread.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "nabla/io/safetensors.h"
 #include "nabla/kernels.h"
+#include "nabla/train/cnn.h"
 #include "nabla/train/loop.h"
 #include "nabla/train/mlp.h"
 #include "test_util.h"
@@ -121,6 +124,65 @@ TEST(TrainMlp, EveryOptimizerAndBatchNormLearnsAndReproduces) {
       EXPECT_EQ(first, testing::without_elapsed(testing::read_text(cfg.out + "/metrics.csv")));
     }
   }
+}
+
+// The same seed gives the same bits on 1, 2 or 3 threads: metrics and model file, for the
+// ConvNet (at batch 8 its 2x2 layers take the non-Winograd path; its RGB layer always does) and
+// the MLPs. oneDNN's convolutions are set up per thread count, so they are redone for each.
+TEST(Reproducibility, SameBitsOnOneTwoAndThreeThreads) {
+  TempDir dir("threads");
+  const Cifar10 data = small_data(dir);
+  CnnConfig cnn;
+  cnn.batch_size = 8;
+  cnn.max_steps = 3;
+  cnn.eval_freq = 3;
+  cnn.learning_rate = 1e-3;
+  cnn.quiet = true;
+  MlpConfig mlp = small_config("");
+  mlp.model = "mlp";
+  mlp.dnn_hidden_units = {300, 50};
+  mlp.optimizer = "adam";
+  mlp.batchnorm = "manual";
+  const MlpConfig manual = small_config("");
+  const std::vector<std::pair<std::string, std::function<void(const std::string&)>>> runs = {
+      {"cnn",
+       [&](const std::string& out) {
+         CnnConfig c = cnn;
+         c.out = out;
+         train_cnn(c, data);
+       }},
+      {"mlp",
+       [&](const std::string& out) {
+         MlpConfig c = mlp;
+         c.out = out;
+         train_mlp(c, data);
+       }},
+      {"mlp-manual", [&](const std::string& out) {
+         MlpConfig c = manual;
+         c.out = out;
+         train_mlp_manual(c, data);
+       }}};
+  const int threads_before = omp_get_max_threads();
+  for (const auto& [name, run] : runs) {
+    std::string metrics, model;
+    for (int threads = 1; threads <= 3; ++threads) {
+      SCOPED_TRACE(name + " on " + std::to_string(threads) + " threads");
+      const auto out = dir.path() / (name + std::to_string(threads));
+      omp_set_num_threads(threads);
+      run(out.string());
+      const std::string m = testing::without_elapsed(testing::read_text(out / "metrics.csv"));
+      const std::string f = testing::read_text(out / "model.safetensors");
+      ASSERT_FALSE(m.empty());
+      if (threads == 1) {
+        metrics = m;
+        model = f;
+      } else {
+        EXPECT_EQ(m, metrics);
+        EXPECT_TRUE(f == model) << "model files differ";
+      }
+    }
+  }
+  omp_set_num_threads(threads_before);
 }
 
 TEST(TrainMlp, BadSettingsNameTheFlag) {

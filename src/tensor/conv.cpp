@@ -36,32 +36,85 @@ Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& w, int64_t stride, i
 
 namespace {
 
-// cols (C*KH*KW, N*OH*OW): column (n, oh, ow) holds the receptive field of that output.
+// The receptive fields of image n's outputs: cols[k * ld + oh * OW + ow] for k < C*KH*KW.
 template <typename T>
-void im2col(const T* x, const Conv2dGeometry& g, T* cols) {
-  const int64_t P = g.N * g.OH * g.OW;
-#pragma omp parallel for collapse(2) schedule(static)
+void im2col_image(const T* x, const Conv2dGeometry& g, int64_t n, T* cols, int64_t ld) {
   for (int64_t c = 0; c < g.C; ++c) {
+    const T* plane = x + (n * g.C + c) * g.H * g.W;
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * P;
-        for (int64_t n = 0; n < g.N; ++n) {
-          const T* plane = x + (n * g.C + c) * g.H * g.W;
-          for (int64_t oh = 0; oh < g.OH; ++oh) {
-            const int64_t ih = oh * g.stride - g.pad + kh;
-            T* out = row + (n * g.OH + oh) * g.OW;
-            if (ih < 0 || ih >= g.H) {
-              for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] = T(0);
-              continue;
-            }
-            for (int64_t ow = 0; ow < g.OW; ++ow) {
-              const int64_t iw = ow * g.stride - g.pad + kw;
-              out[ow] = (iw >= 0 && iw < g.W) ? plane[ih * g.W + iw] : T(0);
-            }
+        T* row = cols + ((c * g.KH + kh) * g.KW + kw) * ld;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t ih = oh * g.stride - g.pad + kh;
+          T* out = row + oh * g.OW;
+          if (ih < 0 || ih >= g.H) {
+            for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] = T(0);
+            continue;
+          }
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const int64_t iw = ow * g.stride - g.pad + kw;
+            out[ow] = (iw >= 0 && iw < g.W) ? plane[ih * g.W + iw] : T(0);
           }
         }
       }
     }
+  }
+}
+
+// cols (C*KH*KW, N*OH*OW): column (n, oh, ow) holds the receptive field of that output.
+template <typename T>
+void im2col(const T* x, const Conv2dGeometry& g, T* cols) {
+  const int64_t S = g.OH * g.OW;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.N; ++n) im2col_image(x, g, n, cols + n * S, g.N * S);
+}
+
+// dbias[o] = the sum of dy's channel o over the batch, in double, image after image: the same
+// bits on any number of threads.
+template <typename T>
+void bias_gradient(const T* dy, const Conv2dGeometry& g, T* dbias) {
+  const int64_t S = g.OH * g.OW;
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < g.O; ++o) {
+    double acc = 0;
+    for (int64_t n = 0; n < g.N; ++n) {
+      const T* p = dy + (n * g.O + o) * S;
+      for (int64_t s = 0; s < S; ++s) acc += p[s];
+    }
+    dbias[o] = static_cast<T>(acc);
+  }
+}
+
+// dweight (O, C*KH*KW) = the sum over images n of dy_n (O x OH*OW) cols_n^T. The images fall into
+// a number of groups set by the shapes alone; one thread sums each group's products image by
+// image (a single-threaded GEMM: oneDNN runs one thread inside a parallel region), and the
+// groups' sums are added in group order. Hence the same bits on any number of threads, which
+// oneDNN's own weight gradient (its reduction split by thread) does not give.
+void weight_gradient_by_groups(const float* dy, const float* x, const Conv2dGeometry& g,
+                               float* dweight) {
+  const int64_t K = g.C * g.KH * g.KW, S = g.OH * g.OW, size = g.O * K;
+  constexpr int64_t kMaxGroups = 8, kPartialBytes = int64_t{64} << 20;
+  const int64_t by_memory = kPartialBytes / (size * static_cast<int64_t>(sizeof(float)));
+  const int64_t groups = std::clamp<int64_t>(by_memory, 1, std::min(kMaxGroups, g.N));
+  std::vector<float> partial(static_cast<size_t>(groups * size));
+#pragma omp parallel
+  {
+    std::vector<float> cols(static_cast<size_t>(K * S));
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < groups; ++q) {
+      const int64_t n0 = g.N * q / groups, n1 = g.N * (q + 1) / groups;
+      for (int64_t n = n0; n < n1; ++n) {
+        im2col_image(x, g, n, cols.data(), S);
+        gemm(Trans::kNo, Trans::kYes, g.O, K, S, 1.0F, dy + n * g.O * S, S, cols.data(), S,
+             n == n0 ? 0.0F : 1.0F, partial.data() + q * size, K);
+      }
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < size; ++i) {
+    float acc = partial[i];
+    for (int64_t q = 1; q < groups; ++q) acc += partial[q * size + i];
+    dweight[i] = acc;
   }
 }
 
@@ -190,29 +243,31 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
                                bool need_dbias, const Conv2dSaved* kept) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), stride, pad);
   Conv2dGrads<T> grads;
+  // The bias gradient the same way for every algorithm and type.
+  if (need_dbias) {
+    grads.dbias = Tensor<T>::uninitialized({g.O});
+    bias_gradient(dy.data(), g, grads.dbias.data());
+  }
   if constexpr (std::is_same_v<T, float>) {
-    // oneDNN's weight gradient is slow on maps of a few pixels (the ConvNet's 2x2 layers); there
-    // one GEMM over im2col columns does it faster.
+    if (need_dx) grads.dx = Tensor<T>::uninitialized(x.shape());
+    if (need_dweight) grads.dweight = Tensor<T>::uninitialized(weight.shape());
     if (detail::winograd_applies(g)) {
-      if (need_dx) grads.dx = Tensor<T>::uninitialized(x.shape());
-      if (need_dweight) grads.dweight = Tensor<T>::uninitialized(weight.shape());
-      if (need_dbias) grads.dbias = Tensor<T>::uninitialized({g.O});
       const auto* saved =
           kept ? static_cast<const detail::WinogradSaved*>(kept->state.get()) : nullptr;
       detail::winograd_backward(dy.data(), x.data(), weight.data(), g, grads.dx.data(),
-                                grads.dweight.data(), grads.dbias.data(), saved);
+                                grads.dweight.data(), saved);
       return grads;
     }
-    const bool small_map = g.OH * g.OW <= 4;
-    if (need_dx) grads.dx = Tensor<T>::uninitialized(x.shape());
-    if (need_dweight && !small_map) grads.dweight = Tensor<T>::uninitialized(weight.shape());
-    if (need_dbias && !small_map) grads.dbias = Tensor<T>::uninitialized({g.O});
-    detail::conv2d_backward_dnnl(dy.data(), x.data(), weight.data(), g, grads.dx.data(),
-                                 grads.dweight.data(), grads.dbias.data());
-    need_dx = false;
-    if (!small_map) need_dweight = need_dbias = false;
-    if (!need_dweight && !need_dbias) return grads;
+    // oneDNN for dx (its backward-data kernels give each input value to one thread); the weight
+    // gradient by fixed groups of images, so that it does not depend on the thread count as
+    // oneDNN's does (also the faster way on maps of a few pixels).
+    if (need_dx) {
+      detail::conv2d_backward_data_dnnl(dy.data(), weight.data(), g, grads.dx.data());
+    }
+    if (need_dweight) weight_gradient_by_groups(dy.data(), x.data(), g, grads.dweight.data());
+    return grads;
   }
+  if (!need_dweight && !need_dx) return grads;
   const int64_t K = g.C * g.KH * g.KW, S = g.OH * g.OW, P = g.N * S;
   // dy as (O, N*OH*OW), the layout of the forward GEMM's output.
   std::vector<T> dy_mat(static_cast<size_t>(g.O * P));
@@ -223,14 +278,6 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
       const T* src = pdy + (n * g.O + o) * S;
       T* dst = dy_mat.data() + o * P + n * S;
       for (int64_t s = 0; s < S; ++s) dst[s] = src[s];
-    }
-  }
-  if (need_dbias) {
-    grads.dbias = Tensor<T>({g.O});
-    for (int64_t o = 0; o < g.O; ++o) {
-      double acc = 0;
-      for (int64_t p = 0; p < P; ++p) acc += dy_mat[o * P + p];
-      grads.dbias[o] = static_cast<T>(acc);
     }
   }
   if (need_dweight) {

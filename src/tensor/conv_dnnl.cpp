@@ -5,6 +5,8 @@
 // once per geometry and reused, so a training step allocates no oneDNN memory after the first.
 #include "conv_dnnl.h"
 
+#include <omp.h>
+
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -80,15 +82,15 @@ struct ConvPrimitives {
   bool have_backward = false;
   dnnl::convolution_backward_data backward_data;
   Staged bwd_data_diff_dst, bwd_data_weights, bwd_data_diff_src;
-  dnnl::convolution_backward_weights backward_weights;
-  Staged bwd_w_src, bwd_w_diff_dst, bwd_w_diff_weights;
 };
 
-using Key =
-    std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
+// A primitive is made for the thread count at the time (oneDNN plans its work for it), so the
+// count is part of the key: a later call on more threads gets a primitive that uses them.
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                       int64_t, int>;
 
 Key key_of(const Conv2dGeometry& g) {
-  return {g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.stride, g.pad};
+  return {g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.stride, g.pad, omp_get_max_threads()};
 }
 
 struct Descs {
@@ -141,14 +143,6 @@ class ConvCache {
       p.bwd_data_diff_dst = Staged(d.dst, data_pd.diff_dst_desc());
       p.bwd_data_weights = Staged(d.weights, data_pd.weights_desc());
       p.bwd_data_diff_src = Staged(d.src, data_pd.diff_src_desc());
-      const dnnl::convolution_backward_weights::primitive_desc weights_pd(
-          {dnnl::algorithm::convolution_direct, d.any_src, d.any_weights, d.bias, d.any_dst,
-           d.strides, d.padding, d.padding},
-          cpu_engine(), hint);
-      p.backward_weights = dnnl::convolution_backward_weights(weights_pd);
-      p.bwd_w_src = Staged(d.src, weights_pd.src_desc());
-      p.bwd_w_diff_dst = Staged(d.dst, weights_pd.diff_dst_desc());
-      p.bwd_w_diff_weights = Staged(d.weights, weights_pd.diff_weights_desc());
       p.have_backward = true;
     }
     return p;
@@ -205,39 +199,18 @@ void conv2d_forward_dnnl(const float* x, const float* weight, const float* bias,
   s.wait();
 }
 
-void conv2d_backward_dnnl(const float* dy, const float* x, const float* weight,
-                          const Conv2dGeometry& g, float* dx, float* dweight, float* dbias) {
+void conv2d_backward_data_dnnl(const float* dy, const float* weight, const Conv2dGeometry& g,
+                               float* dx) {
   Backend& b = backend();
   std::lock_guard lock(b.mutex);
   ConvPrimitives& p = b.convs.get(g, true);
   dnnl::stream& s = b.stream;
-  if (dx != nullptr) {
-    profile::add_flops(pass_flops(g));
-    memory diff_src = p.bwd_data_diff_src.output(dx);
-    p.backward_data.execute(s, {{DNNL_ARG_DIFF_DST, p.bwd_data_diff_dst.input(s, dy)},
-                                {DNNL_ARG_WEIGHTS, p.bwd_data_weights.input(s, weight)},
-                                {DNNL_ARG_DIFF_SRC, diff_src}});
-    p.bwd_data_diff_src.finish(s, dx);
-  }
-  if (dweight != nullptr || dbias != nullptr) {
-    profile::add_flops(pass_flops(g));
-    std::vector<float> weight_scratch, bias_scratch;
-    if (dweight == nullptr) {
-      weight_scratch.resize(static_cast<size_t>(g.O * g.C * g.KH * g.KW));
-      dweight = weight_scratch.data();
-    }
-    if (dbias == nullptr) {
-      bias_scratch.resize(static_cast<size_t>(g.O));
-      dbias = bias_scratch.data();
-    }
-    memory diff_bias = bias_memory(g.O, dbias);
-    memory diff_weights = p.bwd_w_diff_weights.output(dweight);
-    p.backward_weights.execute(s, {{DNNL_ARG_SRC, p.bwd_w_src.input(s, x)},
-                                   {DNNL_ARG_DIFF_DST, p.bwd_w_diff_dst.input(s, dy)},
-                                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
-                                   {DNNL_ARG_DIFF_BIAS, diff_bias}});
-    p.bwd_w_diff_weights.finish(s, dweight);
-  }
+  profile::add_flops(pass_flops(g));
+  memory diff_src = p.bwd_data_diff_src.output(dx);
+  p.backward_data.execute(s, {{DNNL_ARG_DIFF_DST, p.bwd_data_diff_dst.input(s, dy)},
+                              {DNNL_ARG_WEIGHTS, p.bwd_data_weights.input(s, weight)},
+                              {DNNL_ARG_DIFF_SRC, diff_src}});
+  p.bwd_data_diff_src.finish(s, dx);
   s.wait();
 }
 

@@ -11,7 +11,8 @@ void init_dnnl();
 
 void conv2d_forward_dnnl(const float* x, const float* weight, const float* bias,
                          const Conv2dGeometry& g, float* y);
-void conv2d_backward_dnnl(const float* dy, const float* x, const float* weight,
-                          const Conv2dGeometry& g, float* dx, float* dweight, float* dbias);
+// dx only: the weight gradient is computed in conv.cpp (the same bits on any thread count).
+void conv2d_backward_data_dnnl(const float* dy, const float* weight, const Conv2dGeometry& g,
+                               float* dx);
 
 }  // namespace nabla::detail

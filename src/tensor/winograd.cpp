@@ -5,15 +5,15 @@
 
 namespace nabla::detail {
 
-#define NABLA_DECLARE_WINO(ns)                                                             \
-  namespace ns {                                                                           \
-  bool winograd_applies(const Conv2dGeometry& g);                                          \
-  void winograd_forward(const float* x, const float* weight, const float* bias,            \
-                        const Conv2dGeometry& g, float* y, WinogradSaved* keep,            \
-                        const WinogradEpilogue& epilogue);                                 \
-  void winograd_backward(const float* dy, const float* x, const float* weight,             \
-                         const Conv2dGeometry& g, float* dx, float* dweight, float* dbias, \
-                         const WinogradSaved* kept);                                       \
+#define NABLA_DECLARE_WINO(ns)                                                  \
+  namespace ns {                                                                \
+  bool winograd_applies(const Conv2dGeometry& g);                               \
+  void winograd_forward(const float* x, const float* weight, const float* bias, \
+                        const Conv2dGeometry& g, float* y, WinogradSaved* keep, \
+                        const WinogradEpilogue& epilogue);                      \
+  void winograd_backward(const float* dy, const float* x, const float* weight,  \
+                         const Conv2dGeometry& g, float* dx, float* dweight,    \
+                         const WinogradSaved* kept);                            \
   }
 NABLA_DECLARE_WINO(avx512)
 NABLA_DECLARE_WINO(avx2)
@@ -36,15 +36,15 @@ void winograd_forward(const float* x, const float* weight, const float* bias,
 }
 
 void winograd_backward(const float* dy, const float* x, const float* weight,
-                       const Conv2dGeometry& g, float* dx, float* dweight, float* dbias,
+                       const Conv2dGeometry& g, float* dx, float* dweight,
                        const WinogradSaved* kept) {
   switch (simd::active_isa()) {
     case simd::Isa::kAvx512:
-      return avx512::winograd_backward(dy, x, weight, g, dx, dweight, dbias, kept);
+      return avx512::winograd_backward(dy, x, weight, g, dx, dweight, kept);
     case simd::Isa::kAvx2:
-      return avx2::winograd_backward(dy, x, weight, g, dx, dweight, dbias, kept);
+      return avx2::winograd_backward(dy, x, weight, g, dx, dweight, kept);
     default:
-      return generic::winograd_backward(dy, x, weight, g, dx, dweight, dbias, kept);
+      return generic::winograd_backward(dy, x, weight, g, dx, dweight, kept);
   }
 }
 

@@ -30,7 +30,7 @@ void winograd_forward(const float* x, const float* weight, const float* bias,
                       const WinogradEpilogue& epilogue = {});
 // kept, when not null, is what the forward pass on the same x and weight kept.
 void winograd_backward(const float* dy, const float* x, const float* weight,
-                       const Conv2dGeometry& g, float* dx, float* dweight, float* dbias,
+                       const Conv2dGeometry& g, float* dx, float* dweight,
                        const WinogradSaved* kept = nullptr);
 
 }  // namespace nabla::detail

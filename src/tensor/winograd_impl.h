@@ -704,29 +704,15 @@ void winograd_forward(const float* x, const float* weight, const float* bias,
 }
 
 void winograd_backward(const float* dy, const float* x, const float* weight,
-                       const Conv2dGeometry& g, float* dx, float* dweight, float* dbias,
+                       const Conv2dGeometry& g, float* dx, float* dweight,
                        const WinogradSaved* kept) {
   switch (algorithm_for(g)) {
     case Algorithm::kF43:
-      backward<F43>(dy, x, weight, g, dx, dweight, kept);
-      break;
+      return backward<F43>(dy, x, weight, g, dx, dweight, kept);
     case Algorithm::kF23:
-      backward<F23>(dy, x, weight, g, dx, dweight, kept);
-      break;
+      return backward<F23>(dy, x, weight, g, dx, dweight, kept);
     default:
       throw std::logic_error("winograd_backward: unsupported geometry");
-  }
-  if (dbias != nullptr) {
-    const int64_t S = g.H * g.W;
-#pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < g.O; ++o) {
-      double acc = 0;
-      for (int64_t n = 0; n < g.N; ++n) {
-        const float* p = dy + (n * g.O + o) * S;
-        for (int64_t s = 0; s < S; ++s) acc += p[s];
-      }
-      dbias[o] = static_cast<float>(acc);
-    }
   }
 }
 
