@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "nabla/conv.h"
 #include "nabla/nn/convnet.h"
@@ -18,6 +20,20 @@
 
 namespace nabla {
 namespace {
+
+// The CPU's model name from /proc/cpuinfo ("unknown CPU" elsewhere): timings from different
+// machines are not comparable, so the output says which one it was.
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+    }
+  }
+  return "unknown CPU";
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -170,8 +186,8 @@ void validate(const BenchConfig& c) {
 
 std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out) {
   validate(config);
-  out << "nabla bench: " << omp_get_max_threads() << " threads, convolutions on oneDNN "
-      << conv_backend_isa() << "\n";
+  out << "nabla bench: " << cpu_model() << ", " << omp_get_max_threads()
+      << " threads, convolutions on oneDNN " << conv_backend_isa() << "\n";
   std::vector<BenchResult> results;
   for (const std::string& name : config.models) {
     results.push_back(bench_model(name, config));
