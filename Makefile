@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps release debug data clean fuzz fixtures
+.PHONY: run test deps release debug data clean fuzz fixtures examples
 
 run: release data
 	./build/release/nabla reproduce --data_dir "$(DATA_DIR)" --out results
@@ -15,6 +15,7 @@ run: release data
 test: deps
 	cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)
 	ctest --preset release -j $(JOBS)
+	bash scripts/check_examples.sh build/release
 	cmake --preset debug >/dev/null && cmake --build --preset debug -j $(JOBS)
 	ctest --preset debug -j $(JOBS)
 
@@ -41,6 +42,10 @@ data: release
 	@command -v npm >/dev/null || command -v curl >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm curl; }
 	bash scripts/fetch_cifar10.sh "$(DATA_DIR)" ./build/release/nabla
+
+# Installs the release build into a temporary prefix and builds and runs every example against it.
+examples: release
+	bash scripts/check_examples.sh build/release
 
 clean:
 	rm -rf build

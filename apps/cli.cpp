@@ -7,12 +7,12 @@
 
 #include "nabla/data/png_sheets.h"
 #include "nabla/io/safetensors.h"
-#include "nabla/train/bench.h"
-#include "nabla/train/cnn.h"
-#include "nabla/train/loop.h"
-#include "nabla/train/mlp.h"
-#include "nabla/train/model_file.h"
-#include "nabla/train/reproduce.h"
+#include "train/bench.h"
+#include "train/cnn.h"
+#include "train/loop.h"
+#include "train/mlp.h"
+#include "train/model_file.h"
+#include "train/reproduce.h"
 
 namespace nabla {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "nabla/io/image.h"
 #include "nabla/kernels.h"
-#include "nabla/train/cnn.h"
-#include "nabla/train/model_file.h"
+#include "train/cnn.h"
+#include "train/model_file.h"
 #include "test_util.h"
 
 namespace nabla {

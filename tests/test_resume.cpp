@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "nabla/train/checkpoint.h"
+#include "train/checkpoint.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -87,6 +87,21 @@ class ResumeTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
+  // Waits, however long it takes, until `file` exists or the process exits. True when the file
+  // appeared first; otherwise *rc is the process's exit code. An event, not a time: a loaded
+  // machine only makes it wait longer.
+  static bool wait_for_file(pid_t pid, const std::filesystem::path& file, int* rc) {
+    while (!std::filesystem::exists(file)) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
   static TempDir* data_;
 };
 
@@ -106,11 +121,20 @@ TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) {
     const pid_t pid = spawn(args(run_dir, attempt > 0));
     ASSERT_GT(pid, 0);
     if (attempt < 4) {
-      // Anywhere in the run, including while it loads data or writes a checkpoint.
-      std::this_thread::sleep_for(
-          std::chrono::duration<double, std::milli>(rng.uniform(0, full_ms)));
+      // The first run dies once it has written a checkpoint (an event, so at least one kill
+      // happens however fast the machine is); the others anywhere in the run, including while
+      // they load data or write a checkpoint.
+      int rc = -1;
+      if (attempt == 0) {
+        if (!wait_for_file(pid, run_dir / "checkpoint.safetensors", &rc)) {
+          FAIL() << "the run exited with " << rc << " before its first checkpoint";
+        }
+      } else {
+        std::this_thread::sleep_for(
+            std::chrono::duration<double, std::milli>(rng.uniform(0, full_ms)));
+      }
       ::kill(pid, SIGKILL);
-      const int rc = wait_for(pid);
+      rc = wait_for(pid);
       if (rc == 128 + SIGKILL) {
         ++kills;
       } else {
@@ -136,11 +160,10 @@ TEST_F(ResumeTest, SigtermWritesACheckpointAndExits) {
   ASSERT_GT(pid, 0);
   // Wait until training has begun (the first checkpoint exists), then ask it to stop.
   const auto ckpt = out.path() / "checkpoint.safetensors";
-  for (int i = 0; i < 600 && !std::filesystem::exists(ckpt); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  int rc = -1;
+  if (!wait_for_file(pid, ckpt, &rc)) FAIL() << "the run exited with " << rc << " before its first checkpoint";
   ::kill(pid, SIGTERM);
-  const int rc = wait_for(pid);
+  rc = wait_for(pid);
   if (rc == 0) GTEST_SKIP() << "the run finished before SIGTERM arrived";
   EXPECT_EQ(rc, 128 + SIGTERM);
   const Checkpoint c = load_checkpoint(ckpt);

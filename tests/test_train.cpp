@@ -13,9 +13,9 @@
 
 #include "nabla/io/safetensors.h"
 #include "nabla/kernels.h"
-#include "nabla/train/cnn.h"
-#include "nabla/train/loop.h"
-#include "nabla/train/mlp.h"
+#include "train/cnn.h"
+#include "train/loop.h"
+#include "train/mlp.h"
 #include "test_util.h"
 
 namespace nabla {
@@ -273,14 +273,13 @@ TEST(StopSignals, SignalsDuringSgemmLeaveTheHeapIntact) {
   });
   const int64_t M = 1000, N = 16, K = 3072;  // the MLP's evaluation, where the abort was seen
   std::vector<float> a(M * K, 0.5F), b(N * K, 0.25F), c(M * N);
-  const auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(2)) {
+  // A count of signals, not a time: a loaded machine only takes longer.
+  while (sent < 2000) {
     gemm(Trans::kNo, Trans::kYes, M, N, K, 1.0F, a.data(), K, b.data(), K, 0.0F, c.data(), N);
     const std::vector<float> churn(static_cast<size_t>(1000 + sent % 977));  // malloc and free
   }
   done = true;
   sender.join();
-  EXPECT_GT(sent, 100);
   EXPECT_NE(signals.received(), 0);
   EXPECT_EQ(c[0], 0.5F * 0.25F * K);
 }

@@ -42,6 +42,10 @@ std::vector<int64_t> argmax_rows(const Tensor<T>& x);
 template <typename T>
 void axpy(T alpha, const Tensor<T>& x, Tensor<T>& y);
 
+// Whether every element is finite (no NaN, no infinity); vectorised for float.
+template <typename T>
+bool all_finite(const Tensor<T>& x);
+
 // Largest |a - b| over all elements; shapes must match.
 template <typename T>
 T max_abs_diff(const Tensor<T>& a, const Tensor<T>& b);

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "nabla/data/cifar10.h"
+#include "nabla/error.h"
 
 namespace nabla {
 

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "nabla/data/cifar10.h"
+#include "nabla/error.h"
 
 namespace nabla {
 

@@ -165,6 +165,15 @@ void axpy(T alpha, const Tensor<T>& x, Tensor<T>& y) {
 }
 
 template <typename T>
+bool all_finite(const Tensor<T>& x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return simd::all_finite(x.data(), x.numel());
+  } else {
+    return std::all_of(x.values().begin(), x.values().end(), [](T v) { return std::isfinite(v); });
+  }
+}
+
+template <typename T>
 T max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
   if (a.shape() != b.shape()) {
     throw std::invalid_argument("max_abs_diff: shapes " + shape_str(a.shape()) + " and " +
@@ -185,6 +194,7 @@ T max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
   template Tensor<T> sum_rows<T>(const Tensor<T>&);                                              \
   template std::vector<int64_t> argmax_rows<T>(const Tensor<T>&);                                \
   template void axpy<T>(T, const Tensor<T>&, Tensor<T>&);                                        \
+  template bool all_finite<T>(const Tensor<T>&);                                                 \
   template T max_abs_diff<T>(const Tensor<T>&, const Tensor<T>&);
 NABLA_INSTANTIATE_KERNELS(float)
 NABLA_INSTANTIATE_KERNELS(double)

@@ -9,16 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "nabla/error.h"
 #include "nabla/rng.h"
 #include "nabla/tensor.h"
 
 namespace nabla {
-
-// Bad or missing data; the message names the file and what is wrong.
-class DataError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 inline constexpr int64_t kCifarImageBytes = 3 * 32 * 32;
 inline constexpr int64_t kCifarRecordBytes = 1 + kCifarImageBytes;

@@ -12,8 +12,8 @@
 #include "nabla/data/cifar10.h"
 #include "nabla/manual/mlp.h"
 #include "nabla/manual/modules.h"
-#include "nabla/train/loop.h"
-#include "nabla/train/run.h"
+#include "train/loop.h"
+#include "train/run.h"
 
 namespace nabla {
 

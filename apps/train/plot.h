@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "nabla/train/metrics.h"
+#include "train/metrics.h"
 
 namespace nabla {
 

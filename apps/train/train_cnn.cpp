@@ -1,8 +1,8 @@
 #include <algorithm>
 
 #include "nabla/optim/optimizer.h"
-#include "nabla/train/classifier.h"
-#include "nabla/train/cnn.h"
+#include "train/classifier.h"
+#include "train/cnn.h"
 
 namespace nabla {
 

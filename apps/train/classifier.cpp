@@ -1,10 +1,10 @@
-#include "nabla/train/classifier.h"
+#include "train/classifier.h"
 
 #include <algorithm>
 
 #include "nabla/ops.h"
 #include "nabla/profile.h"
-#include "nabla/train/cnn.h"
+#include "train/cnn.h"
 
 namespace nabla {
 

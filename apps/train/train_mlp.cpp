@@ -5,9 +5,9 @@
 #include "nabla/nn/mlp.h"
 #include "nabla/optim/optimizer.h"
 #include "nabla/profile.h"
-#include "nabla/train/classifier.h"
-#include "nabla/train/loop.h"
-#include "nabla/train/mlp.h"
+#include "train/classifier.h"
+#include "train/loop.h"
+#include "train/mlp.h"
 
 namespace nabla {
 

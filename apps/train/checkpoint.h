@@ -12,7 +12,7 @@
 
 #include "nabla/data/cifar10.h"
 #include "nabla/io/safetensors.h"
-#include "nabla/train/metrics.h"
+#include "train/metrics.h"
 
 namespace nabla {
 

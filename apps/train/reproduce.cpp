@@ -1,4 +1,4 @@
-#include "nabla/train/reproduce.h"
+#include "train/reproduce.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "nabla/io/safetensors.h"
-#include "nabla/train/cnn.h"
-#include "nabla/train/mlp.h"
+#include "train/cnn.h"
+#include "train/mlp.h"
 
 namespace nabla {
 

@@ -1,4 +1,4 @@
-#include "nabla/train/metrics.h"
+#include "train/metrics.h"
 
 #include <cstdio>
 

@@ -13,8 +13,9 @@
 #include <vector>
 
 #include "nabla/data/cifar10.h"
+#include "nabla/error.h"
 #include "nabla/io/safetensors.h"
-#include "nabla/train/run.h"
+#include "train/run.h"
 
 namespace nabla {
 
@@ -24,12 +25,6 @@ struct Evaluation {
 
 struct StepResult {
   double loss = 0, batch_accuracy = 0;
-};
-
-// A bad setting; the message starts with the flag's name. The command line exits 2 on it.
-class ConfigError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
 };
 
 // A non-finite loss or gradient; training stops and the last good checkpoint stays.

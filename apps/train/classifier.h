@@ -8,7 +8,7 @@
 
 #include "nabla/nn/module.h"
 #include "nabla/optim/optimizer.h"
-#include "nabla/train/loop.h"
+#include "train/loop.h"
 
 namespace nabla {
 

@@ -1,4 +1,4 @@
-#include "nabla/train/model_file.h"
+#include "train/model_file.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "nabla/nn/convnet.h"
 #include "nabla/nn/mlp.h"
 #include "nabla/ops.h"
-#include "nabla/train/cnn.h"
+#include "train/cnn.h"
 
 namespace nabla {
 

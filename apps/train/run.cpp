@@ -1,10 +1,10 @@
-#include "nabla/train/run.h"
+#include "train/run.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 
-#include "nabla/train/plot.h"
+#include "train/plot.h"
 
 namespace nabla {
 

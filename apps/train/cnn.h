@@ -5,8 +5,8 @@
 
 #include "nabla/data/cifar10.h"
 #include "nabla/nn/convnet.h"
-#include "nabla/train/mlp.h"
-#include "nabla/train/run.h"
+#include "train/mlp.h"
+#include "train/run.h"
 
 namespace nabla {
 

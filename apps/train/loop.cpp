@@ -1,4 +1,4 @@
-#include "nabla/train/loop.h"
+#include "train/loop.h"
 
 #include <omp.h>
 #include <pthread.h>
@@ -8,8 +8,7 @@
 #include <filesystem>
 
 #include "nabla/kernels.h"
-#include "nabla/train/checkpoint.h"
-#include "simd/simd.h"
+#include "train/checkpoint.h"
 
 namespace nabla {
 
@@ -102,7 +101,7 @@ void validate_loop(const LoopConfig& loop, double learning_rate, const std::stri
 }
 
 void check_finite(const Tensor<float>& t, const std::string& name, int64_t step) {
-  if (simd::all_finite(t.data(), t.numel())) return;
+  if (all_finite(t)) return;
   for (float v : t.values()) {
     if (!std::isfinite(v)) {
       throw NumericalError("step " + std::to_string(step) + ": " + name + " is not finite (" +

@@ -1,4 +1,4 @@
-#include "nabla/train/checkpoint.h"
+#include "train/checkpoint.h"
 
 namespace nabla {
 

@@ -1,4 +1,4 @@
-#include "nabla/train/plot.h"
+#include "train/plot.h"
 
 #include <cstdlib>
 #include <fstream>

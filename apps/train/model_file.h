@@ -10,7 +10,7 @@
 #include "nabla/data/cifar10.h"
 #include "nabla/io/safetensors.h"
 #include "nabla/nn/module.h"
-#include "nabla/train/classifier.h"
+#include "train/classifier.h"
 
 namespace nabla {
 

@@ -1,4 +1,4 @@
-#include "nabla/train/bench.h"
+#include "train/bench.h"
 
 #include <omp.h>
 
@@ -15,8 +15,8 @@
 #include "nabla/nn/mlp.h"
 #include "nabla/profile.h"
 #include "nabla/rng.h"
-#include "nabla/train/classifier.h"
-#include "nabla/train/mlp.h"
+#include "train/classifier.h"
+#include "train/mlp.h"
 
 namespace nabla {
 namespace {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "nabla/io/safetensors.h"
-#include "nabla/train/metrics.h"
-#include "nabla/train/progress.h"
+#include "train/metrics.h"
+#include "train/progress.h"
 
 namespace nabla {
 
