@@ -218,9 +218,11 @@ TEST(ConvModules, GradchecksOfConvAndBatchNorm) {
   const auto r2 = gradcheck([&] { return bn(x); }, bn_inputs);
   EXPECT_TRUE(r2.ok) << r2.message;
   const auto buffers = bn.named_buffers();
-  ASSERT_EQ(buffers.size(), 2u);
+  ASSERT_EQ(buffers.size(), 3u);
   EXPECT_EQ(buffers[0].first, "running_mean");
   EXPECT_NE(buffers[0].second[0], 0.0);  // updated in place by the calls above
+  EXPECT_EQ(buffers[2].first, "num_batches_tracked");
+  EXPECT_GT(buffers[2].second[0], 0.0);  // one per training-mode call, as PyTorch counts
 }
 
 // Table 1: conv weights 3*3*in*out + out biases, batch norm 2 per channel, linear 512*10 + 10.
@@ -241,9 +243,18 @@ TEST(ConvNet, ShapeParameterCountAndNames) {
   EXPECT_EQ(params[2].first, "bn1.weight");
   EXPECT_EQ(params.back().first, "linear.bias");
   const auto buffers = net.named_buffers();
-  EXPECT_EQ(buffers.size(), 16u);
+  EXPECT_EQ(buffers.size(), 24u);
   EXPECT_EQ(buffers[0].first, "bn1.running_mean");
-  EXPECT_EQ(buffers.back().first, "bn5_b.running_var");
+  EXPECT_EQ(buffers.back().first, "bn5_b.num_batches_tracked");
+  // PyTorch's state-dict order: each module's parameters, then its buffers, module by module.
+  const auto state = net.state_dict();
+  ASSERT_EQ(state.size(), params.size() + buffers.size());
+  const char* const first_block[] = {"conv1.weight",     "conv1.bias",      "bn1.weight",
+                                     "bn1.bias",         "bn1.running_mean", "bn1.running_var",
+                                     "bn1.num_batches_tracked", "conv2.weight"};
+  for (size_t i = 0; i < std::size(first_block); ++i) EXPECT_EQ(state[i].name, first_block[i]);
+  EXPECT_EQ(state[6].kind, nn::BufferKind::kCount);
+  EXPECT_EQ(state[6].value.shape(), Shape{});
   Tensor<float> x({2, 3, 32, 32});
   for (float& v : x.values()) v = static_cast<float>(rng.normal());
   EXPECT_EQ(net(Variable<float>(x)).shape(), (Shape{2, 10}));

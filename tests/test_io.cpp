@@ -1,6 +1,8 @@
 // safetensors model files: round trip, the exact layout, and bad files.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -52,6 +54,76 @@ TEST(Safetensors, LayoutIsTheSafetensorsFormat) {
   EXPECT_EQ(v, -1.0f);
 }
 
+// A file with one tensor per dtype PyTorch writes, each holding values whose float32 form is known.
+TEST(Safetensors, ReadsEveryDtypePyTorchWritesAsFloat) {
+  std::string json = "{";
+  std::string data;
+  const auto add = [&](const std::string& name, const std::string& dtype, const std::string& bytes,
+                       size_t count) {
+    if (json.size() > 1) json += ",";
+    json += "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":[" +
+            std::to_string(count) + "],\"data_offsets\":[" + std::to_string(data.size()) + "," +
+            std::to_string(data.size() + bytes.size()) + "]}";
+    data += bytes;
+  };
+  const auto raw = [](const auto& values) {
+    return std::string(reinterpret_cast<const char*>(values.data()),
+                       values.size() * sizeof(values[0]));
+  };
+  add("f64", "F64", raw(std::vector<double>{0.1, -2.5}), 2);
+  // F16: 1.0 (0x3c00), -2.0 (0xc000), 65504 (0x7bff, the largest), 2^-24 (0x0001, subnormal).
+  add("f16", "F16", raw(std::vector<uint16_t>{0x3c00, 0xc000, 0x7bff, 0x0001}), 4);
+  // BF16: the top half of a float: 1.0 (0x3f80), -0.15625 (0xbe20).
+  add("bf16", "BF16", raw(std::vector<uint16_t>{0x3f80, 0xbe20}), 2);
+  add("i64", "I64", raw(std::vector<int64_t>{0, 7, -3}), 3);
+  add("i32", "I32", raw(std::vector<int32_t>{12345, -1}), 2);
+  add("u8", "U8", raw(std::vector<uint8_t>{0, 255}), 2);
+  add("bool", "BOOL", raw(std::vector<uint8_t>{1, 0}), 2);
+  json += "}";
+  std::string bytes(8, '\0');
+  const uint64_t n = json.size();
+  std::memcpy(bytes.data(), &n, 8);
+  const SafetensorsFile f = parse_safetensors(bytes + json + data, "dtypes");
+  const auto values = [&f](const std::string& name) {
+    const Tensor<float>* t = f.find(name);
+    return t ? std::vector<float>(t->values().begin(), t->values().end()) : std::vector<float>{};
+  };
+  EXPECT_EQ(values("f64"), (std::vector<float>{0.1F, -2.5F}));
+  EXPECT_EQ(values("f16"), (std::vector<float>{1.0F, -2.0F, 65504.0F, std::ldexp(1.0F, -24)}));
+  EXPECT_EQ(values("bf16"), (std::vector<float>{1.0F, -0.15625F}));
+  EXPECT_EQ(values("i64"), (std::vector<float>{0, 7, -3}));
+  EXPECT_EQ(values("i32"), (std::vector<float>{12345, -1}));
+  EXPECT_EQ(values("u8"), (std::vector<float>{0, 255}));
+  EXPECT_EQ(values("bool"), (std::vector<float>{1, 0}));
+  for (const auto& t : f.tensors) {
+    std::string upper = t.name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(c));
+    EXPECT_EQ(dtype_name(t.dtype), upper);  // the dtype each tensor had in the file
+  }
+}
+
+TEST(Safetensors, WritesCountsAsI64) {
+  TempDir dir("i64");
+  save_safetensors(dir.path() / "c.safetensors",
+                   {{"w", Tensor<float>({2}, {1.5F, 2}), DType::kF32},
+                    {"n", Tensor<float>(Shape{}, {123456}), DType::kI64}});
+  const std::string bytes = testing::read_text(dir.path() / "c.safetensors");
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  const auto header = nlohmann::json::parse(bytes.substr(8, n));
+  EXPECT_EQ(header["n"]["dtype"], "I64");
+  EXPECT_EQ(header["n"]["shape"], nlohmann::json::array());
+  int64_t count = 0;
+  std::memcpy(&count, bytes.data() + 8 + n + 8, 8);
+  EXPECT_EQ(count, 123456);
+  const SafetensorsFile f = load_safetensors(dir.path() / "c.safetensors");
+  EXPECT_EQ(f.tensors[1].dtype, DType::kI64);
+  EXPECT_EQ((*f.find("n"))[0], 123456.0F);
+  EXPECT_THROW(save_safetensors(dir.path() / "x.safetensors",
+                                {{"h", Tensor<float>({1}), DType::kF16}}),
+               std::invalid_argument);
+}
+
 TEST(Safetensors, BadFilesGiveClearErrors) {
   TempDir dir("badst");
   const auto expect_error = [&](const std::string& bytes, const std::string& what) {
@@ -78,6 +150,11 @@ TEST(Safetensors, BadFilesGiveClearErrors) {
   expect_error(with_header(R"({"a":{"dtype":"I8","shape":[1],"data_offsets":[0,1]}})", 1), "dtype");
   expect_error(with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 8),
                "bytes for shape");
+  expect_error(with_header(R"({"a":{"dtype":"BF16","shape":[3],"data_offsets":[0,4]}})", 4),
+               "tensor 'a' has 4 bytes for shape");
+  expect_error(with_header(R"({"flag":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})", 0) +
+                   std::string("\x01\x02"),
+               "tensor 'flag' is BOOL but holds the byte 2");
   expect_error(with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 4),
                "outside");
   expect_error(with_header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4),

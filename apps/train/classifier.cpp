@@ -46,9 +46,9 @@ Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& opti
     return StepResult{loss.item(), accuracy(logits.value(), batch.labels)};
   };
   t.evaluate = [&model](const LabeledImages& data) { return evaluate(model, data); };
-  t.model_tensors = [&model] { return model_tensors(model); };
+  t.model_tensors = [&model] { return state_tensors(model); };
   t.load_model_tensors = [&model](const std::vector<NamedTensor>& tensors) {
-    load_into(model, SafetensorsFile{tensors, {}}, "checkpoint");
+    model.load_state_dict(to_state_dict(tensors));
   };
   t.optimizer_tensors = [&optimizer] {
     std::vector<NamedTensor> out;
@@ -76,13 +76,6 @@ std::unique_ptr<optim::Optimizer<float>> make_optimizer(const std::string& name,
   }
   return std::make_unique<optim::SGD<float>>(std::move(params), lr, static_cast<float>(momentum),
                                              wd);
-}
-
-std::vector<NamedTensor> model_tensors(const nn::Module<float>& model) {
-  std::vector<NamedTensor> out;
-  for (const auto& [name, p] : model.named_parameters()) out.push_back({name, p.value()});
-  for (const auto& [name, b] : model.named_buffers()) out.push_back({name, b});
-  return out;
 }
 
 }  // namespace nabla

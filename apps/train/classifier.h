@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nabla/nn/module.h"
+#include "nabla/nn/serialize.h"
 #include "nabla/optim/optimizer.h"
 #include "train/loop.h"
 
@@ -26,8 +27,5 @@ std::unique_ptr<optim::Optimizer<float>> make_optimizer(const std::string& name,
                                                         std::vector<Variable<float>> params,
                                                         double learning_rate, double momentum = 0,
                                                         double weight_decay = 0);
-
-// Parameters and buffers, named as in the module, for a model file.
-std::vector<NamedTensor> model_tensors(const nn::Module<float>& model);
 
 }  // namespace nabla

@@ -33,8 +33,4 @@ void validate(const CnnConfig& config, int64_t train_size = 0);
 RunSummary train_cnn(const CnnConfig& config);
 RunSummary train_cnn(const CnnConfig& config, Cifar10 data);
 
-// Copies every parameter and buffer of `model` from the file. Missing, extra or mis-shaped tensors
-// are all reported by name in one DataError. mean_image, if present, is not a model tensor.
-void load_into(nn::Module<float>& model, const SafetensorsFile& file, const std::string& path);
-
 }  // namespace nabla

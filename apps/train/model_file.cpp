@@ -44,7 +44,11 @@ LoadedModel load_model(const fs::path& file) {
   } else {
     throw DataError(name + ": unknown model '" + loaded.kind + "' (expected cnn, mlp, mlp-manual)");
   }
-  load_into(*loaded.model, st, name);
+  try {
+    loaded.model->load_state_dict(to_state_dict(st.tensors, {"mean_image"}));
+  } catch (const ConfigError& e) {
+    throw DataError(name + ": does not fit the model (" + e.what() + ")");
+  }
   const Tensor<float>* mean = st.find("mean_image");
   if (!mean || mean->shape() != Shape{3, 32, 32}) {
     throw DataError(name + ": no mean_image of shape [3, 32, 32]");

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "nabla/nn/serialize.h"
 #include "nabla/optim/optimizer.h"
 #include "train/classifier.h"
 #include "train/cnn.h"
@@ -29,34 +30,6 @@ void validate(const CnnConfig& c, int64_t train_size) {
                 /*min_batch=*/2);
 }
 
-void load_into(nn::Module<float>& model, const SafetensorsFile& file, const std::string& path) {
-  std::string problems;
-  std::vector<std::string> used;
-  const auto take = [&](const std::string& name, Tensor<float>& dst) {
-    const Tensor<float>* src = file.find(name);
-    if (!src) {
-      problems += " missing " + name + ";";
-    } else if (src->shape() != dst.shape()) {
-      problems += " " + name + " has shape " + shape_str(src->shape()) + ", expected " +
-                  shape_str(dst.shape()) + ";";
-    } else {
-      std::copy(src->values().begin(), src->values().end(), dst.values().begin());
-    }
-    used.push_back(name);
-  };
-  for (auto& [name, p] : model.named_parameters()) take(name, p.value());
-  for (auto& [name, b] : model.named_buffers()) take(name, b);
-  for (const auto& t : file.tensors) {
-    if (t.name != "mean_image" && std::find(used.begin(), used.end(), t.name) == used.end()) {
-      problems += " unexpected " + t.name + ";";
-    }
-  }
-  if (!problems.empty()) {
-    problems.pop_back();
-    throw DataError(path + ": does not fit the model:" + problems);
-  }
-}
-
 RunSummary train_cnn(const CnnConfig& config) {
   validate(config, 5 * kCifarRecordsPerFile);
   return train_cnn(config, load_cifar10(resolve_data_dir(config.data_dir)));
@@ -68,7 +41,7 @@ RunSummary train_cnn(const CnnConfig& config, Cifar10 data) {
   Rng init_rng(config.seed);
   nn::ConvNet<float> model(data.train.images.dim(1), kCifarClasses, init_rng);
   if (!config.init_from.empty()) {
-    load_into(model, load_safetensors(config.init_from), config.init_from);
+    load(model, config.init_from, /*strict=*/true, {"mean_image"});
   }
   const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate);
   RunWriter run(config.out, "cnn", to_json(config), config.max_steps, config.quiet);
@@ -81,7 +54,7 @@ RunSummary train_cnn(const CnnConfig& config, Cifar10 data) {
       {"n_classes", std::to_string(kCifarClasses)},
       {"config", saved_config.dump()}};
   const auto file_tensors = [&] {
-    std::vector<NamedTensor> tensors = model_tensors(model);
+    std::vector<NamedTensor> tensors = state_tensors(model);
     tensors.push_back({"mean_image", data.mean_image});
     return tensors;
   };

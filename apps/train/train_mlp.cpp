@@ -167,7 +167,7 @@ RunSummary train_mlp(const MlpConfig& config, Cifar10 data) {
   RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
   Trainable t = make_trainable(model, *optimizer);
   const auto file_tensors = [&] {
-    std::vector<NamedTensor> tensors = model_tensors(model);
+    std::vector<NamedTensor> tensors = state_tensors(model);
     tensors.push_back({"mean_image", data.mean_image});
     return tensors;
   };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -18,6 +19,75 @@ namespace nabla {
 
 namespace fs = std::filesystem;
 static_assert(std::endian::native == std::endian::little, "nabla assumes a little-endian host");
+
+namespace {
+
+struct DTypeInfo {
+  DType dtype;
+  const char* name;
+  size_t bytes;
+};
+constexpr DTypeInfo kDTypes[] = {{DType::kF32, "F32", 4}, {DType::kF64, "F64", 8},
+                                 {DType::kF16, "F16", 2}, {DType::kBF16, "BF16", 2},
+                                 {DType::kI64, "I64", 8}, {DType::kI32, "I32", 4},
+                                 {DType::kU8, "U8", 1},   {DType::kBool, "BOOL", 1}};
+
+const DTypeInfo& info(DType dtype) {
+  for (const DTypeInfo& d : kDTypes) {
+    if (d.dtype == dtype) return d;
+  }
+  throw std::logic_error("unknown dtype");
+}
+
+// IEEE half precision to float: exact (every half is a float).
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
+    const float v = std::ldexp(static_cast<float>(mantissa), -24);
+    return sign ? -v : v;
+  }
+  const uint32_t bits = exponent == 0x1f ? sign | 0x7f800000 | (mantissa << 13)  // inf, NaN
+                                         : sign | ((exponent + 112) << 23) | (mantissa << 13);
+  return std::bit_cast<float>(bits);
+}
+
+template <typename S>
+S load_as(const char* p) {
+  S v;
+  std::memcpy(&v, p, sizeof(S));
+  return v;
+}
+
+// count elements of `dtype` at `src` into floats; where: the tensor, for errors.
+void convert_to_float(DType dtype, const char* src, uint64_t count, float* dst,
+                      const std::string& where) {
+  for (uint64_t i = 0; i < count; ++i) {
+    switch (dtype) {
+      case DType::kF32: dst[i] = load_as<float>(src + 4 * i); break;
+      case DType::kF64: dst[i] = static_cast<float>(load_as<double>(src + 8 * i)); break;
+      case DType::kF16: dst[i] = half_to_float(load_as<uint16_t>(src + 2 * i)); break;
+      case DType::kBF16:
+        dst[i] = std::bit_cast<float>(static_cast<uint32_t>(load_as<uint16_t>(src + 2 * i)) << 16);
+        break;
+      case DType::kI64: dst[i] = static_cast<float>(load_as<int64_t>(src + 8 * i)); break;
+      case DType::kI32: dst[i] = static_cast<float>(load_as<int32_t>(src + 4 * i)); break;
+      case DType::kU8: dst[i] = static_cast<float>(static_cast<uint8_t>(src[i])); break;
+      case DType::kBool:
+        if (static_cast<uint8_t>(src[i]) > 1) {
+          throw DataError(where + " is BOOL but holds the byte " +
+                          std::to_string(static_cast<uint8_t>(src[i])) + " at element " +
+                          std::to_string(i));
+        }
+        dst[i] = static_cast<float>(src[i]);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+const char* dtype_name(DType dtype) { return info(dtype).name; }
 
 const Tensor<float>* SafetensorsFile::find(const std::string& name) const {
   for (const auto& t : tensors) {
@@ -58,9 +128,14 @@ void save_safetensors(const fs::path& file, const std::vector<NamedTensor>& tens
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& t : tensors) {
-    const uint64_t bytes = static_cast<uint64_t>(t.value.numel()) * sizeof(float);
-    header[t.name] = {
-        {"dtype", "F32"}, {"shape", t.value.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    if (t.dtype != DType::kF32 && t.dtype != DType::kI64) {
+      throw std::invalid_argument(file.string() + ": tensor '" + t.name + "': nabla writes F32 or I64, not " +
+                                  dtype_name(t.dtype));
+    }
+    const uint64_t bytes = static_cast<uint64_t>(t.value.numel()) * info(t.dtype).bytes;
+    header[t.name] = {{"dtype", dtype_name(t.dtype)},
+                      {"shape", t.value.shape()},
+                      {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string json = header.dump();
@@ -70,7 +145,14 @@ void save_safetensors(const fs::path& file, const std::vector<NamedTensor>& tens
   std::memcpy(out.data(), &n, 8);
   out += json;
   for (const auto& t : tensors) {
-    out.append(reinterpret_cast<const char*>(t.value.data()), t.value.numel() * sizeof(float));
+    if (t.dtype == DType::kF32) {
+      out.append(reinterpret_cast<const char*>(t.value.data()), t.value.numel() * sizeof(float));
+      continue;
+    }
+    for (const float v : t.value.values()) {
+      const auto count = static_cast<int64_t>(std::llround(v));
+      out.append(reinterpret_cast<const char*>(&count), sizeof count);
+    }
   }
   write_file_atomic(file, out);
 }
@@ -117,11 +199,16 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& n
         !entry.contains("data_offsets")) {
       throw DataError(where + " lacks dtype, shape or data_offsets");
     }
-    const auto& dtype = entry["dtype"];
-    if (!dtype.is_string() || (dtype != "F32" && dtype != "F64")) {
-      throw DataError(where + " has dtype " + dtype.dump() + "; only F32 and F64 are read");
+    const auto& dtype_json = entry["dtype"];
+    const DTypeInfo* dtype = nullptr;
+    for (const DTypeInfo& d : kDTypes) {
+      if (dtype_json.is_string() && dtype_json == d.name) dtype = &d;
     }
-    const size_t elem = dtype == "F32" ? 4 : 8;
+    if (dtype == nullptr) {
+      throw DataError(where + " has dtype " + dtype_json.dump() +
+                      "; nabla reads F32, F64, F16, BF16, I64, I32, U8 and BOOL");
+    }
+    const size_t elem = dtype->bytes;
     const auto& shape_json = entry["shape"];
     if (!shape_json.is_array() || shape_json.size() > 8)
       throw DataError(where + " has a bad shape");
@@ -154,16 +241,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& n
                       shape_str(shape));
     }
     Tensor<float> value(shape);
-    if (elem == 4) {
-      std::memcpy(value.data(), data + begin, count * 4);
-    } else {
-      for (uint64_t i = 0; i < count; ++i) {
-        double v;
-        std::memcpy(&v, data + begin + i * 8, 8);
-        value[static_cast<int64_t>(i)] = static_cast<float>(v);
-      }
-    }
-    ordered.push_back({begin, {key, std::move(value)}});
+    convert_to_float(dtype->dtype, data + begin, count, value.data(), where);
+    ordered.push_back({begin, {key, std::move(value), dtype->dtype}});
   }
   std::stable_sort(ordered.begin(), ordered.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });

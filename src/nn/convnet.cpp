@@ -35,16 +35,20 @@ BatchNorm2d<T>::BatchNorm2d(int64_t channels, T eps, T momentum) : eps_(eps), mo
   beta_ = this->register_parameter("bias", Tensor<T>({channels}));
   running_mean_ = this->register_buffer("running_mean", Tensor<T>({channels}));
   running_var_ = this->register_buffer("running_var", Tensor<T>::full({channels}, T(1)));
+  num_batches_tracked_ =
+      this->register_buffer("num_batches_tracked", Tensor<T>(Shape{}), BufferKind::kCount);
 }
 
 template <typename T>
 Variable<T> BatchNorm2d<T>::forward(const Variable<T>& x) {
+  if (this->training()) num_batches_tracked_[0] += T(1);
   return batch_norm2d(x, gamma_, beta_, running_mean_, running_var_, this->training(), momentum_,
                       eps_);
 }
 
 template <typename T>
 Variable<T> BatchNorm2d<T>::forward_relu(const Variable<T>& x) {
+  if (this->training()) num_batches_tracked_[0] += T(1);
   return batch_norm2d(x, gamma_, beta_, running_mean_, running_var_, this->training(), momentum_,
                       eps_, /*relu=*/true);
 }

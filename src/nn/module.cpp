@@ -1,5 +1,10 @@
 #include "nabla/nn/module.h"
 
+#include <algorithm>
+#include <map>
+
+#include "nabla/error.h"
+
 namespace nabla::nn {
 
 template <typename T>
@@ -20,11 +25,57 @@ std::vector<Variable<T>> Module<T>::parameters() const {
 
 template <typename T>
 std::vector<std::pair<std::string, Tensor<T>>> Module<T>::named_buffers() const {
-  auto out = buffers_;
+  std::vector<std::pair<std::string, Tensor<T>>> out;
+  for (const auto& b : buffers_) out.emplace_back(b.name, b.value);
   for (const auto& [name, child] : children_) {
     for (auto& [sub, b] : child->named_buffers()) out.emplace_back(name + "." + sub, b);
   }
   return out;
+}
+
+template <typename T>
+StateDict<T> Module<T>::state_dict() const {
+  StateDict<T> out;
+  for (const auto& [name, p] : params_) out.push_back({name, p.value(), BufferKind::kValue});
+  for (const auto& b : buffers_) out.push_back(b);
+  for (const auto& [name, child] : children_) {
+    for (auto& e : child->state_dict()) out.push_back({name + "." + e.name, e.value, e.kind});
+  }
+  return out;
+}
+
+template <typename T>
+void Module<T>::load_state_dict(const StateDict<T>& dict, bool strict) {
+  std::map<std::string, const StateEntry<T>*> given;
+  for (const auto& e : dict) given[e.name] = &e;
+  // Every problem, by name, in one message: "missing a.b; unexpected c; d has shape [..], expected [..]".
+  std::string problems;
+  const StateDict<T> own = state_dict();
+  for (const auto& e : own) {
+    const auto it = given.find(e.name);
+    if (it == given.end()) {
+      if (strict && e.kind != BufferKind::kCount) problems += "; missing " + e.name;
+    } else if (it->second->value.shape() != e.value.shape()) {
+      problems += "; " + e.name + " has shape " + shape_str(it->second->value.shape()) +
+                  ", expected " + shape_str(e.value.shape());
+    }
+  }
+  for (const auto& e : dict) {
+    const bool known = std::any_of(own.begin(), own.end(),
+                                   [&e](const StateEntry<T>& o) { return o.name == e.name; });
+    if (strict && !known) problems += "; unexpected " + e.name;
+  }
+  if (!problems.empty()) throw ConfigError("load_state_dict: " + problems.substr(2));
+  for (const auto& e : own) {
+    Tensor<T> dst = e.value;  // shares the module's storage
+    const auto it = given.find(e.name);
+    if (it == given.end()) {
+      if (e.kind == BufferKind::kCount) dst.fill(T(0));
+      continue;
+    }
+    const auto src = it->second->value.values();
+    std::copy(src.begin(), src.end(), dst.values().begin());
+  }
 }
 
 template <typename T>
@@ -46,8 +97,8 @@ Variable<T> Module<T>::register_parameter(std::string name, Tensor<T> value) {
 }
 
 template <typename T>
-Tensor<T> Module<T>::register_buffer(std::string name, Tensor<T> value) {
-  buffers_.emplace_back(std::move(name), value);
+Tensor<T> Module<T>::register_buffer(std::string name, Tensor<T> value, BufferKind kind) {
+  buffers_.push_back({std::move(name), value, kind});
   return value;
 }
 

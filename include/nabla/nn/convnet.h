@@ -31,7 +31,8 @@ class Conv2d : public Module<T> {
   Variable<T> weight_, bias_;
 };
 
-// gamma (weight) 1, beta (bias) 0, eps 1e-5, momentum 0.1; buffers running_mean 0, running_var 1.
+// gamma (weight) 1, beta (bias) 0, eps 1e-5, momentum 0.1; buffers running_mean 0, running_var 1
+// and num_batches_tracked (a count of the training batches seen, as PyTorch keeps it).
 template <typename T>
 class BatchNorm2d : public Module<T> {
  public:
@@ -47,7 +48,7 @@ class BatchNorm2d : public Module<T> {
  private:
   T eps_, momentum_;
   Variable<T> gamma_, beta_;
-  Tensor<T> running_mean_, running_var_;
+  Tensor<T> running_mean_, running_var_, num_batches_tracked_;
 };
 
 template <typename T>

@@ -1,6 +1,7 @@
 // Module: the base of every layer and model. It owns named parameters (Variables that require a
 // gradient), named buffers (tensors saved with the model but not trained, e.g. running statistics)
-// and named child modules; names nest with dots ("fc1.weight", "features.bn1.running_mean").
+// and named child modules; names nest with dots ("fc1.weight", "features.bn1.running_mean"), as
+// PyTorch names them, so a state dict means the same in both.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,24 @@
 #include "nabla/autograd.h"
 
 namespace nabla::nn {
+
+// What a buffer holds. A count (batch norm's num_batches_tracked) is an integer that PyTorch keeps
+// as int64: files store it as I64, and a state dict without it leaves it at 0, as PyTorch loads
+// files written before it had the buffer.
+enum class BufferKind { kValue, kCount };
+
+// One tensor of a state dict. From state_dict(), value shares storage with the module.
+template <typename T>
+struct StateEntry {
+  std::string name;
+  Tensor<T> value;
+  BufferKind kind = BufferKind::kValue;
+};
+
+// A module's whole state in PyTorch's order: each module's parameters, then its buffers, then
+// its children's state, depth first.
+template <typename T>
+using StateDict = std::vector<StateEntry<T>>;
 
 template <typename T>
 class Module {
@@ -24,6 +43,12 @@ class Module {
   // Buffers share storage with the module: writing into the tensor writes into the module.
   std::vector<std::pair<std::string, Tensor<T>>> named_buffers() const;
 
+  StateDict<T> state_dict() const;
+  // Copies each entry of `dict` into the parameter or buffer of that name. Throws ConfigError
+  // naming every mis-shaped entry and, when strict, every missing and unexpected one (a missing
+  // count buffer is no error: it becomes 0); nothing is copied unless everything fits.
+  void load_state_dict(const StateDict<T>& dict, bool strict = true);
+
   void train(bool mode = true);
   void eval() { train(false); }
   bool training() const { return training_; }
@@ -31,7 +56,8 @@ class Module {
 
  protected:
   Variable<T> register_parameter(std::string name, Tensor<T> value);
-  Tensor<T> register_buffer(std::string name, Tensor<T> value);
+  Tensor<T> register_buffer(std::string name, Tensor<T> value,
+                            BufferKind kind = BufferKind::kValue);
   template <typename M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
     children_.emplace_back(std::move(name), module);
@@ -40,7 +66,7 @@ class Module {
 
  private:
   std::vector<std::pair<std::string, Variable<T>>> params_;
-  std::vector<std::pair<std::string, Tensor<T>>> buffers_;
+  std::vector<StateEntry<T>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
   bool training_ = true;
 };
