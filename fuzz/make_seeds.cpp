@@ -30,6 +30,7 @@ int main() {
   }
   std::remove("corpus/sheet.tmp.png");
   std::ofstream("corpus/png_sheets/two_images", std::ios::binary) << "[3,7]" << '\0' << png;
+  // The PyTorch-written seeds (torch_*.safetensors) come from tests/fixtures/make_fixtures.py.
   save_safetensors("corpus/safetensors/small.safetensors",
                    {{"fc1.weight", Tensor<float>({2, 3}, {1, 2, 3, 4, 5, 6})},
                     {"fc1.bias", Tensor<float>({2}, {0.5f, -1})}},

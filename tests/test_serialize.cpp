@@ -1,6 +1,9 @@
 // State dicts (Module::state_dict / load_state_dict) and model files (nabla::save / nabla::load).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "nabla/error.h"
 #include "nabla/kernels.h"
 #include "nabla/nn/convnet.h"
@@ -136,6 +139,48 @@ TEST(ModelFile, CorruptAndTruncatedFilesNameTheFile) {
   const std::string msg = message_of([&] { load(*net, dir.path() / "cut.safetensors"); });
   EXPECT_NE(msg.find("cut.safetensors"), std::string::npos) << msg;
   EXPECT_NE(msg.find("tensor 'fc.bias'"), std::string::npos) << msg;  // the one cut short
+}
+
+// The layers of tests/fixtures/make_fixtures.py's small_sequential, named as nn.Sequential names
+// them ("0".."5").
+std::shared_ptr<nn::Sequential<float>> torch_sequential() {
+  Rng rng(0);  // every value comes from the file
+  auto net = std::make_shared<nn::Sequential<float>>();
+  net->add("0", std::make_shared<nn::Conv2d<float>>(3, 4, 3, 1, 1, rng));
+  net->add("1", std::make_shared<nn::BatchNorm2d<float>>(4));
+  net->add("2", std::make_shared<nn::ReLU<float>>());
+  net->add("3", std::make_shared<nn::MaxPool2d<float>>(3, 2, 1));
+  net->add("4", std::make_shared<nn::Flatten<float>>());
+  net->add("5", std::make_shared<nn::Linear<float>>(4 * 4 * 4, 5, rng));
+  return net;
+}
+
+// Files that PyTorch wrote (the format of safetensors.torch.save_file) from a model's state dict
+// in F32, F16 and BF16, each with the I64 num_batches_tracked, load strictly into the same layers
+// and give PyTorch's eval-mode logits.
+TEST(TorchStateDict, LoadsWhatPyTorchWritesInEveryPrecision) {
+  const std::string dir = NABLA_FIXTURES_DIR;
+  std::ifstream in(dir + "/torch_state_dict.json");
+  ASSERT_TRUE(in.good());
+  const nlohmann::json j = nlohmann::json::parse(in);
+  const auto x_values = j["input"]["values"].get<std::vector<double>>();
+  Tensor<float> x(j["input"]["shape"].get<Shape>());
+  for (size_t i = 0; i < x_values.size(); ++i) x[static_cast<int64_t>(i)] = static_cast<float>(x_values[i]);
+  for (const std::string suffix : {"", "_f16", "_bf16"}) {
+    const auto net = torch_sequential();
+    const SafetensorsFile file = load(*net, dir + "/torch_state_dict" + suffix + ".safetensors");
+    EXPECT_EQ(file.find("1.num_batches_tracked") != nullptr, true);
+    EXPECT_EQ(net->state_dict()[6].value[0], j["num_batches_tracked"].get<float>()) << suffix;
+    net->eval();
+    const NoGradGuard no_grad;
+    const Tensor<float> logits = (*net)(Variable<float>(x)).value();
+    const auto want = j["logits" + suffix]["values"].get<std::vector<double>>();
+    ASSERT_EQ(logits.numel(), static_cast<int64_t>(want.size()));
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_NEAR(logits[static_cast<int64_t>(i)], want[i], 1e-5 * (1 + std::abs(want[i])))
+          << suffix << " logit " << i;
+    }
+  }
 }
 
 }  // namespace
