@@ -67,6 +67,10 @@ Variable<T> relu(const Variable<T>& x);
 template <typename T>
 Variable<T> leaky_relu(const Variable<T>& x, T neg_slope);
 
+// Exact GELU, as torch.nn.GELU() by default: x * Phi(x), Phi the standard normal CDF (erf).
+template <typename T>
+Variable<T> gelu(const Variable<T>& x);
+
 // log(softmax(x)) along the last dimension, computed stably: x - max - log(sum(exp(x - max))).
 template <typename T>
 Variable<T> log_softmax(const Variable<T>& x);
@@ -82,6 +86,22 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
 // Max over kernel x kernel windows; padded cells never win; the gradient goes to each argmax.
 template <typename T>
 Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int64_t pad);
+// Mean over kernel x kernel windows of x (N,C,H,W), stride apart, with `pad` zeros on each side
+// counted in the mean (count_include_pad, PyTorch's default) -> (N,C,OH,OW),
+// OH = (H + 2 pad - kernel) / stride + 1. dx spreads each dy evenly over its window.
+template <typename T>
+Variable<T> avg_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int64_t pad);
+
+// Mean over adaptive windows -> (N,C,out_h,out_w), as torch's adaptive_avg_pool2d: output row i
+// averages rows floor(i H / out_h) to ceil((i + 1) H / out_h) - 1, and likewise for columns.
+template <typename T>
+Variable<T> adaptive_avg_pool2d(const Variable<T>& x, int64_t out_h, int64_t out_w);
+
+// Zeros around x (N,C,H,W): `left` and `right` columns, `top` and `bottom` rows, each >= 0 ->
+// (N,C,H+top+bottom,W+left+right), as F.pad(x, (left, right, top, bottom)). dx is dy's interior.
+template <typename T>
+Variable<T> pad2d(const Variable<T>& x, int64_t left, int64_t right, int64_t top, int64_t bottom);
+
 // Batch norm over N, H and W of x (N,C,H,W), fused with a hand-written backward. Training: batch
 // statistics (biased variance) normalise, and running_mean/running_var (C) are updated in place
 // with `momentum` and the unbiased variance, as PyTorch does. Evaluation: the running statistics

@@ -139,6 +139,24 @@ Variable<T> leaky_relu(const Variable<T>& x, T neg_slope) {
       [neg_slope](T v, T) { return v > 0 ? T(1) : neg_slope; });
 }
 
+// Exact GELU: y = x * Phi(x), Phi the standard normal CDF = (1 + erf(x / sqrt 2)) / 2;
+// dy/dx = Phi(x) + x * phi(x), phi the standard normal density.
+template <typename T>
+Variable<T> gelu(const Variable<T>& x) {
+  constexpr double kInvSqrt2 = 0.70710678118654752440, kInvSqrt2Pi = 0.39894228040143267794;
+  return unary(
+      x, "gelu",
+      [](T v) {
+        const double d = static_cast<double>(v);
+        return static_cast<T>(d * 0.5 * (1 + std::erf(d * kInvSqrt2)));
+      },
+      [](T v, T) {
+        const double d = static_cast<double>(v);
+        return static_cast<T>(0.5 * (1 + std::erf(d * kInvSqrt2)) +
+                              d * kInvSqrt2Pi * std::exp(-0.5 * d * d));
+      });
+}
+
 #define NABLA_ELEMENTWISE(T)                                           \
   template Variable<T> add<T>(const Variable<T>&, const Variable<T>&); \
   template Variable<T> mul<T>(const Variable<T>&, const Variable<T>&); \
@@ -150,7 +168,8 @@ Variable<T> leaky_relu(const Variable<T>& x, T neg_slope) {
   template Variable<T> pow<T>(const Variable<T>&, T);                  \
   template Variable<T> sqrt<T>(const Variable<T>&);                    \
   template Variable<T> relu<T>(const Variable<T>&);                    \
-  template Variable<T> leaky_relu<T>(const Variable<T>&, T);
+  template Variable<T> leaky_relu<T>(const Variable<T>&, T);          \
+  template Variable<T> gelu<T>(const Variable<T>&);
 NABLA_ELEMENTWISE(float)
 NABLA_ELEMENTWISE(double)
 

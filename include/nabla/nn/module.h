@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,18 @@ class Module {
   virtual ~Module() = default;
   virtual Variable<T> forward(const Variable<T>& x) = 0;
   Variable<T> operator()(const Variable<T>& x) { return forward(x); }
+
+  // Sequential calls this instead of forward, with the modules that follow this one. A module
+  // that runs faster together with some of them (Conv2d with a BatchNorm2d and a ReLU at
+  // evaluation, BatchNorm2d with a ReLU) computes them all as one op, with the same result, and
+  // sets `consumed` to how many of `next` it took. The default runs forward alone.
+  virtual Variable<T> forward_fused(const Variable<T>& x,
+                                    std::span<const std::shared_ptr<Module<T>>> next,
+                                    size_t& consumed) {
+    (void)next;
+    consumed = 0;
+    return forward(x);
+  }
 
   std::vector<std::pair<std::string, Variable<T>>> named_parameters() const;
   std::vector<Variable<T>> parameters() const;

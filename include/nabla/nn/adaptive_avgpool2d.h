@@ -1,0 +1,20 @@
+// AdaptiveAvgPool2d: x (N,C,H,W) -> (N,C,out_h,out_w) by averaging windows that tile the input,
+// as torch.nn.AdaptiveAvgPool2d; (1, 1) is global average pooling.
+#pragma once
+
+#include "nabla/nn/module.h"
+
+namespace nabla::nn {
+
+template <typename T>
+class AdaptiveAvgPool2d : public Module<T> {
+ public:
+  explicit AdaptiveAvgPool2d(int64_t out_h = 1, int64_t out_w = 0)
+      : out_h_(out_h), out_w_(out_w > 0 ? out_w : out_h) {}
+  Variable<T> forward(const Variable<T>& x) override;
+
+ private:
+  int64_t out_h_, out_w_;
+};
+
+}  // namespace nabla::nn

@@ -1,0 +1,42 @@
+// BatchNorm2d over x (N,C,H,W), as torch.nn.BatchNorm2d: training mode normalises by the batch's
+// per-channel mean and biased variance and updates running_mean and running_var (unbiased) with
+// the momentum; eval mode normalises by the running statistics. State: weight, bias (with
+// affine), running_mean (0), running_var (1), num_batches_tracked (a count of training batches).
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "nabla/conv.h"
+#include "nabla/nn/batchnorm_options.h"
+#include "nabla/nn/module.h"
+
+namespace nabla::nn {
+
+template <typename T>
+class BatchNorm2d : public Module<T> {
+ public:
+  explicit BatchNorm2d(int64_t channels, BatchNormOptions options = {});
+  // Throws std::invalid_argument unless x is (N, channels, H, W), with more than one value per
+  // channel in training mode.
+  Variable<T> forward(const Variable<T>& x) override;
+  // Followed by a ReLU: both as one op (batch_norm2d with relu), one pass over memory each way.
+  Variable<T> forward_fused(const Variable<T>& x, std::span<const std::shared_ptr<Module<T>>> next,
+                            size_t& consumed) override;
+  // relu(forward(x)) as one op.
+  Variable<T> forward_relu(const Variable<T>& x);
+  // gamma, beta and the running statistics, as eval mode uses them.
+  BatchNormStats<T> stats() const {
+    return {gamma_.value(), beta_.value(), running_mean_, running_var_, static_cast<T>(options_.eps)};
+  }
+
+ protected:
+  Variable<T> normalize(const Variable<T>& x4, bool relu);
+
+ private:
+  BatchNormOptions options_;
+  Variable<T> gamma_, beta_;
+  Tensor<T> running_mean_, running_var_, num_batches_tracked_;
+};
+
+}  // namespace nabla::nn

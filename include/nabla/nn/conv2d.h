@@ -1,0 +1,63 @@
+// Conv2d: y = conv2d(x, weight, bias) over x (N,C,H,W) -> (N,O,OH,OW), as torch.nn.Conv2d with
+// a square kernel. float32 runs Winograd (3x3, stride 1) or oneDNN; float64 im2col + GEMM.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "nabla/nn/module.h"
+#include "nabla/rng.h"
+
+namespace nabla::nn {
+
+// Zeros added around the input: a number on every side, or "same" (the output has the input's
+// size; stride 1 only; an even kernel gets the extra row and column at the bottom and right, as
+// PyTorch does), or "valid" (none).
+struct Padding {
+  enum class Mode { kExplicit, kSame, kValid };
+  Padding(int64_t pixels = 0) : mode(Mode::kExplicit), pixels(pixels) {}  // NOLINT: 1 means 1
+  static Padding same() { return Padding(Mode::kSame); }
+  static Padding valid() { return Padding(Mode::kValid); }
+  Mode mode;
+  int64_t pixels;
+
+ private:
+  explicit Padding(Mode m) : mode(m), pixels(0) {}
+};
+
+struct Conv2dOptions {
+  int64_t stride = 1;
+  Padding padding = 0;
+  bool bias = true;
+};
+
+// weight (O,C,K,K) and bias (O) uniform in +-1/sqrt(C*K*K), PyTorch's default initialisation.
+// Throws ConfigError for a kernel, stride or padding that cannot work ("same" with stride > 1).
+template <typename T>
+class Conv2d : public Module<T> {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, Rng& rng,
+         Conv2dOptions options = {});
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t pad,
+         Rng& rng)
+      : Conv2d(in_channels, out_channels, kernel, rng, {stride, pad, true}) {}
+  Variable<T> forward(const Variable<T>& x) override;
+  // At evaluation (the next module a BatchNorm2d in eval mode, autograd off): the convolution,
+  // that batch norm and a ReLU after it, if there is one, as one convolution with the batch norm
+  // folded into its filters and bias (conv2d_bn_inference).
+  Variable<T> forward_fused(const Variable<T>& x, std::span<const std::shared_ptr<Module<T>>> next,
+                            size_t& consumed) override;
+  Variable<T>& weight() { return weight_; }
+  Variable<T>& bias() { return bias_; }  // undefined without a bias
+
+ private:
+  // x with the zeros that the convolution's own symmetric padding does not add.
+  Variable<T> pad_input(const Variable<T>& x) const;
+
+  int64_t kernel_, stride_;
+  int64_t pad_ = 0;                                    // symmetric, done by the convolution
+  int64_t pad_right_ = 0, pad_bottom_ = 0;             // the extra of "same" with an even kernel
+  Variable<T> weight_, bias_;
+};
+
+}  // namespace nabla::nn

@@ -1,0 +1,22 @@
+// Residual: y = shortcut(x) + body(x), the shortcut the identity unless given (for example a 1x1
+// Conv2d when body changes the channels or the size). Children are named "body" and "shortcut".
+#pragma once
+
+#include <memory>
+
+#include "nabla/nn/module.h"
+
+namespace nabla::nn {
+
+template <typename T>
+class Residual : public Module<T> {
+ public:
+  explicit Residual(std::shared_ptr<Module<T>> body, std::shared_ptr<Module<T>> shortcut = nullptr);
+  // Throws std::invalid_argument when body(x) and shortcut(x) differ in shape.
+  Variable<T> forward(const Variable<T>& x) override;
+
+ private:
+  std::shared_ptr<Module<T>> body_, shortcut_;
+};
+
+}  // namespace nabla::nn
