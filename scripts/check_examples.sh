@@ -10,21 +10,30 @@ trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
 data="${CIFAR10_DIR:-data/cifar-10-batches-bin}"
 
-# A few steps of each, enough to show that it builds, links and runs.
+# A few steps of each, enough to show that it builds, links and runs. custom_cnn saves the model
+# that classify then loads; classify reads the image seeds of the fuzzers.
+examples=(custom_function mlp_from_scratch custom_cnn classify)
 run_example() {
   local name="$1" bin="$2"
   case "$name" in
     custom_function) "$bin" ;;
     mlp_from_scratch) "$bin" "$data" 20 ;;
-    *) echo "no run command for example '$name' in $0" >&2; return 1 ;;
+    custom_cnn) "$bin" "$data" 5 "$work/custom_cnn.safetensors" ;;
+    classify) "$bin" "$work/custom_cnn.safetensors" fuzz/corpus/image/small.png fuzz/corpus/image/small.jpg ;;
   esac
 }
 needs_data() { [ "$1" != custom_function ]; }
 
-failed=0
 for dir in examples/*/; do
   name="$(basename "$dir")"
-  if ! { cmake -S "$dir" -B "$work/build/$name" -DCMAKE_PREFIX_PATH="$work/prefix" \
+  if [[ ! " ${examples[*]} " =~ " $name " ]]; then
+    echo "examples/$name has no run command in $0"; exit 1
+  fi
+done
+
+failed=0
+for name in "${examples[@]}"; do
+  if ! { cmake -S "examples/$name" -B "$work/build/$name" -DCMAKE_PREFIX_PATH="$work/prefix" \
            -DCMAKE_BUILD_TYPE=Release && cmake --build "$work/build/$name" -j "$(nproc)"; } \
        > "$work/$name.log" 2>&1; then
     echo "example $name: FAILED to build"; tail -30 "$work/$name.log"; failed=1; continue

@@ -63,30 +63,7 @@ Evaluation evaluate_model(LoadedModel& loaded, const Cifar10& data) {
 }
 
 Tensor<float> read_image_32(const fs::path& file) {
-  const RgbImage img = read_image_rgb(file);
-  Tensor<float> out({3, 32, 32});
-  for (int64_t y = 0; y < 32; ++y) {
-    // Bilinear sampling at pixel centres; the identity when the image is already 32x32.
-    const double sy = std::clamp((y + 0.5) * img.height / 32.0 - 0.5, 0.0, img.height - 1.0);
-    const auto y0 = static_cast<int64_t>(sy);
-    const int64_t y1 = std::min(y0 + 1, img.height - 1);
-    const double fy = sy - static_cast<double>(y0);
-    for (int64_t x = 0; x < 32; ++x) {
-      const double sx = std::clamp((x + 0.5) * img.width / 32.0 - 0.5, 0.0, img.width - 1.0);
-      const auto x0 = static_cast<int64_t>(sx);
-      const int64_t x1 = std::min(x0 + 1, img.width - 1);
-      const double fx = sx - static_cast<double>(x0);
-      for (int64_t c = 0; c < 3; ++c) {
-        const auto px = [&](int64_t yy, int64_t xx) {
-          return static_cast<double>(img.pixels[(yy * img.width + xx) * 3 + c]);
-        };
-        const double top = px(y0, x0) * (1 - fx) + px(y0, x1) * fx;
-        const double bottom = px(y1, x0) * (1 - fx) + px(y1, x1) * fx;
-        out[(c * 32 + y) * 32 + x] = static_cast<float>(top * (1 - fy) + bottom * fy);
-      }
-    }
-  }
-  return out;
+  return image_tensor(read_image_rgb(file), 32, 32);
 }
 
 std::vector<Prediction> predict(LoadedModel& loaded, const Tensor<float>& image, int k) {

@@ -93,4 +93,32 @@ void write_png_rgb(const std::filesystem::path& file, const RgbImage& image) {
   }
 }
 
+Tensor<float> image_tensor(const RgbImage& img, int64_t height, int64_t width) {
+  Tensor<float> out({3, height, width});
+  const auto h = static_cast<double>(height), w = static_cast<double>(width);
+  for (int64_t y = 0; y < height; ++y) {
+    const double sy = std::clamp((static_cast<double>(y) + 0.5) * static_cast<double>(img.height) / h - 0.5, 0.0,
+                                 static_cast<double>(img.height - 1));
+    const auto y0 = static_cast<int64_t>(sy);
+    const int64_t y1 = std::min(y0 + 1, img.height - 1);
+    const double fy = sy - static_cast<double>(y0);
+    for (int64_t x = 0; x < width; ++x) {
+      const double sx = std::clamp((static_cast<double>(x) + 0.5) * static_cast<double>(img.width) / w - 0.5, 0.0,
+                                   static_cast<double>(img.width - 1));
+      const auto x0 = static_cast<int64_t>(sx);
+      const int64_t x1 = std::min(x0 + 1, img.width - 1);
+      const double fx = sx - static_cast<double>(x0);
+      for (int64_t c = 0; c < 3; ++c) {
+        const auto px = [&](int64_t yy, int64_t xx) {
+          return static_cast<double>(img.pixels[static_cast<size_t>((yy * img.width + xx) * 3 + c)]);
+        };
+        const double top = px(y0, x0) * (1 - fx) + px(y0, x1) * fx;
+        const double bottom = px(y1, x0) * (1 - fx) + px(y1, x1) * fx;
+        out[(c * height + y) * width + x] = static_cast<float>(top * (1 - fy) + bottom * fy);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace nabla

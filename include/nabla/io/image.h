@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "nabla/tensor.h"
+
 namespace nabla {
 
 struct RgbImage {
@@ -22,6 +24,9 @@ RgbImage decode_png_rgb(const std::string& bytes, const std::string& name);
 // Throws DataError naming the file.
 RgbImage read_image_rgb(const std::filesystem::path& file);
 RgbImage decode_image_rgb(const std::string& bytes, const std::string& name);
+// The image as a (3, height, width) float tensor of raw pixel values 0-255, resized by bilinear
+// sampling at pixel centres when its size differs (exact when it is the same).
+Tensor<float> image_tensor(const RgbImage& image, int64_t height, int64_t width);
 // Writes an 8-bit RGB PNG. Throws std::runtime_error naming the file.
 void write_png_rgb(const std::filesystem::path& file, const RgbImage& image);
 
