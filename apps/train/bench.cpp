@@ -44,37 +44,56 @@ struct BenchModel {
   std::vector<std::shared_ptr<void>> keep_alive;  // the model and optimizer behind trainable
 };
 
-BenchModel make_bench_model(const std::string& name, Rng& rng) {
-  constexpr int64_t kInputs = 3 * 32 * 32;
+constexpr int64_t kInputs = 3 * 32 * 32;
+
+BenchModel model_for(const CnnConfig& c, Rng& rng) {
+  auto model = std::make_shared<nn::ConvNet<float>>(3, kCifarClasses, rng);
+  auto opt = make_optimizer(c.optimizer, model->parameters(), c.learning_rate);
   BenchModel m;
-  if (name == "cnn") {
-    auto model = std::make_shared<nn::ConvNet<float>>(3, kCifarClasses, rng);
-    auto opt = make_optimizer("adam", model->parameters(), 1e-4);
-    m.description = "ConvNet of Table 1, batch 32, Adam";
-    m.batch_size = 32;
-    m.trainable = make_trainable(*model, *opt);
-    m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
-  } else if (name == "mlp" || name == "mlp-deep") {
-    const bool deep = name == "mlp-deep";
-    const std::vector<int64_t> hidden =
-        deep ? std::vector<int64_t>{300, 200, 100, 100, 50, 50} : std::vector<int64_t>{100};
-    auto model = std::make_shared<nn::MLP<float>>(kInputs, hidden, kCifarClasses, 0.02F,
-                                                  nn::BatchNormKind::kNone, rng);
-    auto opt = make_optimizer(deep ? "adam" : "sgd", model->parameters(), 2e-3);
-    m.description =
-        deep ? "MLP 300,200,100,100,50,50, batch 200, Adam" : "MLP 100 (autograd), batch 200, SGD";
-    m.batch_size = 200;
-    m.trainable = make_trainable(*model, *opt);
-    m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
-  } else {
-    auto model = std::make_shared<manual::MLP<float>>(kInputs, std::vector<int64_t>{100},
-                                                      kCifarClasses, 0.02F, rng);
+  m.batch_size = c.batch_size;
+  m.trainable = make_trainable(*model, *opt);
+  m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
+  return m;
+}
+
+BenchModel model_for(const MlpConfig& c, Rng& rng) {
+  BenchModel m;
+  m.batch_size = c.batch_size;
+  if (c.model == "mlp-manual") {
+    auto model = std::make_shared<manual::MLP<float>>(kInputs, c.dnn_hidden_units, kCifarClasses,
+                                                      static_cast<float>(c.neg_slope), rng);
     auto ce = std::make_shared<manual::CrossEntropy<float>>();
-    m.description = "MLP 100 with hand-written backward, batch 200, SGD";
-    m.batch_size = 200;
-    m.trainable = make_manual_trainable(*model, *ce, 2e-3F);
+    m.trainable = make_manual_trainable(*model, *ce, static_cast<float>(c.learning_rate));
     m.keep_alive = {model, ce};
+    return m;
   }
+  auto model = std::make_shared<nn::MLP<float>>(kInputs, c.dnn_hidden_units, kCifarClasses,
+                                                static_cast<float>(c.neg_slope),
+                                                nn::parse_batchnorm_kind(c.batchnorm), rng);
+  auto opt = make_optimizer(c.optimizer, model->parameters(), c.learning_rate, c.momentum,
+                            c.weight_decay);
+  m.trainable = make_trainable(*model, *opt);
+  m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
+  return m;
+}
+
+BenchModel make_bench_model(const std::string& name, Rng& rng) {
+  if (name == "cnn") {
+    BenchModel m = model_for(CnnConfig{}, rng);
+    m.description = "ConvNet of Table 1, batch 32, Adam";
+    return m;
+  }
+  MlpConfig c;
+  c.model = name == "mlp-manual" ? "mlp-manual" : "mlp";
+  c.learning_rate = 2e-3;
+  if (name == "mlp-deep") {
+    c.dnn_hidden_units = {300, 200, 100, 100, 50, 50};
+    c.optimizer = "adam";
+  }
+  BenchModel m = model_for(c, rng);
+  m.description = name == "mlp-deep"     ? "MLP 300,200,100,100,50,50, batch 200, Adam"
+                  : name == "mlp-manual" ? "MLP 100 with hand-written backward, batch 200, SGD"
+                                         : "MLP 100 (autograd), batch 200, SGD";
   return m;
 }
 
@@ -195,6 +214,32 @@ std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out)
   }
   return results;
 }
+
+namespace {
+
+template <typename Config>
+MeasuredRates measure(const Config& config) {
+  Rng rng(config.seed);
+  BenchModel m = model_for(config, rng);
+  const LabeledImages batch = synthetic_images(m.batch_size, rng);
+  constexpr int64_t kEvalImages = 500;
+  const LabeledImages test = synthetic_images(kEvalImages, rng);
+  m.trainable.step(batch, 0);  // warm-up: buffers and oneDNN primitives
+  std::vector<double> steps;
+  for (int64_t i = 1; i <= 3; ++i) {
+    const auto start = Clock::now();
+    m.trainable.step(batch, i);
+    steps.push_back(seconds_since(start));
+  }
+  const auto start = Clock::now();
+  m.trainable.evaluate(test);
+  return {median(steps), seconds_since(start) / static_cast<double>(kEvalImages)};
+}
+
+}  // namespace
+
+MeasuredRates measure_rates(const MlpConfig& config) { return measure(config); }
+MeasuredRates measure_rates(const CnnConfig& config) { return measure(config); }
 
 double median(std::vector<double> values) {
   if (values.empty()) return 0;

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "train/cnn.h"
+#include "train/mlp.h"
+
 namespace nabla {
 
 // The models, by the names the bench script uses: cnn, mlp, mlp-deep, mlp-manual.
@@ -39,6 +42,15 @@ void validate(const BenchConfig& config);
 std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out);
 
 double median(std::vector<double> values);
+
+// Seconds per training step and per evaluated image of the model a training command would build
+// from `config`, measured here on synthetic data: one warm-up step, three timed steps (the
+// median) and an evaluation of 500 images. For time estimates; about a second for the ConvNet.
+struct MeasuredRates {
+  double step_seconds = 0, eval_seconds_per_image = 0;
+};
+MeasuredRates measure_rates(const MlpConfig& config);
+MeasuredRates measure_rates(const CnnConfig& config);
 
 // {"threads": ..., "isa": ..., "models": [{"model", "step_ms" (median), "steps_ms" (all), ...}]}
 nlohmann::json to_json(const std::vector<BenchResult>& results);

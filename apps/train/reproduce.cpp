@@ -8,8 +8,13 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <utility>
+#include <variant>
 
 #include "nabla/io/safetensors.h"
+#include "train/bench.h"
+#include "train/checkpoint.h"
 #include "train/cnn.h"
 #include "train/mlp.h"
 
@@ -23,11 +28,9 @@ int64_t scaled(int64_t steps, double scale) {
   return std::max<int64_t>(1, std::llround(static_cast<double>(steps) * scale));
 }
 
-MlpConfig mlp_config(const std::string& model, const std::string& out, double scale, bool quiet) {
+MlpConfig mlp_config(const std::string& model, double scale) {
   MlpConfig c;
   c.model = model;
-  c.out = out;
-  c.quiet = quiet;
   c.resume = true;
   c.max_steps = scaled(c.max_steps, scale);
   c.eval_freq = std::min(c.eval_freq, c.max_steps);
@@ -46,87 +49,114 @@ void deep_adam(MlpConfig& c, double scale) {
   set_steps(c, 2500, 100, scale);
 }
 
+// What an experiment trains: the configuration of `nabla train mlp-manual | mlp | cnn`.
+using RunConfig = std::variant<MlpConfig, CnnConfig>;
+
 struct Spec {
   Experiment info;
-  std::function<RunSummary(const std::string& out, double scale, bool quiet, const Cifar10& data)>
-      run;
+  std::function<RunConfig(double scale)> config;
 };
+
+MlpConfig mlp_experiment(const std::string& model, double scale,
+                         const std::function<void(MlpConfig&)>& change = {}) {
+  MlpConfig c = mlp_config(model, scale);
+  if (change) change(c);
+  return c;
+}
 
 const std::vector<Spec>& specs() {
   static const std::vector<Spec> all = {
       {{"mlp-manual", "Section 1: MLP with hand-written backprop, SGD, defaults",
-        "nabla train mlp-manual", 0.4732, 6},
-       [](const std::string& out, double scale, bool quiet, const Cifar10& data) {
-         return train_mlp_manual(mlp_config("mlp-manual", out, scale, quiet), data);
-       }},
-      {{"mlp", "Section 2: the MLP on autograd, SGD, defaults", "nabla train mlp", 0.4079, 6},
-       [](const std::string& out, double scale, bool quiet, const Cifar10& data) {
-         return train_mlp(mlp_config("mlp", out, scale, quiet), data);
-       }},
+        "nabla train mlp-manual", 0.4732},
+       [](double scale) -> RunConfig { return mlp_experiment("mlp-manual", scale); }},
+      {{"mlp", "Section 2: the MLP on autograd, SGD, defaults", "nabla train mlp", 0.4079},
+       [](double scale) -> RunConfig { return mlp_experiment("mlp", scale); }},
       {{"mlp-2500", "Section 2: the MLP on autograd, SGD, 2500 steps",
-        "nabla train mlp --max_steps 2500", -1, 10},
-       [](const std::string& out, double scale, bool quiet, const Cifar10& data) {
-         MlpConfig c = mlp_config("mlp", out, scale, quiet);
-         set_steps(c, 2500, 100, scale);
-         return train_mlp(c, data);
+        "nabla train mlp --max_steps 2500", -1},
+       [](double scale) -> RunConfig {
+         return mlp_experiment("mlp", scale, [scale](MlpConfig& c) { set_steps(c, 2500, 100, scale); });
        }},
       {{"mlp-deep-adam", "Section 2: hidden 300,200,100,100,50,50, Adam, 2500 steps",
         "nabla train mlp --dnn_hidden_units 300,200,100,100,50,50 --optimizer adam "
         "--max_steps 2500",
-        0.5226, 30},
-       [](const std::string& out, double scale, bool quiet, const Cifar10& data) {
-         MlpConfig c = mlp_config("mlp", out, scale, quiet);
-         deep_adam(c, scale);
-         return train_mlp(c, data);
+        0.5226},
+       [](double scale) -> RunConfig {
+         return mlp_experiment("mlp", scale, [scale](MlpConfig& c) { deep_adam(c, scale); });
        }},
       {{"mlp-deep-adam-bn-autograd",
         "Section 3: the deep Adam MLP with batch norm composed from autograd ops",
         "nabla train mlp --dnn_hidden_units 300,200,100,100,50,50 --optimizer adam "
         "--max_steps 2500 --batchnorm autograd",
-        -1, 45},
-       [](const std::string& out, double scale, bool quiet, const Cifar10& data) {
-         MlpConfig c = mlp_config("mlp", out, scale, quiet);
-         deep_adam(c, scale);
-         c.batchnorm = "autograd";
-         return train_mlp(c, data);
+        -1},
+       [](double scale) -> RunConfig {
+         return mlp_experiment("mlp", scale, [scale](MlpConfig& c) {
+           deep_adam(c, scale);
+           c.batchnorm = "autograd";
+         });
        }},
       {{"mlp-deep-adam-bn-manual",
         "Section 3: the deep Adam MLP with the hand-written batch norm function (module)",
         "nabla train mlp --dnn_hidden_units 300,200,100,100,50,50 --optimizer adam "
         "--max_steps 2500 --batchnorm manual",
-        -1, 40},
-       [](const std::string& out, double scale, bool quiet, const Cifar10& data) {
-         MlpConfig c = mlp_config("mlp", out, scale, quiet);
-         deep_adam(c, scale);
-         c.batchnorm = "manual";
-         return train_mlp(c, data);
+        -1},
+       [](double scale) -> RunConfig {
+         return mlp_experiment("mlp", scale, [scale](MlpConfig& c) {
+           deep_adam(c, scale);
+           c.batchnorm = "manual";
+         });
        }},
       {{"mlp-best", "The best MLP found: hidden 1000,500, batch norm, Adam 1e-3, 8000 steps",
         "nabla train mlp --dnn_hidden_units 1000,500 --batchnorm manual --optimizer adam "
         "--learning_rate 1e-3 --max_steps 8000 --eval_freq 500",
-        -1, 430},
-       [](const std::string& out, double scale, bool quiet, const Cifar10& data) {
-         MlpConfig c = mlp_config("mlp", out, scale, quiet);
-         c.dnn_hidden_units = {1000, 500};
-         c.batchnorm = "manual";
-         c.optimizer = "adam";
-         c.learning_rate = 1e-3;
-         set_steps(c, 8000, 500, scale);
-         return train_mlp(c, data);
+        -1},
+       [](double scale) -> RunConfig {
+         return mlp_experiment("mlp", scale, [scale](MlpConfig& c) {
+           c.dnn_hidden_units = {1000, 500};
+           c.batchnorm = "manual";
+           c.optimizer = "adam";
+           c.learning_rate = 1e-3;
+           set_steps(c, 8000, 500, scale);
+         });
        }},
       {{"cnn", "Section 4: the ConvNet of Table 1, Adam 1e-4, 5000 steps of 32", "nabla train cnn",
-        0.726, 2700},
-       [](const std::string& out, double scale, bool quiet, const Cifar10& data) {
+        0.726},
+       [](double scale) -> RunConfig {
          CnnConfig c;
-         c.out = out;
-         c.quiet = quiet;
          c.resume = true;
          c.max_steps = scaled(c.max_steps, scale);
          c.eval_freq = std::min(c.eval_freq, c.max_steps);
-         return train_cnn(c, data);
+         return c;
        }},
   };
   return all;
+}
+
+RunSummary run_experiment(RunConfig config, const std::string& out, bool quiet,
+                          const Cifar10& data) {
+  if (auto* c = std::get_if<CnnConfig>(&config)) {
+    c->out = out;
+    c->quiet = quiet;
+    return train_cnn(*c, data);
+  }
+  auto& m = std::get<MlpConfig>(config);
+  m.out = out;
+  m.quiet = quiet;
+  return m.model == "mlp-manual" ? train_mlp_manual(m, data) : train_mlp(m, data);
+}
+
+// The seconds a run of `config` will take from `done_steps` on, from rates measured on this
+// machine: the training steps left, and the evaluations (every eval_freq steps and at the end)
+// of `test_images` images each.
+double run_seconds(const RunConfig& config, const MeasuredRates& rates, int64_t done_steps,
+                   int64_t test_images) {
+  const auto [max_steps, eval_freq] = std::visit(
+      [](const auto& c) { return std::pair<int64_t, int64_t>(c.max_steps, c.eval_freq); }, config);
+  const int64_t left = std::max<int64_t>(0, max_steps - done_steps);
+  const int64_t evals = left == 0 ? 0
+                                  : max_steps / eval_freq - done_steps / eval_freq +
+                                        (max_steps % eval_freq != 0 ? 1 : 0);
+  return static_cast<double>(left) * rates.step_seconds +
+         static_cast<double>(evals * test_images) * rates.eval_seconds_per_image;
 }
 
 std::string format_acc(double acc) {
@@ -166,9 +196,29 @@ std::string reproduce(const ReproduceConfig& config, const Cifar10& data) {
       todo.push_back(&s);
     }
   }
+  // What is left of each experiment, priced by a few steps and a small evaluation of its own
+  // model measured here (synthetic data), not by figures from another machine.
+  const auto test_images = data.test.images.dim(0);
+  std::vector<double> estimate(todo.size(), 0);
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const fs::path dir = fs::path(config.out) / todo[i]->info.name;
+    if (fs::exists(dir / "summary.json")) continue;
+    const RunConfig run_config = todo[i]->config(config.step_scale);
+    int64_t done_steps = 0;
+    if (fs::exists(dir / "checkpoint.safetensors")) {
+      try {
+        done_steps = load_checkpoint(dir / "checkpoint.safetensors").step;
+      } catch (const std::exception&) {
+        // the run itself will report a bad checkpoint
+      }
+    }
+    const MeasuredRates rates =
+        std::visit([](const auto& c) { return measure_rates(c); }, run_config);
+    estimate[i] = run_seconds(run_config, rates, done_steps, test_images);
+  }
+  const double estimated_total = std::accumulate(estimate.begin(), estimate.end(), 0.0);
   const auto start = std::chrono::steady_clock::now();
-  double expected_done = 0, expected_total = 0;
-  for (const Spec* s : todo) expected_total += s->info.expected_seconds * config.step_scale;
+  double estimated_done = 0;
 
   struct Row {
     const Experiment* info;
@@ -181,21 +231,21 @@ std::string reproduce(const ReproduceConfig& config, const Cifar10& data) {
     const fs::path summary_file = dir / "summary.json";
     const double spent =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    // Time left: the expected cost of what remains, corrected by how fast the done part went.
-    const double speed = expected_done > 0 && spent > 1 ? spent / expected_done : 1.0;
-    const double left = (expected_total - expected_done) * speed;
+    // Time left: the estimate of what remains, corrected by how the estimate did so far.
+    const double speed = estimated_done > 1 && spent > 1 ? spent / estimated_done : 1.0;
+    const double left = (estimated_total - estimated_done) * speed;
     if (!config.quiet) {
       std::fprintf(stderr, "reproduce: [%zu/%zu] %s (%s), %.0fs elapsed, about %.0fs left\n", i + 1,
                    todo.size(), s.info.name.c_str(), s.info.description.c_str(), spent, left);
     }
     if (!fs::exists(summary_file)) {
-      s.run(dir.string(), config.step_scale, config.quiet, data);
+      run_experiment(s.config(config.step_scale), dir.string(), config.quiet, data);
     } else if (!config.quiet) {
       std::fprintf(stderr, "reproduce: %s already done, kept\n", s.info.name.c_str());
     }
     std::ifstream in(summary_file);
     rows.push_back({&s.info, nlohmann::json::parse(in)});
-    expected_done += s.info.expected_seconds * config.step_scale;
+    estimated_done += estimate[i];
   }
 
   std::string md =

@@ -23,7 +23,6 @@ struct Experiment {
   std::string description;  // what it reproduces
   std::string command;      // the equivalent `nabla train ...` command
   double report_final_acc;  // the report's figure, or < 0 when it has none
-  double expected_seconds;  // rough cost on the reference machine, for the time estimate
 };
 
 const std::vector<Experiment>& report_experiments();
