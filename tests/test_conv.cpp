@@ -7,6 +7,7 @@
 #include <string>
 
 #include "nabla/conv.h"
+#include "nabla/pool.h"
 #include "nabla/gradcheck.h"
 #include "nabla/kernels.h"
 #include "nabla/nn/convnet.h"

@@ -71,17 +71,4 @@ Conv2dGrads<T> conv2d_backward_reference(const Tensor<T>& dy, const Tensor<T>& x
 // ONEDNN_MAX_CPU_ISA=AVX2 (say) caps it; the float64 kernels never use oneDNN.
 std::string conv_backend_isa();
 
-// Max pooling: y (N,C,OH,OW) and, for each output, the index within its (n, c) plane of its
-// maximum: the first in row-major order among equal maxima. Padded cells never win.
-using PoolArgmax = std::vector<int32_t, detail::UninitAllocator<int32_t>>;
-template <typename T>
-Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
-                             PoolArgmax& argmax);
-// The same maxima without the argmax (inference).
-template <typename T>
-Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad);
-template <typename T>
-Tensor<T> max_pool2d_forward_reference(const Tensor<T>& x, int64_t kernel, int64_t stride,
-                                       int64_t pad, PoolArgmax& argmax);
-
 }  // namespace nabla

@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +10,7 @@
 
 #include "nabla/profile.h"
 #include "simd/simd.h"
-#include "tensor/conv_dnnl.h"
+#include "tensor/sgemm.h"
 
 namespace nabla {
 namespace {
@@ -21,12 +20,6 @@ CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::kYes ? CblasTrans : Cblas
 void require_rank2(const Shape& s, const char* what) {
   if (s.size() != 2) {
     throw std::invalid_argument(std::string(what) + " must be a matrix, got shape " + shape_str(s));
-  }
-}
-
-void check_sgemm(dnnl_status_t status) {
-  if (status != dnnl_success) {
-    throw std::runtime_error("dnnl_sgemm failed with status " + std::to_string(status));
   }
 }
 
@@ -42,28 +35,25 @@ void gemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha
   if constexpr (std::is_same_v<T, float>) {
     // oneDNN's SGEMM: AVX-512 kernels chosen at run time (OpenBLAS is capped at AVX2 where
     // OPENBLAS_CORETYPE=Haswell), on the same OpenMP threads as every other kernel.
-    detail::init_dnnl();
+    detail::Sgemm sgemm;
     const char ta = trans_a == Trans::kYes ? 'T' : 'N', tb = trans_b == Trans::kYes ? 'T' : 'N';
     // A small product runs on one thread, inside a parallel region (where oneDNN runs one thread
     // itself): its sums then never depend on the thread count, which oneDNN's own threading may
     // split them by; that is how the ConvNet's last layer keeps its training the same bits on
     // any thread count. Larger products keep oneDNN's threading (sharing packed panels between
-    // threads, which splitting C into per-thread calls lost: MLP steps 15% to 90% slower).
+    // threads, which splitting C into per-thread calls lost; docs/results.md, session 5).
     constexpr int64_t kSmallWork = int64_t{1} << 20;
-    const auto run = [&] {
-      return dnnl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    };
+    const auto run = [&] { sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); };
     if (omp_in_parallel() || M * N * K > kSmallWork) {
-      check_sgemm(run());
+      run();
     } else {
-      dnnl_status_t status = dnnl_success;
 #pragma omp parallel
       {
 #pragma omp single
-        status = run();
+        run();
       }
-      check_sgemm(status);
     }
+    sgemm.check("gemm");
   } else {
     cblas_dgemm(CblasRowMajor, to_cblas(trans_a), to_cblas(trans_b), m, n, k, alpha, A,
                 static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
