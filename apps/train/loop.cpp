@@ -204,4 +204,17 @@ void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop,
   }
 }
 
+RunSummary train_model(Trainable& model, const Cifar10& data, const RunSpec& spec) {
+  RunWriter run(spec.out, spec.title, spec.config, spec.loop.max_steps, spec.quiet);
+  const auto file_tensors = [&] {
+    std::vector<NamedTensor> tensors = model.model_tensors();
+    tensors.push_back({"mean_image", data.mean_image});
+    return tensors;
+  };
+  run_training(model, data, spec.loop, run, [&](const std::filesystem::path& file) {
+    save_safetensors(file, file_tensors(), spec.metadata);
+  });
+  return run.finish(file_tensors(), spec.metadata);
+}
+
 }  // namespace nabla

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -92,6 +93,30 @@ void validate_loop(const LoopConfig& loop, double learning_rate, const std::stri
 
 void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run,
                   const std::function<void(const std::filesystem::path&)>& write_model);
+
+// The part of `nabla train mlp-manual | mlp | cnn` around the model, the same for all three.
+struct RunSpec {
+  std::string out;    // --out
+  std::string title;  // the model's name, in progress lines and summary.json
+  nlohmann::json config;  // the command's settings (summary.json; a resume must match them)
+  LoopConfig loop;
+  bool quiet = false;
+  std::map<std::string, std::string> metadata;  // the model files' __metadata__
+};
+
+// Checks a command's settings against the data (ConfigError naming the flag), holds out its
+// validation set, and returns the generator its model is initialised from (seeded by --seed).
+template <typename Config>
+Rng prepare_run(const Config& config, Cifar10& data) {
+  validate(config, data.train.images.dim(0));
+  split_validation(data, config.validation_size);
+  return Rng(config.seed);
+}
+
+// Trains `model` as the command says: the run's folder and progress (RunWriter), the loop
+// (run_training), the model files (the model's tensors, the mean image, the metadata),
+// summary.json and curves.png. Returns the summary.
+RunSummary train_model(Trainable& model, const Cifar10& data, const RunSpec& spec);
 
 // Throws NumericalError naming `name` and the step if any value of t is NaN or infinite.
 void check_finite(const Tensor<float>& t, const std::string& name, int64_t step);

@@ -36,33 +36,22 @@ RunSummary train_cnn(const CnnConfig& config) {
 }
 
 RunSummary train_cnn(const CnnConfig& config, Cifar10 data) {
-  validate(config, data.train.images.dim(0));
-  split_validation(data, config.validation_size);
-  Rng init_rng(config.seed);
+  Rng init_rng = prepare_run(config, data);
   nn::ConvNet<float> model(data.train.images.dim(1), kCifarClasses, init_rng);
   if (!config.init_from.empty()) {
     load(model, config.init_from, /*strict=*/true, {"mean_image"});
   }
   const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate);
-  RunWriter run(config.out, "cnn", to_json(config), config.max_steps, config.quiet);
+  Trainable t = make_trainable(model, *optimizer);
   nlohmann::json saved_config = to_json(config);
   saved_config.erase("out");  // where a model was written is not part of it
-  const std::map<std::string, std::string> metadata = {
-      {"format", "nabla"},
-      {"model", "cnn"},
-      {"n_channels", std::to_string(data.train.images.dim(1))},
-      {"n_classes", std::to_string(kCifarClasses)},
-      {"config", saved_config.dump()}};
-  const auto file_tensors = [&] {
-    std::vector<NamedTensor> tensors = state_tensors(model);
-    tensors.push_back({"mean_image", data.mean_image});
-    return tensors;
-  };
-  Trainable t = make_trainable(model, *optimizer);
-  run_training(t, data, loop_config(config), run, [&](const std::filesystem::path& file) {
-    save_safetensors(file, file_tensors(), metadata);
-  });
-  return run.finish(file_tensors(), metadata);
+  const RunSpec spec{config.out, "cnn", to_json(config), loop_config(config), config.quiet,
+                     {{"format", "nabla"},
+                      {"model", "cnn"},
+                      {"n_channels", std::to_string(data.train.images.dim(1))},
+                      {"n_classes", std::to_string(kCifarClasses)},
+                      {"config", saved_config.dump()}}};
+  return train_model(t, data, spec);
 }
 
 }  // namespace nabla

@@ -76,10 +76,11 @@ int64_t inputs_per_example(const Cifar10& data) {
   return data.train.images.numel() / data.train.images.dim(0);
 }
 
-std::map<std::string, std::string> model_metadata(const MlpConfig& config) {
+RunSpec run_spec(const MlpConfig& config) {
   nlohmann::json c = to_json(config);
   c.erase("out");  // where a model was written is not part of it: equal runs give equal files
-  return {{"format", "nabla"}, {"model", config.model}, {"config", c.dump()}};
+  return {config.out,         config.model,  to_json(config), loop_config(config),
+          config.quiet, {{"format", "nabla"}, {"model", config.model}, {"config", c.dump()}}};
 }
 
 }  // namespace
@@ -131,23 +132,12 @@ RunSummary train_mlp_manual(const MlpConfig& config) {
 }
 
 RunSummary train_mlp_manual(const MlpConfig& config, Cifar10 data) {
-  validate(config, data.train.images.dim(0));
-  split_validation(data, config.validation_size);
-  Rng init_rng(config.seed);
+  Rng init_rng = prepare_run(config, data);
   manual::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
                            static_cast<float>(config.neg_slope), init_rng);
   manual::CrossEntropy<float> ce;
   Trainable t = make_manual_trainable(model, ce, static_cast<float>(config.learning_rate));
-  const auto file_tensors = [&] {
-    std::vector<NamedTensor> tensors = t.model_tensors();
-    tensors.push_back({"mean_image", data.mean_image});
-    return tensors;
-  };
-  RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
-  run_training(t, data, loop_config(config), run, [&](const std::filesystem::path& file) {
-    save_safetensors(file, file_tensors(), model_metadata(config));
-  });
-  return run.finish(file_tensors(), model_metadata(config));
+  return train_model(t, data, run_spec(config));
 }
 
 RunSummary train_mlp(const MlpConfig& config) {
@@ -156,25 +146,14 @@ RunSummary train_mlp(const MlpConfig& config) {
 }
 
 RunSummary train_mlp(const MlpConfig& config, Cifar10 data) {
-  validate(config, data.train.images.dim(0));
-  split_validation(data, config.validation_size);
-  Rng init_rng(config.seed);
+  Rng init_rng = prepare_run(config, data);
   nn::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
                        static_cast<float>(config.neg_slope),
                        nn::parse_batchnorm_kind(config.batchnorm), init_rng);
   const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate,
                                         config.momentum, config.weight_decay);
-  RunWriter run(config.out, config.model, to_json(config), config.max_steps, config.quiet);
   Trainable t = make_trainable(model, *optimizer);
-  const auto file_tensors = [&] {
-    std::vector<NamedTensor> tensors = state_tensors(model);
-    tensors.push_back({"mean_image", data.mean_image});
-    return tensors;
-  };
-  run_training(t, data, loop_config(config), run, [&](const std::filesystem::path& file) {
-    save_safetensors(file, file_tensors(), model_metadata(config));
-  });
-  return run.finish(file_tensors(), model_metadata(config));
+  return train_model(t, data, run_spec(config));
 }
 
 }  // namespace nabla
