@@ -14,9 +14,8 @@
 namespace nabla {
 
 // Mean loss and accuracy over all of `data`, in chunks, in eval mode (restores the mode after).
-// Chunks of 500 give the blocked Winograd forward larger GEMMs (docs/results.md: the ConvNet's
-// 10,000 test images in 5.8-5.9 s against 6.2 s with 250) for 60 MB more peak memory in
-// `nabla train cnn`; chunks of 1000 were 0.1 s faster but 320 MB more, above PyTorch's peak.
+// Chunks of 500 trade the blocked Winograd forward's larger GEMMs against peak memory (the
+// measurements are in docs/results.md, session 4).
 Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t chunk = 500);
 
 // model and optimizer must outlive the result.
