@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps release debug data clean fuzz fixtures examples
+.PHONY: run test deps release debug data clean fuzz fixtures examples docs
 
 run: release data
 	./build/release/nabla reproduce --data_dir "$(DATA_DIR)" --out results
@@ -42,6 +42,14 @@ data: release
 	@command -v npm >/dev/null || command -v curl >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm curl; }
 	bash scripts/fetch_cifar10.sh "$(DATA_DIR)" ./build/release/nabla
+
+# The API reference of the public headers (Doxygen), as HTML in build/docs/html; the warnings,
+# one per undocumented type or function, go to build/docs/warnings.log and are printed.
+docs:
+	$(call install_missing,doxygen graphviz)
+	@mkdir -p build/docs && doxygen docs/Doxyfile
+	@echo "API reference: build/docs/html/index.html ($$(wc -l < build/docs/warnings.log) warnings)"
+	@cat build/docs/warnings.log
 
 # Installs the release build into a temporary prefix and builds and runs every example against it.
 examples: release

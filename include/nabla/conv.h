@@ -1,7 +1,8 @@
-// Plain convolution and pooling kernels on NCHW tensors (no autograd). Each fast kernel has a
-// direct reference kernel beside it, used as the oracle in tests.
-//   x (N,C,H,W), weight (O,C,KH,KW), bias (O), y (N,O,OH,OW),
-//   OH = (H + 2 pad - KH) / stride + 1, likewise OW.
+/// \file
+/// Plain convolution and pooling kernels on NCHW tensors (no autograd). Each fast kernel has a
+/// direct reference kernel beside it, used as the oracle in tests.
+///   x (N,C,H,W), weight (O,C,KH,KW), bias (O), y (N,O,OH,OW),
+///   OH = (H + 2 pad - KH) / stride + 1, likewise OW.
 #pragma once
 
 #include <cstdint>
@@ -16,18 +17,18 @@ namespace nabla {
 struct Conv2dGeometry {
   int64_t N, C, H, W, O, KH, KW, stride, pad, OH, OW;
 };
-// Checks the shapes and computes the output size; throws std::invalid_argument naming the problem.
+/// Checks the shapes and computes the output size; throws std::invalid_argument naming the problem.
 Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& weight, int64_t stride, int64_t pad);
 
-// What a forward pass can keep for the backward pass on the same x and weight, so that it is not
-// recomputed (the Winograd transforms of the filter and the input). Opaque; float32 only.
+/// What a forward pass can keep for the backward pass on the same x and weight, so that it is not
+/// recomputed (the Winograd transforms of the filter and the input). Opaque; float32 only.
 struct Conv2dSaved {
   std::shared_ptr<void> state;
 };
 
-// bias may be empty. float32: Winograd (3x3, stride 1, pad 1, enough tiles) or oneDNN; float64:
-// im2col + one GEMM over the whole batch. `keep`, when not null, receives what the backward pass
-// can reuse.
+/// bias may be empty. float32: Winograd (3x3, stride 1, pad 1, enough tiles) or oneDNN; float64:
+/// im2col + one GEMM over the whole batch. `keep`, when not null, receives what the backward pass
+/// can reuse.
 template <typename T>
 Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
                          int64_t stride, int64_t pad, Conv2dSaved* keep = nullptr);
@@ -35,8 +36,8 @@ template <typename T>
 Tensor<T> conv2d_forward_reference(const Tensor<T>& x, const Tensor<T>& weight,
                                    const Tensor<T>& bias, int64_t stride, int64_t pad);
 
-// A batch norm's parameters and running statistics, each (O), for folding into the convolution
-// before it.
+/// A batch norm's parameters and running statistics, each (O), for folding into the convolution
+/// before it.
 template <typename T>
 struct BatchNormStats {
   const Tensor<T>& gamma;
@@ -46,15 +47,15 @@ struct BatchNormStats {
   T eps;
 };
 
-// Inference only (no autograd): batch_norm(conv2d(x)) with the batch norm in eval mode, then
-// max(0, .) when relu, as one convolution: for each output channel o, with
-// s = gamma / sqrt(running_var + eps), the filter of o times s and the bias (bias - mean) s + beta
-// (docs/derivations.md). The same function as the three ops up to rounding, one pass fewer.
+/// Inference only (no autograd): batch_norm(conv2d(x)) with the batch norm in eval mode, then
+/// max(0, .) when relu, as one convolution: for each output channel o, with
+/// s = gamma / sqrt(running_var + eps), the filter of o times s and the bias (bias - mean) s + beta
+/// (docs/derivations.md). The same function as the three ops up to rounding, one pass fewer.
 template <typename T>
 Tensor<T> conv2d_bn_inference(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
                               int64_t stride, int64_t pad, const BatchNormStats<T>& bn, bool relu);
 
-// Gradients of conv2d given dy; each output is computed only when its flag is set.
+/// Gradients of conv2d given dy; each output is computed only when its flag is set.
 template <typename T>
 struct Conv2dGrads {
   Tensor<T> dx, dweight, dbias;
@@ -67,8 +68,8 @@ template <typename T>
 Conv2dGrads<T> conv2d_backward_reference(const Tensor<T>& dy, const Tensor<T>& x,
                                          const Tensor<T>& weight, int64_t stride, int64_t pad);
 
-// The instruction set oneDNN's convolution kernels use on this CPU ("avx512_core", "avx2", ...).
-// ONEDNN_MAX_CPU_ISA=AVX2 (say) caps it; the float64 kernels never use oneDNN.
+/// The instruction set oneDNN's convolution kernels use on this CPU ("avx512_core", "avx2", ...).
+/// ONEDNN_MAX_CPU_ISA=AVX2 (say) caps it; the float64 kernels never use oneDNN.
 std::string conv_backend_isa();
 
 }  // namespace nabla

@@ -1,13 +1,14 @@
-// Custom autograd functions: the C++ counterpart of torch.autograd.Function. A user class F has
-//
-//   static Tensor<T> forward(FunctionContext<T>& ctx, const std::vector<Tensor<T>>& inputs,
-//                            Args... args);
-//   static std::vector<Tensor<T>> backward(FunctionContext<T>& ctx, const Tensor<T>& grad_output);
-//
-// and `using Scalar = T;`. forward runs without recording and may save tensors and constants in
-// ctx; backward returns one gradient per input, and may return an empty tensor where
-// ctx.needs_input_grad[i] is false (it should not compute those). apply<F>(inputs, args...) runs it
-// and records it on the tape.
+/// \file
+/// Custom autograd functions: the C++ counterpart of torch.autograd.Function. A user class F has
+///
+///   static Tensor<T> forward(FunctionContext<T>& ctx, const std::vector<Tensor<T>>& inputs,
+///                            Args... args);
+///   static std::vector<Tensor<T>> backward(FunctionContext<T>& ctx, const Tensor<T>& grad_output);
+///
+/// and `using Scalar = T;`. forward runs without recording and may save tensors and constants in
+/// ctx; backward returns one gradient per input, and may return an empty tensor where
+/// ctx.needs_input_grad[i] is false (it should not compute those). apply<F>(inputs, args...) runs it
+/// and records it on the tape.
 #pragma once
 
 #include <map>
@@ -25,16 +26,16 @@ class FunctionContext {
  public:
   void save_for_backward(std::vector<Tensor<T>> tensors) { saved_ = std::move(tensors); }
   const std::vector<Tensor<T>>& saved_tensors() const { return saved_; }
-  // Non-tensor values that backward needs (eps, sizes, ...).
+  /// Non-tensor values that backward needs (eps, sizes, ...).
   std::map<std::string, double> constants;
-  // One flag per input: whether backward must compute that input's gradient.
+  /// One flag per input: whether backward must compute that input's gradient.
   std::vector<bool> needs_input_grad;
 
  private:
   std::vector<Tensor<T>> saved_;
 };
 
-// F names its element type as `using Scalar = T;`.
+/// F names its element type as `using Scalar = T;`.
 template <typename F, typename T = typename F::Scalar, typename... Args>
 Variable<T> apply(const std::vector<Variable<T>>& inputs, Args&&... args) {
   auto ctx = std::make_shared<FunctionContext<T>>();

@@ -1,5 +1,6 @@
-// Float64 central-difference gradient checking. The tensor-level checker here compares an analytic
-// gradient of a scalar function with (f(x + h e_i) - f(x - h e_i)) / 2h for every element i.
+/// \file
+/// Float64 central-difference gradient checking. The tensor-level checker here compares an analytic
+/// gradient of a scalar function with (f(x + h e_i) - f(x - h e_i)) / 2h for every element i.
 #pragma once
 
 #include <functional>
@@ -12,20 +13,20 @@ namespace nabla {
 
 struct GradcheckResult {
   bool ok = true;
-  // ||analytic - numeric|| / max(||analytic||, ||numeric||), 0 when both are zero.
+  /// ||analytic - numeric|| / max(||analytic||, ||numeric||), 0 when both are zero.
   double relative_error = 0;
-  // The element that disagrees most, and both values there.
+  /// The element that disagrees most, and both values there.
   int64_t worst_index = -1;
   double worst_analytic = 0, worst_numeric = 0;
-  std::string message;  // names the input and the element when !ok
+  std::string message;  ///< names the input and the element when !ok
 };
 
 struct GradcheckOptions {
   double step = 1e-6;
   double tolerance = 1e-6;
-  // Up to this many (output elements x input elements) the whole Jacobian is compared; above it,
-  // random projections: a random upstream gradient, checked on a random sample of elements of each
-  // input and along a random direction through all of them.
+  /// Up to this many (output elements x input elements) the whole Jacobian is compared; above it,
+  /// random projections: a random upstream gradient, checked on a random sample of elements of each
+  /// input and along a random direction through all of them.
   int64_t full_jacobian_limit = 20000;
   int64_t sampled_elements = 48;
   uint64_t seed = 1234;
@@ -33,21 +34,21 @@ struct GradcheckOptions {
 
 struct NamedInput {
   std::string name;
-  Variable<double> variable;  // a handle: perturbing its value perturbs what f reads
+  Variable<double> variable;  ///< a handle: perturbing its value perturbs what f reads
 };
 
-// Perturbs every element of `input` in place (restoring it afterwards), evaluates `loss` around
-// it, and compares with `analytic` (same shape as input).
+/// Perturbs every element of `input` in place (restoring it afterwards), evaluates `loss` around
+/// it, and compares with `analytic` (same shape as input).
 GradcheckResult check_gradient(const std::function<double()>& loss, Tensor<double>& input,
                                const Tensor<double>& analytic, const std::string& input_name,
                                GradcheckOptions options = {});
 
-// Checks the backward pass of f (any function or module call that builds its result from the
-// inputs) against float64 central differences, for every input that requires a gradient. f is
-// called many times; it must be deterministic. On failure the message names the input, the
-// element, and (for the full Jacobian) the output element. The relative error is
-// ||analytic - numeric|| / max(||analytic||, ||numeric||, 1e-3) per input: gradients that are zero
-// in theory pass when both sides are round-off.
+/// Checks the backward pass of f (any function or module call that builds its result from the
+/// inputs) against float64 central differences, for every input that requires a gradient. f is
+/// called many times; it must be deterministic. On failure the message names the input, the
+/// element, and (for the full Jacobian) the output element. The relative error is
+/// ||analytic - numeric|| / max(||analytic||, ||numeric||, 1e-3) per input: gradients that are zero
+/// in theory pass when both sides are round-off.
 GradcheckResult gradcheck(const std::function<Variable<double>()>& f,
                           const std::vector<NamedInput>& inputs, GradcheckOptions options = {});
 

@@ -1,7 +1,8 @@
-// The differentiable core. Each op's backward sits directly below its forward in
-// src/autograd/ops_*.cpp. Binary elementwise ops broadcast (NumPy rules) and reduce their
-// gradients back to each input's shape with sum_to_shape. sub and div are composed from add, mul,
-// neg and pow, so they need no backward of their own; mean and var are composed from sum.
+/// \file
+/// The differentiable core. Each op's backward sits directly below its forward in
+/// src/autograd/ops_*.cpp. Binary elementwise ops broadcast (NumPy rules) and reduce their
+/// gradients back to each input's shape with sum_to_shape. sub and div are composed from add, mul,
+/// neg and pow, so they need no backward of their own; mean and var are composed from sum.
 #pragma once
 
 #include <cstdint>
@@ -12,13 +13,13 @@
 
 namespace nabla {
 
-// a (M,K) @ b (K,N) -> (M,N).
+/// a (M,K) @ b (K,N) -> (M,N).
 template <typename T>
 Variable<T> matmul(const Variable<T>& a, const Variable<T>& b);
 
-// x (B,in) @ weight^T (in,out) + bias (out) -> (B,out); bias may be undefined. A deliberate fused
-// op (as torch's F.linear): it saves transposing the weight and one pass over the output.
-// dx = dy @ weight, dweight = dy^T @ x, dbias = column sums of dy.
+/// x (B,in) @ weight^T (in,out) + bias (out) -> (B,out); bias may be undefined. A deliberate fused
+/// op (as torch's F.linear): it saves transposing the weight and one pass over the output.
+/// dx = dy @ weight, dweight = dy^T @ x, dbias = column sums of dy.
 template <typename T>
 Variable<T> linear(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias);
 
@@ -29,36 +30,36 @@ Variable<T> mul(const Variable<T>& a, const Variable<T>& b);
 template <typename T>
 Variable<T> neg(const Variable<T>& x);
 template <typename T>
-Variable<T> sub(const Variable<T>& a, const Variable<T>& b);  // add(a, neg(b))
+Variable<T> sub(const Variable<T>& a, const Variable<T>& b);  ///< add(a, neg(b))
 template <typename T>
-Variable<T> div(const Variable<T>& a, const Variable<T>& b);  // mul(a, pow(b, -1))
+Variable<T> div(const Variable<T>& a, const Variable<T>& b);  ///< mul(a, pow(b, -1))
 
 template <typename T>
 Variable<T> exp(const Variable<T>& x);
 template <typename T>
 Variable<T> log(const Variable<T>& x);
-// x^exponent elementwise, for a constant exponent.
+/// x^exponent elementwise, for a constant exponent.
 template <typename T>
 Variable<T> pow(const Variable<T>& x, T exponent);
 template <typename T>
 Variable<T> sqrt(const Variable<T>& x);
 
-// Sums over `dims` (empty: all). keepdim keeps them as size 1.
+/// Sums over `dims` (empty: all). keepdim keeps them as size 1.
 template <typename T>
 Variable<T> sum(const Variable<T>& x, std::vector<int64_t> dims = {}, bool keepdim = false);
 template <typename T>
 Variable<T> mean(const Variable<T>& x, std::vector<int64_t> dims = {}, bool keepdim = false);
-// Variance over `dims`: biased (divide by n) or unbiased (by n - 1).
+/// Variance over `dims`: biased (divide by n) or unbiased (by n - 1).
 template <typename T>
 Variable<T> var(const Variable<T>& x, std::vector<int64_t> dims, bool unbiased,
                 bool keepdim = false);
-// Largest value along `dim`; the gradient goes to the first maximal element.
+/// Largest value along `dim`; the gradient goes to the first maximal element.
 template <typename T>
 Variable<T> max(const Variable<T>& x, int64_t dim, bool keepdim = false);
 
 template <typename T>
 Variable<T> reshape(const Variable<T>& x, Shape shape);
-// Keeps dimensions before start_dim and flattens the rest into one.
+/// Keeps dimensions before start_dim and flattens the rest into one.
 template <typename T>
 Variable<T> flatten(const Variable<T>& x, int64_t start_dim = 1);
 
@@ -67,59 +68,59 @@ Variable<T> relu(const Variable<T>& x);
 template <typename T>
 Variable<T> leaky_relu(const Variable<T>& x, T neg_slope);
 
-// Exact GELU, as torch.nn.GELU() by default: x * Phi(x), Phi the standard normal CDF (erf).
+/// Exact GELU, as torch.nn.GELU() by default: x * Phi(x), Phi the standard normal CDF (erf).
 template <typename T>
 Variable<T> gelu(const Variable<T>& x);
 
-// log(softmax(x)) along the last dimension, computed stably: x - max - log(sum(exp(x - max))).
+/// log(softmax(x)) along the last dimension, computed stably: x - max - log(sum(exp(x - max))).
 template <typename T>
 Variable<T> log_softmax(const Variable<T>& x);
-// Mean over the batch of -log softmax(logits)[s, labels[s]]; logits (B, C). Fused and stable:
-// the gradient is (softmax(logits) - onehot(labels)) / B.
+/// Mean over the batch of -log softmax(logits)[s, labels[s]]; logits (B, C). Fused and stable:
+/// the gradient is (softmax(logits) - onehot(labels)) / B.
 template <typename T>
 Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>& labels);
 
-// x (N,C,H,W) * weight (O,C,KH,KW) + bias (O) -> (N,O,OH,OW); bias may be undefined.
+/// x (N,C,H,W) * weight (O,C,KH,KW) + bias (O) -> (N,O,OH,OW); bias may be undefined.
 template <typename T>
 Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias,
                    int64_t stride, int64_t pad);
-// Max over kernel x kernel windows; padded cells never win; the gradient goes to each argmax.
+/// Max over kernel x kernel windows; padded cells never win; the gradient goes to each argmax.
 template <typename T>
 Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int64_t pad);
-// Mean over kernel x kernel windows of x (N,C,H,W), stride apart, with `pad` zeros on each side
-// counted in the mean (count_include_pad, PyTorch's default) -> (N,C,OH,OW),
-// OH = (H + 2 pad - kernel) / stride + 1. dx spreads each dy evenly over its window.
+/// Mean over kernel x kernel windows of x (N,C,H,W), stride apart, with `pad` zeros on each side
+/// counted in the mean (count_include_pad, PyTorch's default) -> (N,C,OH,OW),
+/// OH = (H + 2 pad - kernel) / stride + 1. dx spreads each dy evenly over its window.
 template <typename T>
 Variable<T> avg_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int64_t pad);
 
-// Mean over adaptive windows -> (N,C,out_h,out_w), as torch's adaptive_avg_pool2d: output row i
-// averages rows floor(i H / out_h) to ceil((i + 1) H / out_h) - 1, and likewise for columns.
+/// Mean over adaptive windows -> (N,C,out_h,out_w), as torch's adaptive_avg_pool2d: output row i
+/// averages rows floor(i H / out_h) to ceil((i + 1) H / out_h) - 1, and likewise for columns.
 template <typename T>
 Variable<T> adaptive_avg_pool2d(const Variable<T>& x, int64_t out_h, int64_t out_w);
 
-// Zeros around x (N,C,H,W): `left` and `right` columns, `top` and `bottom` rows, each >= 0 ->
-// (N,C,H+top+bottom,W+left+right), as F.pad(x, (left, right, top, bottom)). dx is dy's interior.
+/// Zeros around x (N,C,H,W): `left` and `right` columns, `top` and `bottom` rows, each >= 0 ->
+/// (N,C,H+top+bottom,W+left+right), as F.pad(x, (left, right, top, bottom)). dx is dy's interior.
 template <typename T>
 Variable<T> pad2d(const Variable<T>& x, int64_t left, int64_t right, int64_t top, int64_t bottom);
 
-// Batch norm over N, H and W of x (N,C,H,W), fused with a hand-written backward. Training: batch
-// statistics (biased variance) normalise, and running_mean/running_var (C) are updated in place
-// with `momentum` and the unbiased variance, as PyTorch does. Evaluation: the running statistics
-// normalise. With `relu`, the result is relu(batch_norm2d(x)) in one op (one pass over the
-// data each way, no intermediate tensor), as the ConvNet's blocks use it.
+/// Batch norm over N, H and W of x (N,C,H,W), fused with a hand-written backward. Training: batch
+/// statistics (biased variance) normalise, and running_mean/running_var (C) are updated in place
+/// with `momentum` and the unbiased variance, as PyTorch does. Evaluation: the running statistics
+/// normalise. With `relu`, the result is relu(batch_norm2d(x)) in one op (one pass over the
+/// data each way, no intermediate tensor), as the ConvNet's blocks use it.
 template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
                          Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
                          T eps, bool relu = false);
-// Inference only, with autograd off (NoGradGuard; throws std::logic_error otherwise):
-// batch_norm2d(conv2d(x, weight, bias), eval mode) and, with relu, the ReLU after it, as one
-// convolution with the batch norm folded into its filters and bias (conv2d_bn_inference in conv.h).
+/// Inference only, with autograd off (NoGradGuard; throws std::logic_error otherwise):
+/// batch_norm2d(conv2d(x, weight, bias), eval mode) and, with relu, the ReLU after it, as one
+/// convolution with the batch norm folded into its filters and bias (conv2d_bn_inference in conv.h).
 template <typename T>
 Variable<T> conv2d_bn_inference(const Variable<T>& x, const Variable<T>& weight,
                                 const Variable<T>& bias, int64_t stride, int64_t pad,
                                 const BatchNormStats<T>& bn, bool relu);
 
-// A constant (no gradient) of shape [] holding v.
+/// A constant (no gradient) of shape [] holding v.
 template <typename T>
 Variable<T> scalar(T v) {
   return Variable<T>(Tensor<T>(Shape{}, {v}));

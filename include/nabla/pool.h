@@ -1,5 +1,6 @@
-// Max-pooling kernels on NCHW tensors, without autograd (the op is max_pool2d in ops.h): a
-// separable, branch-free fast path and the direct loops it is tested against.
+/// \file
+/// Max-pooling kernels on NCHW tensors, without autograd (the op is max_pool2d in ops.h): a
+/// separable, branch-free fast path and the direct loops it is tested against.
 #pragma once
 
 #include <cstdint>
@@ -9,13 +10,13 @@
 
 namespace nabla {
 
-// Max pooling: y (N,C,OH,OW) and, for each output, the index within its (n, c) plane of its
-// maximum: the first in row-major order among equal maxima. Padded cells never win.
+/// Max pooling: y (N,C,OH,OW) and, for each output, the index within its (n, c) plane of its
+/// maximum: the first in row-major order among equal maxima. Padded cells never win.
 using PoolArgmax = std::vector<int32_t, detail::UninitAllocator<int32_t>>;
 template <typename T>
 Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad,
                              PoolArgmax& argmax);
-// The same maxima without the argmax (inference).
+/// The same maxima without the argmax (inference).
 template <typename T>
 Tensor<T> max_pool2d_forward(const Tensor<T>& x, int64_t kernel, int64_t stride, int64_t pad);
 template <typename T>

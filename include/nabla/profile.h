@@ -1,7 +1,8 @@
-// Op timing and FLOP counting for `nabla bench`. Off by default, and then each hook costs one
-// branch. When on, every recorded op's forward time (the time since the previous op or mark() on
-// this thread) and every backward closure's time add up under the op's name, and the kernels add
-// the floating-point operations they do (a multiply-add counts two).
+/// \file
+/// Op timing and FLOP counting for `nabla bench`. Off by default, and then each hook costs one
+/// branch. When on, every recorded op's forward time (the time since the previous op or mark() on
+/// this thread) and every backward closure's time add up under the op's name, and the kernels add
+/// the floating-point operations they do (a multiply-add counts two).
 #pragma once
 
 #include <chrono>
@@ -14,21 +15,21 @@ namespace nabla::profile {
 void enable(bool on);
 bool enabled();
 
-// Starts the clock for the next forward op on this thread.
+/// Starts the clock for the next forward op on this thread.
 void mark();
-// Called by each op after its forward computation.
+/// Called by each op after its forward computation.
 void forward_done(const char* op);
 void add_seconds(const std::string& name, double seconds);
 void add_flops(double flops);
 
 struct Totals {
-  std::map<std::string, double> seconds;  // "conv2d", "conv2d backward", "adam", ...
+  std::map<std::string, double> seconds;  ///< "conv2d", "conv2d backward", "adam", ...
   double flops = 0;
 };
-// The totals since the last take(), which clears them.
+/// The totals since the last take(), which clears them.
 Totals take();
 
-// Adds its lifetime under `name` when profiling is on.
+/// Adds its lifetime under `name` when profiling is on.
 class Scope {
  public:
   explicit Scope(const char* name);

@@ -1,6 +1,7 @@
-// Rng: nabla's own seeded random generator (xoshiro256**, seeded through SplitMix64), with its own
-// uniform, normal and permutation draws, so results do not depend on the C++ standard library's
-// distributions. There is no global generator: callers pass one in.
+/// \file
+/// Rng: nabla's own seeded random generator (xoshiro256**, seeded through SplitMix64), with its own
+/// uniform, normal and permutation draws, so results do not depend on the C++ standard library's
+/// distributions. There is no global generator: callers pass one in.
 #pragma once
 
 #include <array>
@@ -14,16 +15,16 @@ class Rng {
   explicit Rng(uint64_t seed = 42);
 
   uint64_t next_u64();
-  // Uniform in [0, 1) with 53 random bits.
+  /// Uniform in [0, 1) with 53 random bits.
   double uniform();
-  // Uniform in [lo, hi).
+  /// Uniform in [lo, hi).
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  // Uniform integer in [0, n), without modulo bias; n > 0.
+  /// Uniform integer in [0, n), without modulo bias; n > 0.
   uint64_t below(uint64_t n);
-  // Standard normal (Box-Muller; the second value of each pair is kept for the next call).
+  /// Standard normal (Box-Muller; the second value of each pair is kept for the next call).
   double normal();
   double normal(double mean, double stddev) { return mean + stddev * normal(); }
-  // A uniformly random permutation of 0..n-1 (Fisher-Yates).
+  /// A uniformly random permutation of 0..n-1 (Fisher-Yates).
   std::vector<int64_t> permutation(int64_t n);
   template <typename It>
   void shuffle(It first, It last) {
@@ -33,7 +34,7 @@ class Rng {
     }
   }
 
-  // The full state, to checkpoint and restore a generator exactly.
+  /// The full state, to checkpoint and restore a generator exactly.
   struct State {
     std::array<uint64_t, 4> s;
     bool has_spare;

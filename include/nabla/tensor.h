@@ -1,5 +1,6 @@
-// Tensor<T>: an N-d, contiguous, row-major array of float (training) or double (gradient checks).
-// Storage is shared between a tensor and its reshaped views; clone() makes an independent copy.
+/// \file
+/// Tensor<T>: an N-d, contiguous, row-major array of float (training) or double (gradient checks).
+/// Storage is shared between a tensor and its reshaped views; clone() makes an independent copy.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,8 @@ namespace nabla {
 using Shape = std::vector<int64_t>;
 
 namespace detail {
-// std::allocator, except that value-initialising an element leaves it uninitialised (for
-// Tensor::uninitialized); explicit values are constructed as usual.
+/// std::allocator, except that value-initialising an element leaves it uninitialised (for
+/// Tensor::uninitialized); explicit values are constructed as usual.
 template <typename T>
 struct UninitAllocator : std::allocator<T> {
   using value_type = T;
@@ -45,18 +46,18 @@ template <typename T>
 class Tensor {
  public:
   Tensor() = default;
-  // A zero-filled tensor.
+  /// A zero-filled tensor.
   explicit Tensor(Shape shape);
   Tensor(Shape shape, std::vector<T> values);
 
   static Tensor zeros(Shape shape) { return Tensor(std::move(shape)); }
-  // A tensor whose values are unspecified: for results that a kernel overwrites entirely.
+  /// A tensor whose values are unspecified: for results that a kernel overwrites entirely.
   static Tensor uninitialized(Shape shape);
   static Tensor full(Shape shape, T value);
 
   const Shape& shape() const { return shape_; }
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
-  // Size of dimension d; negative d counts from the end.
+  /// Size of dimension d; negative d counts from the end.
   int64_t dim(int64_t d) const;
   int64_t numel() const { return numel_; }
   bool empty() const { return storage_ == nullptr; }
@@ -67,14 +68,14 @@ class Tensor {
   std::span<const T> values() const { return {data(), static_cast<size_t>(numel_)}; }
   T& operator[](int64_t i) { return (*storage_)[static_cast<size_t>(i)]; }
   const T& operator[](int64_t i) const { return (*storage_)[static_cast<size_t>(i)]; }
-  // Element at a multi-index, bounds-checked.
+  /// Element at a multi-index, bounds-checked.
   T& at(std::initializer_list<int64_t> index);
   const T& at(std::initializer_list<int64_t> index) const;
 
-  // A view with another shape and the same storage; one dimension may be -1.
+  /// A view with another shape and the same storage; one dimension may be -1.
   Tensor reshape(Shape shape) const;
   Tensor clone() const;
-  // Rows [begin, end) of dimension 0, copied.
+  /// Rows [begin, end) of dimension 0, copied.
   Tensor slice_rows(int64_t begin, int64_t end) const;
   void fill(T value);
   bool same_storage(const Tensor& other) const { return storage_ == other.storage_; }
@@ -88,7 +89,7 @@ class Tensor {
   std::shared_ptr<Storage> storage_;
 };
 
-// Converts between element types (float <-> double).
+/// Converts between element types (float <-> double).
 template <typename To, typename From>
 Tensor<To> tensor_cast(const Tensor<From>& t);
 

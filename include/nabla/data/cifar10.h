@@ -1,6 +1,7 @@
-// CIFAR-10, official binary version: reading, the course's preprocessing, and batching.
-// A record is 3,073 bytes: a label byte, then 1,024 R, 1,024 G and 1,024 B bytes (32x32,
-// row-major).
+/// \file
+/// CIFAR-10, official binary version: reading, the course's preprocessing, and batching.
+/// A record is 3,073 bytes: a label byte, then 1,024 R, 1,024 G and 1,024 B bytes (32x32,
+/// row-major).
 #pragma once
 
 #include <cstdint>
@@ -21,49 +22,49 @@ inline constexpr int64_t kCifarRecordsPerFile = 10000;
 inline constexpr int kCifarClasses = 10;
 extern const char* const kCifarClassNames[kCifarClasses];
 
-// One batch file as stored: pixels (count, 3, 32, 32) as bytes, and labels.
+/// One batch file as stored: pixels (count, 3, 32, 32) as bytes, and labels.
 struct CifarRaw {
   std::vector<uint8_t> pixels;
   std::vector<int32_t> labels;
   int64_t count() const { return static_cast<int64_t>(labels.size()); }
 };
 
-// Reads a batch file that must hold exactly `records` records. Throws DataError.
+/// Reads a batch file that must hold exactly `records` records. Throws DataError.
 CifarRaw read_cifar10_file(const std::filesystem::path& file,
                            int64_t records = kCifarRecordsPerFile);
 
-// The same from bytes in memory; `name` is used in error messages.
+/// The same from bytes in memory; `name` is used in error messages.
 CifarRaw parse_cifar10(const uint8_t* bytes, size_t size, int64_t records, const std::string& name);
 
-// Images (N, 3, 32, 32) as float32, labels in 0..9.
+/// Images (N, 3, 32, 32) as float32, labels in 0..9.
 struct LabeledImages {
   Tensor<float> images;
   std::vector<int32_t> labels;
 };
 
-// The whole data set, preprocessed as the course's utilities do: float32, NCHW, the per-pixel
-// mean image of the training set subtracted from train and test images, no other scaling.
+/// The whole data set, preprocessed as the course's utilities do: float32, NCHW, the per-pixel
+/// mean image of the training set subtracted from train and test images, no other scaling.
 struct Cifar10 {
   LabeledImages train;
   LabeledImages test;
-  Tensor<float> mean_image;  // (3, 32, 32), in raw pixel units
-  LabeledImages validation;  // empty unless split_validation was called
+  Tensor<float> mean_image;  ///< (3, 32, 32), in raw pixel units
+  LabeledImages validation;  ///< empty unless split_validation was called
 };
 
-// Holds out the first n training examples as the validation set, as the course's utilities do
-// (after the mean image of all training examples was subtracted). n = 0 does nothing.
+/// Holds out the first n training examples as the validation set, as the course's utilities do
+/// (after the mean image of all training examples was subtracted). n = 0 does nothing.
 void split_validation(Cifar10& data, int64_t n);
 
-// Reads data_batch_1..5.bin and test_batch.bin from `dir`. Throws DataError.
+/// Reads data_batch_1..5.bin and test_batch.bin from `dir`. Throws DataError.
 Cifar10 load_cifar10(const std::filesystem::path& dir,
                      int64_t records_per_file = kCifarRecordsPerFile);
 
-// The data folder: `flag` when given, else $CIFAR10_DIR, else data/cifar-10-batches-bin.
+/// The data folder: `flag` when given, else $CIFAR10_DIR, else data/cifar-10-batches-bin.
 std::filesystem::path resolve_data_dir(const std::string& flag);
 
-// Walks the examples in order, and reshuffles (seeded) when an epoch runs out, as the course's
-// DataSet.next_batch: a batch never straddles two epochs; the tail that does not fill a batch is
-// skipped for that epoch.
+/// Walks the examples in order, and reshuffles (seeded) when an epoch runs out, as the course's
+/// DataSet.next_batch: a batch never straddles two epochs; the tail that does not fill a batch is
+/// skipped for that epoch.
 class DataSet {
  public:
   DataSet(LabeledImages data, uint64_t seed);
@@ -73,7 +74,7 @@ class DataSet {
   int64_t epochs_completed() const { return epochs_completed_; }
   const LabeledImages& data() const { return data_; }
 
-  // Where the walk is: enough to continue it exactly after a restart.
+  /// Where the walk is: enough to continue it exactly after a restart.
   struct State {
     std::vector<int64_t> order;
     int64_t index_in_epoch = 0;
@@ -81,7 +82,7 @@ class DataSet {
     Rng::State rng{};
   };
   State state() const { return {order_, index_in_epoch_, epochs_completed_, rng_.state()}; }
-  // Throws std::invalid_argument when the state does not fit this data set.
+  /// Throws std::invalid_argument when the state does not fit this data set.
   void set_state(const State& state);
 
  private:
@@ -92,7 +93,7 @@ class DataSet {
   Rng rng_;
 };
 
-// Rows `indices` of images (N, ...) and their labels.
+/// Rows `indices` of images (N, ...) and their labels.
 LabeledImages gather(const LabeledImages& data, const std::vector<int64_t>& indices);
 
 }  // namespace nabla

@@ -1,5 +1,6 @@
-// MLP(n_inputs, hidden, n_classes, neg_slope): Linear + LeakyReLU for each hidden layer, then a
-// Linear and a SoftMax, with a hand-written backward through every module; and plain SGD.
+/// \file
+/// MLP(n_inputs, hidden, n_classes, neg_slope): Linear + LeakyReLU for each hidden layer, then a
+/// Linear and a SoftMax, with a hand-written backward through every module; and plain SGD.
 #pragma once
 
 #include <string>
@@ -9,7 +10,7 @@
 
 namespace nabla::manual {
 
-// A parameter with its gradient and the name it has in model files (fc1.weight, fc1.bias, ...).
+/// A parameter with its gradient and the name it has in model files (fc1.weight, fc1.bias, ...).
 template <typename T>
 struct ParamRef {
   std::string name;
@@ -23,10 +24,10 @@ class MLP {
   MLP(int64_t n_inputs, const std::vector<int64_t>& hidden, int64_t n_classes, T neg_slope,
       Rng& rng);
 
-  // x (B, ...) with n_inputs values per example -> class probabilities (B, n_classes).
+  /// x (B, ...) with n_inputs values per example -> class probabilities (B, n_classes).
   Tensor<T> forward(const Tensor<T>& x);
-  // dout = dloss/dprobs (B, n_classes); fills every parameter's gradient. The input gradient is
-  // never computed: the first layer skips it.
+  /// dout = dloss/dprobs (B, n_classes); fills every parameter's gradient. The input gradient is
+  /// never computed: the first layer skips it.
   void backward(const Tensor<T>& dout);
 
   std::vector<ParamRef<T>> parameters();
@@ -39,7 +40,7 @@ class MLP {
   SoftMax<T> softmax_;
 };
 
-// p -= learning_rate * dp for every parameter.
+/// p -= learning_rate * dp for every parameter.
 template <typename T>
 void sgd_step(std::vector<ParamRef<T>> params, T learning_rate);
 

@@ -1,6 +1,7 @@
-// The report's Section 1 modules, each with an explicit forward and a hand-written backward that
-// uses what forward cached (llm.c style: no autograd here). B is the batch size. Gradients of the
-// parameters are overwritten by each backward call, as in the course's NumPy modules.
+/// \file
+/// The report's Section 1 modules, each with an explicit forward and a hand-written backward that
+/// uses what forward cached (llm.c style: no autograd here). B is the batch size. Gradients of the
+/// parameters are overwritten by each backward call, as in the course's NumPy modules.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +12,9 @@
 
 namespace nabla::manual {
 
-// out (B,out) = x (B,in) @ weight^T + bias; weight (out,in) ~ N(0, 1e-4^2), bias (out) = 0.
-// Caches x. backward: dweight = dout^T x, dbias = sum over the batch of dout, dx = dout @ weight;
-// dx is skipped (an empty tensor is returned) when input_grad is false, as for the first layer.
+/// out (B,out) = x (B,in) @ weight^T + bias; weight (out,in) ~ N(0, 1e-4^2), bias (out) = 0.
+/// Caches x. backward: dweight = dout^T x, dbias = sum over the batch of dout, dx = dout @ weight;
+/// dx is skipped (an empty tensor is returned) when input_grad is false, as for the first layer.
 template <typename T>
 class Linear {
  public:
@@ -32,8 +33,8 @@ class Linear {
   bool input_grad_;
 };
 
-// out = x where x > 0, neg_slope * x elsewhere; any shape. Caches x.
-// backward: dx = dout * (x > 0 ? 1 : neg_slope).
+/// out = x where x > 0, neg_slope * x elsewhere; any shape. Caches x.
+/// backward: dx = dout * (x > 0 ? 1 : neg_slope).
 template <typename T>
 class LeakyReLU {
  public:
@@ -46,8 +47,8 @@ class LeakyReLU {
   Tensor<T> x_;
 };
 
-// out (B,C) = softmax over each row of x (B,C), with the max trick. Caches out.
-// backward: dx_i = out_i * (dout_i - sum_j dout_j out_j), per row.
+/// out (B,C) = softmax over each row of x (B,C), with the max trick. Caches out.
+/// backward: dx_i = out_i * (dout_i - sum_j dout_j out_j), per row.
 template <typename T>
 class SoftMax {
  public:
@@ -58,8 +59,8 @@ class SoftMax {
   Tensor<T> out_;
 };
 
-// loss = -(1/B) sum_s log probs[s, labels[s]] for probs (B,C). Caches probs and labels.
-// backward: dprobs[s, c] = -1 / (B * probs[s, c]) where c = labels[s], 0 elsewhere.
+/// loss = -(1/B) sum_s log probs[s, labels[s]] for probs (B,C). Caches probs and labels.
+/// backward: dprobs[s, c] = -1 / (B * probs[s, c]) where c = labels[s], 0 elsewhere.
 template <typename T>
 class CrossEntropy {
  public:

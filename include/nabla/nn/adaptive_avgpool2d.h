@@ -1,5 +1,6 @@
-// AdaptiveAvgPool2d: x (N,C,H,W) -> (N,C,out_h,out_w) by averaging windows that tile the input,
-// as torch.nn.AdaptiveAvgPool2d; (1, 1) is global average pooling.
+/// \file
+/// AdaptiveAvgPool2d: x (N,C,H,W) -> (N,C,out_h,out_w) by averaging windows that tile the input,
+/// as torch.nn.AdaptiveAvgPool2d; (1, 1) is global average pooling.
 #pragma once
 
 #include "nabla/nn/module.h"

@@ -1,5 +1,6 @@
-// AvgPool2d: the mean of each kernel x kernel window of x (N,C,H,W), stride apart, padded zeros
-// counted (count_include_pad), as torch.nn.AvgPool2d.
+/// \file
+/// AvgPool2d: the mean of each kernel x kernel window of x (N,C,H,W), stride apart, padded zeros
+/// counted (count_include_pad), as torch.nn.AvgPool2d.
 #pragma once
 
 #include "nabla/nn/module.h"
@@ -9,7 +10,7 @@ namespace nabla::nn {
 template <typename T>
 class AvgPool2d : public Module<T> {
  public:
-  // stride 0 means stride = kernel, PyTorch's default.
+  /// stride 0 means stride = kernel, PyTorch's default.
   explicit AvgPool2d(int64_t kernel, int64_t stride = 0, int64_t pad = 0)
       : kernel_(kernel), stride_(stride > 0 ? stride : kernel), pad_(pad) {}
   Variable<T> forward(const Variable<T>& x) override;

@@ -1,12 +1,13 @@
-// Batch normalization of (B, C) inputs with batch statistics only (no running averages), written
-// three ways as in the report's Section 3. All compute
-//   y = gamma * (x - mean) / sqrt(var + eps) + beta,   mean and biased var over the batch.
-// (a) CustomBatchNormAutograd: composed from autograd ops; autograd derives the backward pass.
-// (b) CustomBatchNormManualFunction: a custom function with the hand-written backward
-//       dgamma = sum_s dy_s * xhat_s,  dbeta = sum_s dy_s,
-//       dx_i = (B dxhat_i - sum_s dxhat_s - xhat_i sum_s dxhat_s xhat_s) / (B sqrt(var + eps)),
-//     with dxhat = dy * gamma; it computes only the gradients that are needed.
-// (c) CustomBatchNormManualModule: a module holding gamma and beta that calls (b).
+/// \file
+/// Batch normalization of (B, C) inputs with batch statistics only (no running averages), written
+/// three ways as in the report's Section 3. All compute
+///   y = gamma * (x - mean) / sqrt(var + eps) + beta,   mean and biased var over the batch.
+/// (a) CustomBatchNormAutograd: composed from autograd ops; autograd derives the backward pass.
+/// (b) CustomBatchNormManualFunction: a custom function with the hand-written backward
+///       dgamma = sum_s dy_s * xhat_s,  dbeta = sum_s dy_s,
+///       dx_i = (B dxhat_i - sum_s dxhat_s - xhat_i sum_s dxhat_s xhat_s) / (B sqrt(var + eps)),
+///     with dxhat = dy * gamma; it computes only the gradients that are needed.
+/// (c) CustomBatchNormManualModule: a module holding gamma and beta that calls (b).
 #pragma once
 
 #include "nabla/function.h"
@@ -14,10 +15,10 @@
 
 namespace nabla::nn {
 
-// Throws std::invalid_argument unless x is (B, n_neurons) with B >= 1.
+/// Throws std::invalid_argument unless x is (B, n_neurons) with B >= 1.
 void check_batchnorm_input(const Shape& x, int64_t n_neurons, const char* who);
 
-// What both batch-norm modules hold: gamma ("weight", 1) and beta ("bias", 0) of n_neurons, eps.
+/// What both batch-norm modules hold: gamma ("weight", 1) and beta ("bias", 0) of n_neurons, eps.
 template <typename T>
 class BatchNormParameters : public Module<T> {
  public:
@@ -39,7 +40,7 @@ class CustomBatchNormAutograd : public BatchNormParameters<T> {
   Variable<T> forward(const Variable<T>& x) override;
 };
 
-// inputs: x (B, C), gamma (C), beta (C); saves xhat, 1/sqrt(var + eps) and gamma.
+/// inputs: x (B, C), gamma (C), beta (C); saves xhat, 1/sqrt(var + eps) and gamma.
 template <typename T>
 struct CustomBatchNormManualFunction {
   using Scalar = T;

@@ -1,7 +1,8 @@
-// BatchNorm2d over x (N,C,H,W), as torch.nn.BatchNorm2d: training mode normalises by the batch's
-// per-channel mean and biased variance and updates running_mean and running_var (unbiased) with
-// the momentum; eval mode normalises by the running statistics. State: weight, bias (with
-// affine), running_mean (0), running_var (1), num_batches_tracked (a count of training batches).
+/// \file
+/// BatchNorm2d over x (N,C,H,W), as torch.nn.BatchNorm2d: training mode normalises by the batch's
+/// per-channel mean and biased variance and updates running_mean and running_var (unbiased) with
+/// the momentum; eval mode normalises by the running statistics. State: weight, bias (with
+/// affine), running_mean (0), running_var (1), num_batches_tracked (a count of training batches).
 #pragma once
 
 #include <memory>
@@ -17,15 +18,15 @@ template <typename T>
 class BatchNorm2d : public Module<T> {
  public:
   explicit BatchNorm2d(int64_t channels, BatchNormOptions options = {});
-  // Throws std::invalid_argument unless x is (N, channels, H, W), with more than one value per
-  // channel in training mode.
+  /// Throws std::invalid_argument unless x is (N, channels, H, W), with more than one value per
+  /// channel in training mode.
   Variable<T> forward(const Variable<T>& x) override;
-  // Followed by a ReLU: both as one op (batch_norm2d with relu), one pass over memory each way.
+  /// Followed by a ReLU: both as one op (batch_norm2d with relu), one pass over memory each way.
   Variable<T> forward_fused(const Variable<T>& x, std::span<const std::shared_ptr<Module<T>>> next,
                             size_t& consumed) override;
-  // relu(forward(x)) as one op.
+  /// relu(forward(x)) as one op.
   Variable<T> forward_relu(const Variable<T>& x);
-  // gamma, beta and the running statistics, as eval mode uses them.
+  /// gamma, beta and the running statistics, as eval mode uses them.
   BatchNormStats<T> stats() const {
     return {gamma_.value(), beta_.value(), running_mean_, running_var_, static_cast<T>(options_.eps)};
   }

@@ -1,5 +1,6 @@
-// Conv2d: y = conv2d(x, weight, bias) over x (N,C,H,W) -> (N,O,OH,OW), as torch.nn.Conv2d with
-// a square kernel. float32 runs Winograd (3x3, stride 1) or oneDNN; float64 im2col + GEMM.
+/// \file
+/// Conv2d: y = conv2d(x, weight, bias) over x (N,C,H,W) -> (N,O,OH,OW), as torch.nn.Conv2d with
+/// a square kernel. float32 runs Winograd (3x3, stride 1) or oneDNN; float64 im2col + GEMM.
 #pragma once
 
 #include <memory>
@@ -10,9 +11,9 @@
 
 namespace nabla::nn {
 
-// Zeros added around the input: a number on every side, or "same" (the output has the input's
-// size; stride 1 only; an even kernel gets the extra row and column at the bottom and right, as
-// PyTorch does), or "valid" (none).
+/// Zeros added around the input: a number on every side, or "same" (the output has the input's
+/// size; stride 1 only; an even kernel gets the extra row and column at the bottom and right, as
+/// PyTorch does), or "valid" (none).
 struct Padding {
   enum class Mode { kExplicit, kSame, kValid };
   Padding(int64_t pixels = 0) : mode(Mode::kExplicit), pixels(pixels) {}  // NOLINT: 1 means 1
@@ -31,8 +32,8 @@ struct Conv2dOptions {
   bool bias = true;
 };
 
-// weight (O,C,K,K) and bias (O) uniform in +-1/sqrt(C*K*K), PyTorch's default initialisation.
-// Throws ConfigError for a kernel, stride or padding that cannot work ("same" with stride > 1).
+/// weight (O,C,K,K) and bias (O) uniform in +-1/sqrt(C*K*K), PyTorch's default initialisation.
+/// Throws ConfigError for a kernel, stride or padding that cannot work ("same" with stride > 1).
 template <typename T>
 class Conv2d : public Module<T> {
  public:
@@ -42,21 +43,21 @@ class Conv2d : public Module<T> {
          Rng& rng)
       : Conv2d(in_channels, out_channels, kernel, rng, {stride, pad, true}) {}
   Variable<T> forward(const Variable<T>& x) override;
-  // At evaluation (the next module a BatchNorm2d in eval mode, autograd off): the convolution,
-  // that batch norm and a ReLU after it, if there is one, as one convolution with the batch norm
-  // folded into its filters and bias (conv2d_bn_inference).
+  /// At evaluation (the next module a BatchNorm2d in eval mode, autograd off): the convolution,
+  /// that batch norm and a ReLU after it, if there is one, as one convolution with the batch norm
+  /// folded into its filters and bias (conv2d_bn_inference).
   Variable<T> forward_fused(const Variable<T>& x, std::span<const std::shared_ptr<Module<T>>> next,
                             size_t& consumed) override;
   Variable<T>& weight() { return weight_; }
-  Variable<T>& bias() { return bias_; }  // undefined without a bias
+  Variable<T>& bias() { return bias_; }  ///< undefined without a bias
 
  private:
-  // x with the zeros that the convolution's own symmetric padding does not add.
+  /// x with the zeros that the convolution's own symmetric padding does not add.
   Variable<T> pad_input(const Variable<T>& x) const;
 
   int64_t kernel_, stride_;
-  int64_t pad_ = 0;                                    // symmetric, done by the convolution
-  int64_t pad_right_ = 0, pad_bottom_ = 0;             // the extra of "same" with an even kernel
+  int64_t pad_ = 0;                                    ///< symmetric, done by the convolution
+  int64_t pad_right_ = 0, pad_bottom_ = 0;             ///< the extra of "same" with an even kernel
   Variable<T> weight_, bias_;
 };
 

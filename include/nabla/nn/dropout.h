@@ -1,6 +1,7 @@
-// Dropout: in training mode each element is zeroed with probability p and the rest scaled by
-// 1 / (1 - p), as torch.nn.Dropout; in eval mode the identity. The module owns its generator,
-// seeded at construction, so a run is reproducible.
+/// \file
+/// Dropout: in training mode each element is zeroed with probability p and the rest scaled by
+/// 1 / (1 - p), as torch.nn.Dropout; in eval mode the identity. The module owns its generator,
+/// seeded at construction, so a run is reproducible.
 #pragma once
 
 #include "nabla/nn/module.h"
@@ -11,7 +12,7 @@ namespace nabla::nn {
 template <typename T>
 class Dropout : public Module<T> {
  public:
-  // Throws ConfigError unless 0 <= p < 1.
+  /// Throws ConfigError unless 0 <= p < 1.
   explicit Dropout(double p = 0.5, uint64_t seed = 0);
   Variable<T> forward(const Variable<T>& x) override;
 

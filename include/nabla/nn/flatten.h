@@ -1,4 +1,5 @@
-// Flatten: (N, ...) -> (N, rest), as torch.nn.Flatten().
+/// \file
+/// Flatten: (N, ...) -> (N, rest), as torch.nn.Flatten().
 #pragma once
 
 #include "nabla/nn/module.h"

@@ -1,4 +1,5 @@
-// GELU, exact (erf), as torch.nn.GELU(): x * Phi(x), Phi the standard normal CDF.
+/// \file
+/// GELU, exact (erf), as torch.nn.GELU(): x * Phi(x), Phi the standard normal CDF.
 #pragma once
 
 #include "nabla/nn/module.h"

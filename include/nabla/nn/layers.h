@@ -1,4 +1,5 @@
-// Every layer of nabla::nn, for code that wants them all; each has its own header.
+/// \file
+/// Every layer of nabla::nn, for code that wants them all; each has its own header.
 #pragma once
 
 #include "nabla/nn/adaptive_avgpool2d.h"

@@ -1,4 +1,5 @@
-// LeakyReLU: x where x > 0, neg_slope * x elsewhere.
+/// \file
+/// LeakyReLU: x where x > 0, neg_slope * x elsewhere.
 #pragma once
 
 #include "nabla/nn/module.h"

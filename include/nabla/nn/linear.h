@@ -1,4 +1,5 @@
-// Linear: y (B,out) = x (B,in) @ weight^T + bias, as torch.nn.Linear.
+/// \file
+/// Linear: y (B,out) = x (B,in) @ weight^T + bias, as torch.nn.Linear.
 #pragma once
 
 #include "nabla/nn/module.h"
@@ -6,15 +7,15 @@
 
 namespace nabla::nn {
 
-// weight (out,in) and bias (out) uniform in +-1/sqrt(in), PyTorch's default initialisation;
-// no bias when `bias` is false.
+/// weight (out,in) and bias (out) uniform in +-1/sqrt(in), PyTorch's default initialisation;
+/// no bias when `bias` is false.
 template <typename T>
 class Linear : public Module<T> {
  public:
   Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias = true);
   Variable<T> forward(const Variable<T>& x) override;
   Variable<T>& weight() { return weight_; }
-  Variable<T>& bias() { return bias_; }  // undefined without a bias
+  Variable<T>& bias() { return bias_; }  ///< undefined without a bias
 
  private:
   Variable<T> weight_, bias_;

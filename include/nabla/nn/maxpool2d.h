@@ -1,5 +1,6 @@
-// MaxPool2d: the maximum of each kernel x kernel window of x (N,C,H,W), stride apart, padded
-// cells never winning, as torch.nn.MaxPool2d. The gradient goes to each window's maximum.
+/// \file
+/// MaxPool2d: the maximum of each kernel x kernel window of x (N,C,H,W), stride apart, padded
+/// cells never winning, as torch.nn.MaxPool2d. The gradient goes to each window's maximum.
 #pragma once
 
 #include "nabla/nn/module.h"
@@ -9,7 +10,7 @@ namespace nabla::nn {
 template <typename T>
 class MaxPool2d : public Module<T> {
  public:
-  // stride 0 means stride = kernel, PyTorch's default.
+  /// stride 0 means stride = kernel, PyTorch's default.
   explicit MaxPool2d(int64_t kernel, int64_t stride = 0, int64_t pad = 0)
       : kernel_(kernel), stride_(stride > 0 ? stride : kernel), pad_(pad) {}
   Variable<T> forward(const Variable<T>& x) override;

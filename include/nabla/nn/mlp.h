@@ -1,5 +1,6 @@
-// The report's Section 2 MLP on the autograd engine: for each hidden layer a Linear (fcK), an
-// optional batch norm (bnK) and a LeakyReLU; then the output Linear. Input (B, ...) is flattened.
+/// \file
+/// The report's Section 2 MLP on the autograd engine: for each hidden layer a Linear (fcK), an
+/// optional batch norm (bnK) and a LeakyReLU; then the output Linear. Input (B, ...) is flattened.
 #pragma once
 
 #include <string>
@@ -10,7 +11,7 @@
 namespace nabla::nn {
 
 enum class BatchNormKind { kNone, kAutograd, kManual };
-// "none", "autograd", "manual"; throws std::invalid_argument otherwise.
+/// "none", "autograd", "manual"; throws std::invalid_argument otherwise.
 BatchNormKind parse_batchnorm_kind(const std::string& name);
 std::string to_string(BatchNormKind kind);
 
@@ -19,7 +20,7 @@ class MLP : public Sequential<T> {
  public:
   MLP(int64_t n_inputs, const std::vector<int64_t>& hidden, int64_t n_classes, T neg_slope,
       BatchNormKind batchnorm, Rng& rng);
-  // x (B, ...) -> logits (B, n_classes).
+  /// x (B, ...) -> logits (B, n_classes).
   Variable<T> forward(const Variable<T>& x) override;
 };
 

@@ -1,7 +1,8 @@
-// Module: the base of every layer and model. It owns named parameters (Variables that require a
-// gradient), named buffers (tensors saved with the model but not trained, e.g. running statistics)
-// and named child modules; names nest with dots ("fc1.weight", "features.bn1.running_mean"), as
-// PyTorch names them, so a state dict means the same in both.
+/// \file
+/// Module: the base of every layer and model. It owns named parameters (Variables that require a
+/// gradient), named buffers (tensors saved with the model but not trained, e.g. running statistics)
+/// and named child modules; names nest with dots ("fc1.weight", "features.bn1.running_mean"), as
+/// PyTorch names them, so a state dict means the same in both.
 #pragma once
 
 #include <memory>
@@ -14,12 +15,12 @@
 
 namespace nabla::nn {
 
-// What a buffer holds. A count (batch norm's num_batches_tracked) is an integer that PyTorch keeps
-// as int64: files store it as I64, and a state dict without it leaves it at 0, as PyTorch loads
-// files written before it had the buffer.
+/// What a buffer holds. A count (batch norm's num_batches_tracked) is an integer that PyTorch keeps
+/// as int64: files store it as I64, and a state dict without it leaves it at 0, as PyTorch loads
+/// files written before it had the buffer.
 enum class BufferKind { kValue, kCount };
 
-// One tensor of a state dict. From state_dict(), value shares storage with the module.
+/// One tensor of a state dict. From state_dict(), value shares storage with the module.
 template <typename T>
 struct StateEntry {
   std::string name;
@@ -27,8 +28,8 @@ struct StateEntry {
   BufferKind kind = BufferKind::kValue;
 };
 
-// A module's whole state in PyTorch's order: each module's parameters, then its buffers, then
-// its children's state, depth first.
+/// A module's whole state in PyTorch's order: each module's parameters, then its buffers, then
+/// its children's state, depth first.
 template <typename T>
 using StateDict = std::vector<StateEntry<T>>;
 
@@ -39,10 +40,10 @@ class Module {
   virtual Variable<T> forward(const Variable<T>& x) = 0;
   Variable<T> operator()(const Variable<T>& x) { return forward(x); }
 
-  // Sequential calls this instead of forward, with the modules that follow this one. A module
-  // that runs faster together with some of them (Conv2d with a BatchNorm2d and a ReLU at
-  // evaluation, BatchNorm2d with a ReLU) computes them all as one op, with the same result, and
-  // sets `consumed` to how many of `next` it took. The default runs forward alone.
+  /// Sequential calls this instead of forward, with the modules that follow this one. A module
+  /// that runs faster together with some of them (Conv2d with a BatchNorm2d and a ReLU at
+  /// evaluation, BatchNorm2d with a ReLU) computes them all as one op, with the same result, and
+  /// sets `consumed` to how many of `next` it took. The default runs forward alone.
   virtual Variable<T> forward_fused(const Variable<T>& x,
                                     std::span<const std::shared_ptr<Module<T>>> next,
                                     size_t& consumed) {
@@ -53,13 +54,13 @@ class Module {
 
   std::vector<std::pair<std::string, Variable<T>>> named_parameters() const;
   std::vector<Variable<T>> parameters() const;
-  // Buffers share storage with the module: writing into the tensor writes into the module.
+  /// Buffers share storage with the module: writing into the tensor writes into the module.
   std::vector<std::pair<std::string, Tensor<T>>> named_buffers() const;
 
   StateDict<T> state_dict() const;
-  // Copies each entry of `dict` into the parameter or buffer of that name. Throws ConfigError
-  // naming every mis-shaped entry and, when strict, every missing and unexpected one (a missing
-  // count buffer is no error: it becomes 0); nothing is copied unless everything fits.
+  /// Copies each entry of `dict` into the parameter or buffer of that name. Throws ConfigError
+  /// naming every mis-shaped entry and, when strict, every missing and unexpected one (a missing
+  /// count buffer is no error: it becomes 0); nothing is copied unless everything fits.
   void load_state_dict(const StateDict<T>& dict, bool strict = true);
 
   void train(bool mode = true);

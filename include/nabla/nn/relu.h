@@ -1,4 +1,5 @@
-// ReLU: max(x, 0) elementwise.
+/// \file
+/// ReLU: max(x, 0) elementwise.
 #pragma once
 
 #include "nabla/nn/module.h"

@@ -1,5 +1,6 @@
-// Residual: y = shortcut(x) + body(x), the shortcut the identity unless given (for example a 1x1
-// Conv2d when body changes the channels or the size). Children are named "body" and "shortcut".
+/// \file
+/// Residual: y = shortcut(x) + body(x), the shortcut the identity unless given (for example a 1x1
+/// Conv2d when body changes the channels or the size). Children are named "body" and "shortcut".
 #pragma once
 
 #include <memory>
@@ -12,7 +13,7 @@ template <typename T>
 class Residual : public Module<T> {
  public:
   explicit Residual(std::shared_ptr<Module<T>> body, std::shared_ptr<Module<T>> shortcut = nullptr);
-  // Throws std::invalid_argument when body(x) and shortcut(x) differ in shape.
+  /// Throws std::invalid_argument when body(x) and shortcut(x) differ in shape.
   Variable<T> forward(const Variable<T>& x) override;
 
  private:

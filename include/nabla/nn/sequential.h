@@ -1,6 +1,7 @@
-// Sequential: runs its children in the order they were added. Each child may fuse with the ones
-// after it (Module::forward_fused): a Conv2d, BatchNorm2d and ReLU in a row run as the fused
-// kernels, in any model built this way.
+/// \file
+/// Sequential: runs its children in the order they were added. Each child may fuse with the ones
+/// after it (Module::forward_fused): a Conv2d, BatchNorm2d and ReLU in a row run as the fused
+/// kernels, in any model built this way.
 #pragma once
 
 #include <memory>
@@ -14,13 +15,13 @@ namespace nabla::nn {
 template <typename T>
 class Sequential : public Module<T> {
  public:
-  // Adds `module` under `name` (its state-dict prefix); returns it.
+  /// Adds `module` under `name` (its state-dict prefix); returns it.
   template <typename M>
   std::shared_ptr<M> add(std::string name, std::shared_ptr<M> module) {
     layers_.push_back(module);
     return this->register_module(std::move(name), std::move(module));
   }
-  // The same, named by its position ("0", "1", ...) as torch.nn.Sequential names its children.
+  /// The same, named by its position ("0", "1", ...) as torch.nn.Sequential names its children.
   template <typename M>
   std::shared_ptr<M> add(std::shared_ptr<M> module) {
     return add(std::to_string(layers_.size()), std::move(module));

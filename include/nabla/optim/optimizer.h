@@ -1,8 +1,9 @@
-// Optimizers update parameters in place from their .grad, under no-grad, with PyTorch's update
-// rules: SGD (momentum, Nesterov, weight decay), Adam and AdamW. Parameters come in groups, each
-// with its own learning rate and weight decay (torch.optim's param_groups); a schedule
-// (optim/schedule.h) sets the groups' learning rates. State is kept per parameter, numbered
-// across the groups in order.
+/// \file
+/// Optimizers update parameters in place from their .grad, under no-grad, with PyTorch's update
+/// rules: SGD (momentum, Nesterov, weight decay), Adam and AdamW. Parameters come in groups, each
+/// with its own learning rate and weight decay (torch.optim's param_groups); a schedule
+/// (optim/schedule.h) sets the groups' learning rates. State is kept per parameter, numbered
+/// across the groups in order.
 #pragma once
 
 #include <map>
@@ -16,34 +17,34 @@ namespace nabla::optim {
 template <typename T>
 struct ParamGroup {
   std::vector<Variable<T>> params;
-  T lr = 0;            // the learning rate of the next step
+  T lr = 0;            ///< the learning rate of the next step
   T weight_decay = 0;
-  T base_lr = 0;       // the learning rate given; schedules scale it (set from lr when 0)
+  T base_lr = 0;       ///< the learning rate given; schedules scale it (set from lr when 0)
 };
 
 template <typename T>
 class Optimizer {
  public:
-  // Throws ConfigError for a negative learning rate or weight decay.
+  /// Throws ConfigError for a negative learning rate or weight decay.
   explicit Optimizer(std::vector<ParamGroup<T>> groups);
   virtual ~Optimizer() = default;
-  // Parameters without a gradient are skipped.
+  /// Parameters without a gradient are skipped.
   virtual void step() = 0;
   void zero_grad();
 
   std::vector<ParamGroup<T>>& param_groups() { return groups_; }
   const std::vector<ParamGroup<T>>& param_groups() const { return groups_; }
 
-  // The optimizer's state, to checkpoint and restore it exactly: tensors named "<k>.<what>" for
-  // parameter k (counted across the groups), and scalars such as Adam's step count.
+  /// The optimizer's state, to checkpoint and restore it exactly: tensors named "<k>.<what>" for
+  /// parameter k (counted across the groups), and scalars such as Adam's step count.
   virtual std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const = 0;
   virtual std::map<std::string, double> state_scalars() const { return {}; }
-  // Throws std::invalid_argument when a tensor is mis-shaped.
+  /// Throws std::invalid_argument when a tensor is mis-shaped.
   virtual void load_state(const std::map<std::string, Tensor<T>>& tensors,
                           const std::map<std::string, double>& scalars) = 0;
 
  protected:
-  // Calls f(group, k, parameter) for every parameter that has a gradient; k counts all of them.
+  /// Calls f(group, k, parameter) for every parameter that has a gradient; k counts all of them.
   template <typename F>
   void for_each_with_grad(F f) {
     size_t k = 0;
@@ -59,14 +60,14 @@ class Optimizer {
   std::vector<ParamGroup<T>> groups_;
 };
 
-// PyTorch's SGD: d = grad + weight_decay * p; with momentum, buf = momentum * buf + d (buf = d on
-// the first step) and d = buf, or with Nesterov d = d + momentum * buf; then p -= lr * d.
+/// PyTorch's SGD: d = grad + weight_decay * p; with momentum, buf = momentum * buf + d (buf = d on
+/// the first step) and d = buf, or with Nesterov d = d + momentum * buf; then p -= lr * d.
 template <typename T>
 class SGD : public Optimizer<T> {
  public:
   SGD(std::vector<Variable<T>> params, T lr, T momentum = 0, T weight_decay = 0,
       bool nesterov = false);
-  // Throws ConfigError when Nesterov is asked without momentum.
+  /// Throws ConfigError when Nesterov is asked without momentum.
   SGD(std::vector<ParamGroup<T>> groups, T momentum = 0, bool nesterov = false);
   void step() override;
   std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const override;
@@ -79,8 +80,8 @@ class SGD : public Optimizer<T> {
   std::vector<Tensor<T>> momentum_buffers_;
 };
 
-// PyTorch's Adam: g = grad + weight_decay * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+/// PyTorch's Adam: g = grad + weight_decay * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+/// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 template <typename T>
 class Adam : public Optimizer<T> {
  public:
@@ -96,8 +97,8 @@ class Adam : public Optimizer<T> {
                   const std::map<std::string, double>& scalars) override;
 
  protected:
-  // AdamW: the weight decay shrinks p (p *= 1 - lr * weight_decay) before the update instead of
-  // joining the gradient.
+  /// AdamW: the weight decay shrinks p (p *= 1 - lr * weight_decay) before the update instead of
+  /// joining the gradient.
   bool decoupled_weight_decay_ = false;
 
  private:
@@ -106,7 +107,7 @@ class Adam : public Optimizer<T> {
   std::vector<Tensor<T>> m_, v_;
 };
 
-// PyTorch's AdamW (weight decay 0.01 by default): Adam with decoupled weight decay.
+/// PyTorch's AdamW (weight decay 0.01 by default): Adam with decoupled weight decay.
 template <typename T>
 class AdamW : public Adam<T> {
  public:

@@ -1,8 +1,9 @@
-// Learning-rate schedules. A Schedule is the factor that multiplies each parameter group's
-// base_lr at a step (0, 1, 2, ...); schedules compose (chain multiplies factors, sequence runs one
-// after another, each counting its own steps from 0). An LRScheduler applies one to an optimizer,
-// as torch.optim.lr_scheduler does: call its step() after each optimizer.step(); its state is the
-// step count, which checkpoints save and restore.
+/// \file
+/// Learning-rate schedules. A Schedule is the factor that multiplies each parameter group's
+/// base_lr at a step (0, 1, 2, ...); schedules compose (chain multiplies factors, sequence runs one
+/// after another, each counting its own steps from 0). An LRScheduler applies one to an optimizer,
+/// as torch.optim.lr_scheduler does: call its step() after each optimizer.step(); its state is the
+/// step count, which checkpoints save and restore.
 #pragma once
 
 #include <cstdint>
@@ -18,33 +19,33 @@ namespace nabla::optim {
 
 using Schedule = std::function<double(int64_t step)>;
 
-// gamma^(step / step_size), as StepLR.
+/// gamma^(step / step_size), as StepLR.
 Schedule step_decay(int64_t step_size, double gamma);
-// From 1 down to final_factor along half a cosine over total_steps, then final_factor, as
-// CosineAnnealingLR with eta_min = final_factor * base_lr.
+/// From 1 down to final_factor along half a cosine over total_steps, then final_factor, as
+/// CosineAnnealingLR with eta_min = final_factor * base_lr.
 Schedule cosine(int64_t total_steps, double final_factor = 0);
-// From start_factor up to 1 linearly over warmup_steps, then 1, as LinearLR.
+/// From start_factor up to 1 linearly over warmup_steps, then 1, as LinearLR.
 Schedule linear_warmup(int64_t warmup_steps, double start_factor = 0);
-// Linear between (step, factor) points with increasing steps; flat before the first and after
-// the last (a triangular or one-cycle schedule is three points).
+/// Linear between (step, factor) points with increasing steps; flat before the first and after
+/// the last (a triangular or one-cycle schedule is three points).
 Schedule piecewise_linear(std::vector<std::pair<int64_t, double>> points);
-// The product of the factors, as ChainedScheduler.
+/// The product of the factors, as ChainedScheduler.
 Schedule chain(std::vector<Schedule> schedules);
-// schedules[0] for the steps before milestones[0], then schedules[1] counting from 0 again, ...,
-// as SequentialLR; milestones increasing, one fewer than schedules.
+/// schedules[0] for the steps before milestones[0], then schedules[1] counting from 0 again, ...,
+/// as SequentialLR; milestones increasing, one fewer than schedules.
 Schedule sequence(std::vector<Schedule> schedules, std::vector<int64_t> milestones);
 
 template <typename T>
 class LRScheduler {
  public:
-  // Sets every group's learning rate for step 0.
+  /// Sets every group's learning rate for step 0.
   LRScheduler(Optimizer<T>& optimizer, Schedule schedule);
-  // One step done: sets the learning rates of the next.
+  /// One step done: sets the learning rates of the next.
   void step();
   int64_t steps_done() const { return step_; }
   double factor() const { return schedule_(step_); }
   std::map<std::string, double> state() const { return {{"lr_step", static_cast<double>(step_)}}; }
-  // Continues from a saved state (throws std::invalid_argument when it has no lr_step).
+  /// Continues from a saved state (throws std::invalid_argument when it has no lr_step).
   void load_state(const std::map<std::string, double>& state);
 
  private:
