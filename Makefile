@@ -2,7 +2,7 @@
 # Both install missing Debian packages, configure and build on their own.
 SHELL := /bin/bash
 DEB_PACKAGES := cmake g++ make libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev \
-                libstb-dev libgtest-dev gnuplot-nox libdnnl-dev
+                libstb-dev libgtest-dev gnuplot-nox libdnnl-dev doxygen
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)
@@ -46,7 +46,7 @@ data: release
 # The API reference of the public headers (Doxygen), as HTML in build/docs/html; the warnings,
 # one per undocumented type or function, go to build/docs/warnings.log and are printed.
 docs:
-	$(call install_missing,doxygen graphviz)
+	$(call install_missing,doxygen)
 	@mkdir -p build/docs && doxygen docs/Doxyfile
 	@echo "API reference: build/docs/html/index.html ($$(wc -l < build/docs/warnings.log) warnings)"
 	@cat build/docs/warnings.log

@@ -177,7 +177,7 @@ int run_cli(int argc, const char* const* argv) {
   std::string bench_models = "cnn,mlp,mlp-deep,mlp-manual", bench_json;
   auto* bench_cmd = app.add_subcommand(
       "bench", "time a training step and a 10,000-image evaluation of the report's models");
-  bench_cmd->add_option("--model", bench_models, "comma-separated: cnn, mlp, mlp-deep, mlp-manual")
+  bench_cmd->add_option("--model", bench_models, "comma-separated: cnn, mlp, mlp-deep, mlp-manual, cnn-sequential")
       ->capture_default_str();
   bench_cmd->add_option("--repeats", bench.repeats, "timed training steps per model")
       ->capture_default_str();

@@ -12,6 +12,7 @@
 
 #include "nabla/conv.h"
 #include "nabla/nn/convnet.h"
+#include "nabla/nn/layers.h"
 #include "nabla/nn/mlp.h"
 #include "nabla/profile.h"
 #include "nabla/rng.h"
@@ -77,12 +78,38 @@ BenchModel model_for(const MlpConfig& c, Rng& rng) {
   return m;
 }
 
+// The ConvNet's layers in a plain nn::Sequential, as a user would build them: it must run as
+// fast as the ConvNet class, since the fast paths belong to the layers.
+BenchModel user_sequential_cnn(Rng& rng) {
+  auto model = std::make_shared<nn::Sequential<float>>();
+  int64_t in = 3;
+  const std::pair<int64_t, bool> blocks[] = {{64, true},   {128, true}, {256, false}, {256, true},
+                                             {512, false}, {512, true}, {512, false}, {512, true}};
+  for (const auto& [out, pool] : blocks) {
+    model->add(std::make_shared<nn::Conv2d<float>>(in, out, 3, rng, nn::Conv2dOptions{1, 1}));
+    model->add(std::make_shared<nn::BatchNorm2d<float>>(out));
+    model->add(std::make_shared<nn::ReLU<float>>());
+    if (pool) model->add(std::make_shared<nn::MaxPool2d<float>>(3, 2, 1));
+    in = out;
+  }
+  model->add(std::make_shared<nn::Flatten<float>>());
+  model->add(std::make_shared<nn::Linear<float>>(in, kCifarClasses, rng));
+  auto opt = make_optimizer("adam", model->parameters(), 1e-4);
+  BenchModel m;
+  m.description = "the ConvNet's layers in a user's nn::Sequential, batch 32, Adam";
+  m.batch_size = 32;
+  m.trainable = make_trainable(*model, *opt);
+  m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
+  return m;
+}
+
 BenchModel make_bench_model(const std::string& name, Rng& rng) {
   if (name == "cnn") {
     BenchModel m = model_for(CnnConfig{}, rng);
     m.description = "ConvNet of Table 1, batch 32, Adam";
     return m;
   }
+  if (name == "cnn-sequential") return user_sequential_cnn(rng);
   MlpConfig c;
   c.model = name == "mlp-manual" ? "mlp-manual" : "mlp";
   c.learning_rate = 2e-3;
@@ -193,8 +220,9 @@ void validate(const BenchConfig& c) {
   if (c.models.empty()) throw ConfigError("--model: name at least one model");
   for (const std::string& m : c.models) {
     const auto& known = bench_model_names();
-    if (std::find(known.begin(), known.end(), m) == known.end()) {
-      throw ConfigError("--model: unknown model '" + m + "' (cnn, mlp, mlp-deep or mlp-manual)");
+    if (m != "cnn-sequential" && std::find(known.begin(), known.end(), m) == known.end()) {
+      throw ConfigError("--model: unknown model '" + m + "' (cnn, mlp, mlp-deep, mlp-manual or "
+                        "cnn-sequential)");
     }
   }
   if (c.repeats < 1) throw ConfigError("--repeats must be at least 1");

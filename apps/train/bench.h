@@ -15,7 +15,8 @@
 
 namespace nabla {
 
-// The models, by the names the bench script uses: cnn, mlp, mlp-deep, mlp-manual.
+// The models that run by default, by the names the bench script uses: cnn, mlp, mlp-deep,
+// mlp-manual. --model cnn-sequential also runs the ConvNet's layers in a plain nn::Sequential.
 const std::vector<std::string>& bench_model_names();
 
 struct BenchConfig {

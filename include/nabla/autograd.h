@@ -15,11 +15,16 @@
 
 namespace nabla {
 
+/// One vertex of the graph: a value, its gradient and, for the result of a recorded op, the
+/// inputs and the closure that sends the gradient back to them.
 template <typename T>
 struct Node {
+  /// A leaf's data or an op's result.
   Tensor<T> value;
   Tensor<T> grad;  ///< empty until a gradient arrives
+  /// Whether gradients flow into this node.
   bool requires_grad = false;
+  /// The op that computed value ("leaf" for an input), for error messages and profiling.
   const char* op = "leaf";
   /// Set only on results of recorded ops; cleared by backward().
   std::vector<std::shared_ptr<Node<T>>> inputs;
@@ -33,22 +38,32 @@ struct Node {
   void accumulate_owned(Tensor<T>&& g);
 };
 
+/// A handle to a Node: copies share the value, the gradient and the place in the graph.
 template <typename T>
 class Variable {
  public:
   Variable() = default;
+  /// A leaf holding value; with requires_grad, backward() accumulates its gradient in grad().
   explicit Variable(Tensor<T> value, bool requires_grad = false);
 
+  /// The value this variable holds.
   const Tensor<T>& value() const { return node_->value; }
   /// Writable, for optimizers and initialisation; never write into a value that a recorded graph
   /// still needs for its backward pass.
   Tensor<T>& value() { return node_->value; }
+  /// The accumulated gradient, of value's shape; empty until backward() reaches this variable.
   const Tensor<T>& grad() const { return node_->grad; }
+  /// The same, writable.
   Tensor<T>& grad() { return node_->grad; }
+  /// Whether gradients flow into this variable (false for an undefined one).
   bool requires_grad() const { return node_ && node_->requires_grad; }
+  /// The value's shape.
   const Shape& shape() const { return node_->value.shape(); }
+  /// Size of the value's dimension d; negative d counts from the end.
   int64_t dim(int64_t d) const { return node_->value.dim(d); }
+  /// The value's number of elements.
   int64_t numel() const { return node_->value.numel(); }
+  /// Whether this handle holds a node (false when default-constructed, as an absent bias).
   bool defined() const { return node_ != nullptr; }
   /// The single value of a one-element variable.
   T item() const;
@@ -57,10 +72,12 @@ class Variable {
   void backward();
   /// Backpropagates from this variable with the given upstream gradient (same shape).
   void backward(const Tensor<T>& grad_output);
+  /// Drops the gradient (grad() becomes empty), so that the next backward starts from zero.
   void zero_grad() { node_->grad = Tensor<T>(); }
   /// The same value, cut from the graph.
   Variable detach() const { return Variable(node_->value, false); }
 
+  /// The graph node, shared with the results of ops that recorded this variable.
   const std::shared_ptr<Node<T>>& node() const { return node_; }
   /// Wraps an op's result; records `backward` only when some input requires a gradient and
   /// gradients are being recorded.

@@ -13,6 +13,7 @@ namespace nabla {
 /// The broadcast result of two shapes; throws std::invalid_argument naming both when incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b);
 
+/// The elementwise operation of broadcast_binary: +, -, * or /.
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 
 /// a op b, elementwise with broadcasting.

@@ -21,10 +21,14 @@
 
 namespace nabla {
 
+/// What a custom function's forward leaves for its backward: saved tensors, constants, and which
+/// inputs need a gradient.
 template <typename T>
 class FunctionContext {
  public:
+  /// Keeps tensors for backward, replacing any saved before.
   void save_for_backward(std::vector<Tensor<T>> tensors) { saved_ = std::move(tensors); }
+  /// The tensors given to save_for_backward, in the same order.
   const std::vector<Tensor<T>>& saved_tensors() const { return saved_; }
   /// Non-tensor values that backward needs (eps, sizes, ...).
   std::map<std::string, double> constants;

@@ -11,29 +11,36 @@
 
 namespace nabla {
 
+/// The outcome of check_gradient or gradcheck.
 struct GradcheckResult {
-  bool ok = true;
+  bool ok = true;  ///< whether every comparison was within the tolerance
   /// ||analytic - numeric|| / max(||analytic||, ||numeric||), 0 when both are zero.
   double relative_error = 0;
   /// The element that disagrees most, and both values there.
   int64_t worst_index = -1;
   double worst_analytic = 0, worst_numeric = 0;
+  /// \var worst_analytic
+  /// The analytic gradient at worst_index.
+  /// \var worst_numeric
+  /// The central difference at worst_index.
   std::string message;  ///< names the input and the element when !ok
 };
 
+/// The settings of check_gradient and gradcheck.
 struct GradcheckOptions {
-  double step = 1e-6;
-  double tolerance = 1e-6;
+  double step = 1e-6;       ///< h, the perturbation of each element
+  double tolerance = 1e-6;  ///< the largest relative error that passes
   /// Up to this many (output elements x input elements) the whole Jacobian is compared; above it,
   /// random projections: a random upstream gradient, checked on a random sample of elements of each
   /// input and along a random direction through all of them.
   int64_t full_jacobian_limit = 20000;
-  int64_t sampled_elements = 48;
-  uint64_t seed = 1234;
+  int64_t sampled_elements = 48;  ///< elements of each input checked with random projections
+  uint64_t seed = 1234;           ///< seeds the random projections
 };
 
+/// An input of gradcheck, with the name that its failures report.
 struct NamedInput {
-  std::string name;
+  std::string name;           ///< as in the failure message, e.g. "weight"
   Variable<double> variable;  ///< a handle: perturbing its value perturbs what f reads
 };
 

@@ -9,6 +9,7 @@
 
 namespace nabla {
 
+/// Whether gemm or matmul uses an operand as stored (kNo) or transposed (kYes).
 enum class Trans { kNo, kYes };
 
 /// C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C, through CBLAS. A is (M,K) when not

@@ -23,10 +23,13 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b);
 template <typename T>
 Variable<T> linear(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias);
 
+/// a + b elementwise with broadcasting; throws std::invalid_argument for incompatible shapes.
 template <typename T>
 Variable<T> add(const Variable<T>& a, const Variable<T>& b);
+/// a * b elementwise with broadcasting; throws std::invalid_argument for incompatible shapes.
 template <typename T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b);
+/// -x elementwise.
 template <typename T>
 Variable<T> neg(const Variable<T>& x);
 template <typename T>
@@ -34,19 +37,23 @@ Variable<T> sub(const Variable<T>& a, const Variable<T>& b);  ///< add(a, neg(b)
 template <typename T>
 Variable<T> div(const Variable<T>& a, const Variable<T>& b);  ///< mul(a, pow(b, -1))
 
+/// e^x elementwise; the gradient is dy * e^x.
 template <typename T>
 Variable<T> exp(const Variable<T>& x);
+/// Natural logarithm elementwise; the gradient is dy / x.
 template <typename T>
 Variable<T> log(const Variable<T>& x);
 /// x^exponent elementwise, for a constant exponent.
 template <typename T>
 Variable<T> pow(const Variable<T>& x, T exponent);
+/// Square root elementwise; the gradient is dy / (2 sqrt(x)).
 template <typename T>
 Variable<T> sqrt(const Variable<T>& x);
 
 /// Sums over `dims` (empty: all). keepdim keeps them as size 1.
 template <typename T>
 Variable<T> sum(const Variable<T>& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+/// Mean over `dims` (empty: all), composed from sum. keepdim keeps them as size 1.
 template <typename T>
 Variable<T> mean(const Variable<T>& x, std::vector<int64_t> dims = {}, bool keepdim = false);
 /// Variance over `dims`: biased (divide by n) or unbiased (by n - 1).
@@ -57,14 +64,18 @@ Variable<T> var(const Variable<T>& x, std::vector<int64_t> dims, bool unbiased,
 template <typename T>
 Variable<T> max(const Variable<T>& x, int64_t dim, bool keepdim = false);
 
+/// x viewed with another shape (one dimension may be -1); throws std::invalid_argument when the
+/// number of elements differs.
 template <typename T>
 Variable<T> reshape(const Variable<T>& x, Shape shape);
 /// Keeps dimensions before start_dim and flattens the rest into one.
 template <typename T>
 Variable<T> flatten(const Variable<T>& x, int64_t start_dim = 1);
 
+/// max(x, 0) elementwise; the gradient passes where x > 0.
 template <typename T>
 Variable<T> relu(const Variable<T>& x);
+/// x where x > 0, neg_slope * x elsewhere, elementwise.
 template <typename T>
 Variable<T> leaky_relu(const Variable<T>& x, T neg_slope);
 
@@ -126,30 +137,37 @@ Variable<T> scalar(T v) {
   return Variable<T>(Tensor<T>(Shape{}, {v}));
 }
 
+/// add(a, b): elementwise with broadcasting.
 template <typename T>
 Variable<T> operator+(const Variable<T>& a, const Variable<T>& b) {
   return add(a, b);
 }
+/// sub(a, b): elementwise with broadcasting.
 template <typename T>
 Variable<T> operator-(const Variable<T>& a, const Variable<T>& b) {
   return sub(a, b);
 }
+/// mul(a, b): elementwise with broadcasting.
 template <typename T>
 Variable<T> operator*(const Variable<T>& a, const Variable<T>& b) {
   return mul(a, b);
 }
+/// div(a, b): elementwise with broadcasting.
 template <typename T>
 Variable<T> operator/(const Variable<T>& a, const Variable<T>& b) {
   return div(a, b);
 }
+/// neg(x): -x elementwise.
 template <typename T>
 Variable<T> operator-(const Variable<T>& x) {
   return neg(x);
 }
+/// a plus the constant b in every element.
 template <typename T>
 Variable<T> operator+(const Variable<T>& a, T b) {
   return add(a, scalar(b));
 }
+/// a times the constant b in every element.
 template <typename T>
 Variable<T> operator*(const Variable<T>& a, T b) {
   return mul(a, scalar(b));

@@ -13,6 +13,7 @@
 
 namespace nabla {
 
+/// A tensor's sizes, outermost dimension first; {} is the shape of a scalar.
 using Shape = std::vector<int64_t>;
 
 namespace detail {
@@ -39,45 +40,67 @@ struct UninitAllocator : std::allocator<T> {
 };
 }  // namespace detail
 
+/// The number of elements of a shape (1 for {}); throws std::invalid_argument for a negative size.
 int64_t shape_numel(const Shape& shape);
+/// The shape as text, e.g. "[2, 3]", for error messages.
 std::string shape_str(const Shape& shape);
 
+/// An N-d, contiguous, row-major array of T (float or double); copies and reshaped views share
+/// storage. A default-constructed tensor is empty.
 template <typename T>
 class Tensor {
  public:
   Tensor() = default;
   /// A zero-filled tensor.
   explicit Tensor(Shape shape);
+  /// A tensor holding `values` in row-major order; throws std::invalid_argument unless there are
+  /// shape_numel(shape) of them.
   Tensor(Shape shape, std::vector<T> values);
 
+  /// A zero-filled tensor, the same as Tensor(shape).
   static Tensor zeros(Shape shape) { return Tensor(std::move(shape)); }
   /// A tensor whose values are unspecified: for results that a kernel overwrites entirely.
   static Tensor uninitialized(Shape shape);
+  /// A tensor with every element set to value.
   static Tensor full(Shape shape, T value);
 
+  /// The sizes of the dimensions.
   const Shape& shape() const { return shape_; }
+  /// The number of dimensions (0 for a scalar).
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
   /// Size of dimension d; negative d counts from the end.
   int64_t dim(int64_t d) const;
+  /// The number of elements; 0 for an empty tensor.
   int64_t numel() const { return numel_; }
+  /// Whether there is no storage (default-constructed), as for an absent gradient or bias.
   bool empty() const { return storage_ == nullptr; }
 
+  /// The first element of the row-major storage, or nullptr when empty.
   T* data() { return storage_ ? storage_->data() : nullptr; }
+  /// The same, read-only.
   const T* data() const { return storage_ ? storage_->data() : nullptr; }
+  /// All numel() elements in row-major order.
   std::span<T> values() { return {data(), static_cast<size_t>(numel_)}; }
+  /// The same, read-only.
   std::span<const T> values() const { return {data(), static_cast<size_t>(numel_)}; }
+  /// Element i of the row-major storage, not bounds-checked.
   T& operator[](int64_t i) { return (*storage_)[static_cast<size_t>(i)]; }
+  /// The same, read-only.
   const T& operator[](int64_t i) const { return (*storage_)[static_cast<size_t>(i)]; }
   /// Element at a multi-index, bounds-checked.
   T& at(std::initializer_list<int64_t> index);
+  /// The same, read-only; throws std::out_of_range for an index of the wrong rank or out of range.
   const T& at(std::initializer_list<int64_t> index) const;
 
   /// A view with another shape and the same storage; one dimension may be -1.
   Tensor reshape(Shape shape) const;
+  /// A copy with its own storage (empty for an empty tensor).
   Tensor clone() const;
   /// Rows [begin, end) of dimension 0, copied.
   Tensor slice_rows(int64_t begin, int64_t end) const;
+  /// Sets every element to value; does nothing to an empty tensor.
   void fill(T value);
+  /// Whether both share one storage, as a tensor and its reshaped views do.
   bool same_storage(const Tensor& other) const { return storage_ == other.storage_; }
 
  private:

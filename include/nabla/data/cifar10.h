@@ -16,16 +16,22 @@
 
 namespace nabla {
 
+/// Bytes of one image: 3 channels of 32x32.
 inline constexpr int64_t kCifarImageBytes = 3 * 32 * 32;
+/// Bytes of one record: the label byte, then the image.
 inline constexpr int64_t kCifarRecordBytes = 1 + kCifarImageBytes;
+/// Records in each official batch file.
 inline constexpr int64_t kCifarRecordsPerFile = 10000;
+/// The number of classes; labels are 0..9.
 inline constexpr int kCifarClasses = 10;
+/// The class names by label: "airplane", "automobile", ..., "truck".
 extern const char* const kCifarClassNames[kCifarClasses];
 
 /// One batch file as stored: pixels (count, 3, 32, 32) as bytes, and labels.
 struct CifarRaw {
-  std::vector<uint8_t> pixels;
-  std::vector<int32_t> labels;
+  std::vector<uint8_t> pixels;  ///< count * 3,072 bytes: each image's R, G and B planes
+  std::vector<int32_t> labels;  ///< one per image, in 0..9
+  /// The number of images.
   int64_t count() const { return static_cast<int64_t>(labels.size()); }
 };
 
@@ -38,15 +44,15 @@ CifarRaw parse_cifar10(const uint8_t* bytes, size_t size, int64_t records, const
 
 /// Images (N, 3, 32, 32) as float32, labels in 0..9.
 struct LabeledImages {
-  Tensor<float> images;
-  std::vector<int32_t> labels;
+  Tensor<float> images;         ///< (N, 3, 32, 32)
+  std::vector<int32_t> labels;  ///< N labels, in 0..9
 };
 
 /// The whole data set, preprocessed as the course's utilities do: float32, NCHW, the per-pixel
 /// mean image of the training set subtracted from train and test images, no other scaling.
 struct Cifar10 {
-  LabeledImages train;
-  LabeledImages test;
+  LabeledImages train;       ///< data_batch_1..5, less the validation examples
+  LabeledImages test;        ///< test_batch
   Tensor<float> mean_image;  ///< (3, 32, 32), in raw pixel units
   LabeledImages validation;  ///< empty unless split_validation was called
 };
@@ -67,20 +73,27 @@ std::filesystem::path resolve_data_dir(const std::string& flag);
 /// skipped for that epoch.
 class DataSet {
  public:
+  /// Starts at the first example in the stored order; seed seeds the reshuffles.
   DataSet(LabeledImages data, uint64_t seed);
 
+  /// The next batch_size examples, copied; throws std::invalid_argument unless
+  /// 1 <= batch_size <= size().
   LabeledImages next_batch(int64_t batch_size);
+  /// The number of examples.
   int64_t size() const { return static_cast<int64_t>(data_.labels.size()); }
+  /// How many times the walk has run out and reshuffled.
   int64_t epochs_completed() const { return epochs_completed_; }
+  /// All examples, in their stored order.
   const LabeledImages& data() const { return data_; }
 
   /// Where the walk is: enough to continue it exactly after a restart.
   struct State {
-    std::vector<int64_t> order;
-    int64_t index_in_epoch = 0;
-    int64_t epochs_completed = 0;
-    Rng::State rng{};
+    std::vector<int64_t> order;    ///< the current permutation of the examples
+    int64_t index_in_epoch = 0;    ///< where the next batch starts in order
+    int64_t epochs_completed = 0;  ///< as epochs_completed()
+    Rng::State rng{};              ///< the reshuffling generator
   };
+  /// The walk's current state, for set_state.
   State state() const { return {order_, index_in_epoch_, epochs_completed_, rng_.state()}; }
   /// Throws std::invalid_argument when the state does not fit this data set.
   void set_state(const State& state);

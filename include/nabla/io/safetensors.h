@@ -18,19 +18,24 @@ namespace nabla {
 /// The element types of a safetensors file, by their names there ("F32", "I64", ...).
 enum class DType { kF32, kF64, kF16, kBF16, kI64, kI32, kU8, kBool };
 
+/// The dtype's name in a safetensors header ("F32", "BF16", ...).
 const char* dtype_name(DType dtype);
 
+/// A tensor of a safetensors file, with its name and stored dtype.
 struct NamedTensor {
-  std::string name;
-  Tensor<float> value;
+  std::string name;     ///< its key in the header, e.g. "fc1.weight"
+  Tensor<float> value;  ///< the values as float32, with the shape in the file
   /// Read: the dtype in the file (value holds it converted to float). Written: the dtype to store,
   /// F32, or I64 for a count such as batch norm's num_batches_tracked (values rounded).
   DType dtype = DType::kF32;
 };
 
+/// A parsed safetensors file: its tensors and its metadata.
 struct SafetensorsFile {
   std::vector<NamedTensor> tensors;  ///< in data order
+  /// The header's "__metadata__" strings; empty when it has none.
   std::map<std::string, std::string> metadata;
+  /// The tensor of that name, or nullptr when the file has none.
   const Tensor<float>* find(const std::string& name) const;
 };
 

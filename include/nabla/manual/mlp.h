@@ -13,14 +13,18 @@ namespace nabla::manual {
 /// A parameter with its gradient and the name it has in model files (fc1.weight, fc1.bias, ...).
 template <typename T>
 struct ParamRef {
-  std::string name;
-  Tensor<T>* value;
-  Tensor<T>* grad;
+  std::string name;  ///< e.g. "fc1.weight"
+  Tensor<T>* value;  ///< the parameter, inside the model
+  Tensor<T>* grad;   ///< its gradient, filled by backward
 };
 
+/// The report's Section 1 MLP: fcK (Linear) and a LeakyReLU for each hidden layer, then a Linear
+/// and a SoftMax, each with a hand-written backward.
 template <typename T>
 class MLP {
  public:
+  /// Layers of widths n_inputs, hidden..., n_classes, with weights drawn from rng. Throws
+  /// std::invalid_argument for a hidden size <= 0.
   MLP(int64_t n_inputs, const std::vector<int64_t>& hidden, int64_t n_classes, T neg_slope,
       Rng& rng);
 
@@ -30,7 +34,9 @@ class MLP {
   /// never computed: the first layer skips it.
   void backward(const Tensor<T>& dout);
 
+  /// Each Linear's weight and bias with their gradients: fc1.weight, fc1.bias, fc2.weight, ...
   std::vector<ParamRef<T>> parameters();
+  /// The values per example that forward expects.
   int64_t n_inputs() const { return n_inputs_; }
 
  private:

@@ -18,13 +18,20 @@ namespace nabla::manual {
 template <typename T>
 class Linear {
  public:
+  /// weight drawn from rng, bias 0; with input_grad false, backward returns no dx.
   Linear(int64_t in_features, int64_t out_features, Rng& rng, bool input_grad = true);
+  /// x (B,in) -> out (B,out); caches x.
   Tensor<T> forward(const Tensor<T>& x);
+  /// dout (B,out) -> dx (B,in), or an empty tensor without input_grad; sets dweight and dbias.
   Tensor<T> backward(const Tensor<T>& dout);
 
+  /// The (out,in) weight.
   Tensor<T>& weight() { return weight_; }
+  /// The (out) bias.
   Tensor<T>& bias() { return bias_; }
+  /// The weight's gradient (out,in) from the last backward.
   Tensor<T>& dweight() { return dweight_; }
+  /// The bias's gradient (out) from the last backward.
   Tensor<T>& dbias() { return dbias_; }
 
  private:
@@ -38,8 +45,11 @@ class Linear {
 template <typename T>
 class LeakyReLU {
  public:
+  /// neg_slope multiplies the inputs that are not positive.
   explicit LeakyReLU(T neg_slope) : neg_slope_(neg_slope) {}
+  /// x -> out of the same shape; caches x.
   Tensor<T> forward(const Tensor<T>& x);
+  /// dout -> dx, both of x's shape.
   Tensor<T> backward(const Tensor<T>& dout);
 
  private:
@@ -52,7 +62,9 @@ class LeakyReLU {
 template <typename T>
 class SoftMax {
  public:
+  /// x (B,C) -> out (B,C), each row summing to 1; caches out.
   Tensor<T> forward(const Tensor<T>& x);
+  /// dout (B,C) -> dx (B,C).
   Tensor<T> backward(const Tensor<T>& dout);
 
  private:
@@ -64,7 +76,10 @@ class SoftMax {
 template <typename T>
 class CrossEntropy {
  public:
+  /// The loss; throws std::invalid_argument unless there is one label per row, std::out_of_range
+  /// for a label outside 0..C-1.
   T forward(const Tensor<T>& probs, const std::vector<int32_t>& labels);
+  /// dprobs (B,C) for the cached probs and labels.
   Tensor<T> backward();
 
  private:

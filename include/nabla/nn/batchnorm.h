@@ -22,37 +22,54 @@ void check_batchnorm_input(const Shape& x, int64_t n_neurons, const char* who);
 template <typename T>
 class BatchNormParameters : public Module<T> {
  public:
+  /// gamma 1 and beta 0, each (n_neurons), registered as "weight" and "bias".
   BatchNormParameters(int64_t n_neurons, T eps);
+  /// The scale (n_neurons), the parameter itself.
   Variable<T>& gamma() { return gamma_; }
+  /// The shift (n_neurons), the parameter itself.
   Variable<T>& beta() { return beta_; }
 
  protected:
-  int64_t n_neurons_;
-  T eps_;
+  int64_t n_neurons_;  ///< C, the features per example
+  T eps_;              ///< added to the variance before the square root
   Variable<T> gamma_, beta_;
+  /// \var gamma_
+  /// The scale, "weight" in the state dict.
+  /// \var beta_
+  /// The shift, "bias" in the state dict.
 };
 
+/// (a): batch norm composed from autograd ops; autograd derives the backward pass.
 template <typename T>
 class CustomBatchNormAutograd : public BatchNormParameters<T> {
  public:
+  /// n_neurons features; eps is added to the variance.
   explicit CustomBatchNormAutograd(int64_t n_neurons, T eps = T(1e-5))
       : BatchNormParameters<T>(n_neurons, eps) {}
+  /// x (B, n_neurons) -> (B, n_neurons); throws std::invalid_argument for another shape.
   Variable<T> forward(const Variable<T>& x) override;
 };
 
 /// inputs: x (B, C), gamma (C), beta (C); saves xhat, 1/sqrt(var + eps) and gamma.
 template <typename T>
 struct CustomBatchNormManualFunction {
+  /// The element type, as apply() requires.
   using Scalar = T;
+  /// y (B, C) from batch statistics; throws std::invalid_argument unless inputs are x (B, C),
+  /// gamma (C) and beta (C).
   static Tensor<T> forward(FunctionContext<T>& ctx, const std::vector<Tensor<T>>& inputs, T eps);
+  /// dy (B, C) -> {dx, dgamma, dbeta}; each is empty when its input needs no gradient.
   static std::vector<Tensor<T>> backward(FunctionContext<T>& ctx, const Tensor<T>& grad_output);
 };
 
+/// (c): a module holding gamma and beta whose forward applies CustomBatchNormManualFunction.
 template <typename T>
 class CustomBatchNormManualModule : public BatchNormParameters<T> {
  public:
+  /// n_neurons features; eps is added to the variance.
   explicit CustomBatchNormManualModule(int64_t n_neurons, T eps = T(1e-5))
       : BatchNormParameters<T>(n_neurons, eps) {}
+  /// x (B, n_neurons) -> (B, n_neurons); throws std::invalid_argument for another shape.
   Variable<T> forward(const Variable<T>& x) override;
 };
 

@@ -7,9 +7,11 @@
 
 namespace nabla::nn {
 
+/// Batch norm per channel of x (N,C) or (N,C,L), with BatchNorm2d's state and kernels.
 template <typename T>
 class BatchNorm1d : public BatchNorm2d<T> {
  public:
+  /// C = channels; the options and the state are BatchNorm2d's.
   explicit BatchNorm1d(int64_t channels, BatchNormOptions options = {})
       : BatchNorm2d<T>(channels, options) {}
   /// Throws std::invalid_argument unless x is (N, channels) or (N, channels, L).

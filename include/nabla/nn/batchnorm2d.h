@@ -14,9 +14,11 @@
 
 namespace nabla::nn {
 
+/// Batch norm per channel of x (N,C,H,W), with running statistics, as torch.nn.BatchNorm2d.
 template <typename T>
 class BatchNorm2d : public Module<T> {
  public:
+  /// C = channels: weight 1, bias 0, running_mean 0 and running_var 1, each (C), and a count of 0.
   explicit BatchNorm2d(int64_t channels, BatchNormOptions options = {});
   /// Throws std::invalid_argument unless x is (N, channels, H, W), with more than one value per
   /// channel in training mode.
@@ -32,6 +34,7 @@ class BatchNorm2d : public Module<T> {
   }
 
  protected:
+  /// Batch norm of x4 (N,C,H,W), with the ReLU after it when relu; counts the batch in training.
   Variable<T> normalize(const Variable<T>& x4, bool relu);
 
  private:

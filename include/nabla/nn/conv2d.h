@@ -15,21 +15,26 @@ namespace nabla::nn {
 /// size; stride 1 only; an even kernel gets the extra row and column at the bottom and right, as
 /// PyTorch does), or "valid" (none).
 struct Padding {
+  /// kExplicit: `pixels` zeros on every side; kSame and kValid: "same" and "valid".
   enum class Mode { kExplicit, kSame, kValid };
+  /// `pixels` zeros on every side; implicit, so that an integer such as 1 converts to it.
   Padding(int64_t pixels = 0) : mode(Mode::kExplicit), pixels(pixels) {}  // NOLINT: 1 means 1
+  /// "same": the output has the input's size (stride 1 only).
   static Padding same() { return Padding(Mode::kSame); }
+  /// "valid": no padding.
   static Padding valid() { return Padding(Mode::kValid); }
-  Mode mode;
-  int64_t pixels;
+  Mode mode;       ///< explicit, same or valid
+  int64_t pixels;  ///< zeros on each side when explicit, else 0
 
  private:
   explicit Padding(Mode m) : mode(m), pixels(0) {}
 };
 
+/// The optional settings of Conv2d, as torch.nn.Conv2d's arguments.
 struct Conv2dOptions {
-  int64_t stride = 1;
-  Padding padding = 0;
-  bool bias = true;
+  int64_t stride = 1;   ///< the step between windows, >= 1
+  Padding padding = 0;  ///< zeros around the input, none by default
+  bool bias = true;     ///< whether there is a bias
 };
 
 /// weight (O,C,K,K) and bias (O) uniform in +-1/sqrt(C*K*K), PyTorch's default initialisation.
@@ -37,17 +42,22 @@ struct Conv2dOptions {
 template <typename T>
 class Conv2d : public Module<T> {
  public:
+  /// C = in_channels -> O = out_channels with K = kernel, weights drawn from rng.
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, Rng& rng,
          Conv2dOptions options = {});
+  /// The same with a stride, pad zeros on every side, and a bias.
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t pad,
          Rng& rng)
       : Conv2d(in_channels, out_channels, kernel, rng, {stride, pad, true}) {}
+  /// x (N,C,H,W) -> (N,O,OH,OW); throws std::invalid_argument when x is not NCHW with C
+  /// channels or the kernel is larger than the padded input.
   Variable<T> forward(const Variable<T>& x) override;
   /// At evaluation (the next module a BatchNorm2d in eval mode, autograd off): the convolution,
   /// that batch norm and a ReLU after it, if there is one, as one convolution with the batch norm
   /// folded into its filters and bias (conv2d_bn_inference).
   Variable<T> forward_fused(const Variable<T>& x, std::span<const std::shared_ptr<Module<T>>> next,
                             size_t& consumed) override;
+  /// The (O,C,K,K) filters, the parameter itself.
   Variable<T>& weight() { return weight_; }
   Variable<T>& bias() { return bias_; }  ///< undefined without a bias
 

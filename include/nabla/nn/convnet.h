@@ -24,6 +24,7 @@ namespace nabla::nn {
 template <typename T>
 class ConvNet : public Sequential<T> {
  public:
+  /// n_channels input channels, n_classes outputs; weights drawn from rng.
   ConvNet(int64_t n_channels, int64_t n_classes, Rng& rng);
 };
 

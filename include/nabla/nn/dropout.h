@@ -9,11 +9,13 @@
 
 namespace nabla::nn {
 
+/// Zeroes each element with probability p in training mode, scaling the rest by 1 / (1 - p).
 template <typename T>
 class Dropout : public Module<T> {
  public:
   /// Throws ConfigError unless 0 <= p < 1.
   explicit Dropout(double p = 0.5, uint64_t seed = 0);
+  /// x -> the same shape; the identity in eval mode or with p = 0.
   Variable<T> forward(const Variable<T>& x) override;
 
  private:

@@ -6,9 +6,11 @@
 
 namespace nabla::nn {
 
+/// Flattens every dimension after the first into one.
 template <typename T>
 class Flatten : public Module<T> {
  public:
+  /// x (N, ...) -> (N, rest).
   Variable<T> forward(const Variable<T>& x) override;
 };
 

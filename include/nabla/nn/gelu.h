@@ -6,9 +6,11 @@
 
 namespace nabla::nn {
 
+/// The exact GELU activation, elementwise.
 template <typename T>
 class GELU : public Module<T> {
  public:
+  /// x * Phi(x) elementwise; any shape.
   Variable<T> forward(const Variable<T>& x) override;
 };
 

@@ -12,8 +12,11 @@ namespace nabla::nn {
 template <typename T>
 class Linear : public Module<T> {
  public:
+  /// in = in_features -> out = out_features, weights drawn from rng.
   Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias = true);
+  /// x (B,in) -> (B,out); throws std::invalid_argument when x is not (B,in).
   Variable<T> forward(const Variable<T>& x) override;
+  /// The (out,in) weight, the parameter itself.
   Variable<T>& weight() { return weight_; }
   Variable<T>& bias() { return bias_; }  ///< undefined without a bias
 

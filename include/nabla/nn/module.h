@@ -23,9 +23,9 @@ enum class BufferKind { kValue, kCount };
 /// One tensor of a state dict. From state_dict(), value shares storage with the module.
 template <typename T>
 struct StateEntry {
-  std::string name;
-  Tensor<T> value;
-  BufferKind kind = BufferKind::kValue;
+  std::string name;                      ///< dotted, e.g. "features.bn1.running_mean"
+  Tensor<T> value;                       ///< the parameter's or buffer's values
+  BufferKind kind = BufferKind::kValue;  ///< kCount for num_batches_tracked, else kValue
 };
 
 /// A module's whole state in PyTorch's order: each module's parameters, then its buffers, then
@@ -33,11 +33,14 @@ struct StateEntry {
 template <typename T>
 using StateDict = std::vector<StateEntry<T>>;
 
+/// The base of every layer and model: named parameters, buffers and children, as torch.nn.Module.
 template <typename T>
 class Module {
  public:
   virtual ~Module() = default;
+  /// The module's computation on x; each layer documents its shapes.
   virtual Variable<T> forward(const Variable<T>& x) = 0;
+  /// forward(x), so that a module is called as in PyTorch.
   Variable<T> operator()(const Variable<T>& x) { return forward(x); }
 
   /// Sequential calls this instead of forward, with the modules that follow this one. A module
@@ -52,26 +55,37 @@ class Module {
     return forward(x);
   }
 
+  /// Every parameter with its dotted name: this module's own first, then each child's in order.
   std::vector<std::pair<std::string, Variable<T>>> named_parameters() const;
+  /// The same parameters without their names, e.g. for an optimizer.
   std::vector<Variable<T>> parameters() const;
   /// Buffers share storage with the module: writing into the tensor writes into the module.
   std::vector<std::pair<std::string, Tensor<T>>> named_buffers() const;
 
+  /// Parameters, buffers and the children's state in PyTorch's order, sharing the module's
+  /// storage.
   StateDict<T> state_dict() const;
   /// Copies each entry of `dict` into the parameter or buffer of that name. Throws ConfigError
   /// naming every mis-shaped entry and, when strict, every missing and unexpected one (a missing
   /// count buffer is no error: it becomes 0); nothing is copied unless everything fits.
   void load_state_dict(const StateDict<T>& dict, bool strict = true);
 
+  /// Sets training mode (mode true) or eval mode (false) on this module and every child.
   void train(bool mode = true);
+  /// train(false): batch norm normalises by its running statistics, dropout is the identity.
   void eval() { train(false); }
+  /// Whether in training mode, the mode a module starts in.
   bool training() const { return training_; }
+  /// Drops every parameter's gradient (each becomes empty).
   void zero_grad();
 
  protected:
+  /// Adds a parameter that requires a gradient, under name; returns it (the same node).
   Variable<T> register_parameter(std::string name, Tensor<T> value);
+  /// Adds a buffer under name; returns it, sharing storage with the module.
   Tensor<T> register_buffer(std::string name, Tensor<T> value,
                             BufferKind kind = BufferKind::kValue);
+  /// Adds a child, whose names get the prefix name and a dot; returns it.
   template <typename M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
     children_.emplace_back(std::move(name), module);

@@ -6,9 +6,11 @@
 
 namespace nabla::nn {
 
+/// The ReLU activation, elementwise.
 template <typename T>
 class ReLU : public Module<T> {
  public:
+  /// max(x, 0); any shape.
   Variable<T> forward(const Variable<T>& x) override;
 };
 

@@ -9,9 +9,11 @@
 
 namespace nabla::nn {
 
+/// y = shortcut(x) + body(x), the shortcut the identity when not given.
 template <typename T>
 class Residual : public Module<T> {
  public:
+  /// Throws ConfigError when body is null.
   explicit Residual(std::shared_ptr<Module<T>> body, std::shared_ptr<Module<T>> shortcut = nullptr);
   /// Throws std::invalid_argument when body(x) and shortcut(x) differ in shape.
   Variable<T> forward(const Variable<T>& x) override;

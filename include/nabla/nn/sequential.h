@@ -12,6 +12,7 @@
 
 namespace nabla::nn {
 
+/// Runs its children in the order they were added, each fused with the ones after it where it can.
 template <typename T>
 class Sequential : public Module<T> {
  public:
@@ -26,10 +27,13 @@ class Sequential : public Module<T> {
   std::shared_ptr<M> add(std::shared_ptr<M> module) {
     return add(std::to_string(layers_.size()), std::move(module));
   }
+  /// The children applied in order, through Module::forward_fused.
   Variable<T> forward(const Variable<T>& x) override;
+  /// The number of children.
   size_t size() const { return layers_.size(); }
 
  protected:
+  /// The children, in order.
   const std::vector<std::shared_ptr<Module<T>>>& layers() const { return layers_; }
 
  private:

@@ -14,14 +14,18 @@
 
 namespace nabla::optim {
 
+/// Parameters that share a learning rate and weight decay, as an entry of torch.optim's
+/// param_groups.
 template <typename T>
 struct ParamGroup {
+  /// The parameters, updated in place.
   std::vector<Variable<T>> params;
   T lr = 0;            ///< the learning rate of the next step
-  T weight_decay = 0;
+  T weight_decay = 0;  ///< weight_decay * p joins the gradient (AdamW: shrinks p instead)
   T base_lr = 0;       ///< the learning rate given; schedules scale it (set from lr when 0)
 };
 
+/// The base of SGD, Adam and AdamW: parameter groups, updated in place from their .grad.
 template <typename T>
 class Optimizer {
  public:
@@ -30,14 +34,18 @@ class Optimizer {
   virtual ~Optimizer() = default;
   /// Parameters without a gradient are skipped.
   virtual void step() = 0;
+  /// Drops every parameter's gradient (each becomes empty).
   void zero_grad();
 
+  /// The groups, whose learning rates a schedule sets.
   std::vector<ParamGroup<T>>& param_groups() { return groups_; }
+  /// The same, read-only.
   const std::vector<ParamGroup<T>>& param_groups() const { return groups_; }
 
   /// The optimizer's state, to checkpoint and restore it exactly: tensors named "<k>.<what>" for
   /// parameter k (counted across the groups), and scalars such as Adam's step count.
   virtual std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const = 0;
+  /// The state's scalars by name; none by default.
   virtual std::map<std::string, double> state_scalars() const { return {}; }
   /// Throws std::invalid_argument when a tensor is mis-shaped.
   virtual void load_state(const std::map<std::string, Tensor<T>>& tensors,
@@ -55,8 +63,10 @@ class Optimizer {
       }
     }
   }
+  /// Every parameter across the groups in order: the numbering k of the state.
   std::vector<const Variable<T>*> all_params() const;
 
+  /// The parameter groups, in order.
   std::vector<ParamGroup<T>> groups_;
 };
 
@@ -65,6 +75,8 @@ class Optimizer {
 template <typename T>
 class SGD : public Optimizer<T> {
  public:
+  /// One group of params with learning rate lr and weight_decay; throws ConfigError for a
+  /// negative value or Nesterov without momentum.
   SGD(std::vector<Variable<T>> params, T lr, T momentum = 0, T weight_decay = 0,
       bool nesterov = false);
   /// Throws ConfigError when Nesterov is asked without momentum.
@@ -85,11 +97,15 @@ class SGD : public Optimizer<T> {
 template <typename T>
 class Adam : public Optimizer<T> {
  public:
+  /// One group of params with learning rate lr and weight_decay; throws ConfigError for a
+  /// negative value or a beta outside [0, 1).
   Adam(std::vector<Variable<T>> params, T lr, T beta1 = T(0.9), T beta2 = T(0.999), T eps = T(1e-8),
        T weight_decay = 0);
+  /// Groups with their own learning rates and weight decay; throws ConfigError as above.
   Adam(std::vector<ParamGroup<T>> groups, T beta1 = T(0.9), T beta2 = T(0.999), T eps = T(1e-8));
   void step() override;
   std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const override;
+  /// {"t": the number of steps taken}, for the bias corrections.
   std::map<std::string, double> state_scalars() const override {
     return {{"t", static_cast<double>(t_)}};
   }
@@ -111,11 +127,13 @@ class Adam : public Optimizer<T> {
 template <typename T>
 class AdamW : public Adam<T> {
  public:
+  /// One group of params with learning rate lr and weight_decay; throws ConfigError as Adam.
   AdamW(std::vector<Variable<T>> params, T lr, T beta1 = T(0.9), T beta2 = T(0.999),
         T eps = T(1e-8), T weight_decay = T(0.01))
       : Adam<T>(std::move(params), lr, beta1, beta2, eps, weight_decay) {
     this->decoupled_weight_decay_ = true;
   }
+  /// Groups with their own learning rates and weight decay; throws ConfigError as Adam.
   AdamW(std::vector<ParamGroup<T>> groups, T beta1 = T(0.9), T beta2 = T(0.999), T eps = T(1e-8))
       : Adam<T>(std::move(groups), beta1, beta2, eps) {
     this->decoupled_weight_decay_ = true;

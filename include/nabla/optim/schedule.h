@@ -17,6 +17,7 @@
 
 namespace nabla::optim {
 
+/// The factor that multiplies each group's base_lr at a step (0, 1, 2, ...).
 using Schedule = std::function<double(int64_t step)>;
 
 /// gamma^(step / step_size), as StepLR.
@@ -35,6 +36,7 @@ Schedule chain(std::vector<Schedule> schedules);
 /// as SequentialLR; milestones increasing, one fewer than schedules.
 Schedule sequence(std::vector<Schedule> schedules, std::vector<int64_t> milestones);
 
+/// Applies a schedule to an optimizer: each group's lr = base_lr * schedule(step).
 template <typename T>
 class LRScheduler {
  public:
@@ -42,8 +44,11 @@ class LRScheduler {
   LRScheduler(Optimizer<T>& optimizer, Schedule schedule);
   /// One step done: sets the learning rates of the next.
   void step();
+  /// The number of step() calls, counting those of a loaded state.
   int64_t steps_done() const { return step_; }
+  /// The current factor, schedule(steps_done()).
   double factor() const { return schedule_(step_); }
+  /// {"lr_step": steps_done()}, for load_state.
   std::map<std::string, double> state() const { return {{"lr_step", static_cast<double>(step_)}}; }
   /// Continues from a saved state (throws std::invalid_argument when it has no lr_step).
   void load_state(const std::map<std::string, double>& state);
