@@ -29,7 +29,7 @@ while IFS= read -r header; do
     if [ "$other" = unknown ] || [ "$other" -gt "$own" ]; then
       echo "$header (layer $own) includes nabla/$inc (layer $other)"; bad=1
     fi
-  done < <(sed -n 's|^#include "nabla/\(.*\)"|\1|p' "$header")
+  done < <(sed -n 's|^#include ["<]nabla/\([^">]*\)[">]|\1|p' "$header")
 done < <(find . -name '*.h' | sed 's|^\./||' | sort)
 if [ "$bad" -eq 0 ]; then echo "every public header includes only its own layer or lower ones"; fi
 exit "$bad"

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nabla/data/cifar10.h"
+#include "nabla/io/image.h"
 #include "nabla/io/safetensors.h"
 #include "test_util.h"
 
@@ -122,6 +123,18 @@ TEST(Safetensors, WritesCountsAsI64) {
   EXPECT_THROW(save_safetensors(dir.path() / "x.safetensors",
                                 {{"h", Tensor<float>({1}), DType::kF16}}),
                std::invalid_argument);
+}
+
+TEST(Image, TensorResizesAndRefusesEmptyImages) {
+  RgbImage img{2, 1, {0, 10, 20, 30, 40, 50}};
+  const Tensor<float> same = image_tensor(img, 1, 2);
+  EXPECT_EQ(same.shape(), (Shape{3, 1, 2}));
+  EXPECT_EQ(same[1], 30.0F);  // channel 0, pixel 1
+  EXPECT_EQ(same[2], 10.0F);  // channel 1, pixel 0
+  EXPECT_EQ(image_tensor(img, 1, 4).shape(), (Shape{3, 1, 4}));
+  EXPECT_THROW(image_tensor(RgbImage{0, 0, {}}, 32, 32), std::invalid_argument);
+  EXPECT_THROW(image_tensor(RgbImage{2, 2, {1, 2, 3}}, 32, 32), std::invalid_argument);
+  EXPECT_THROW(image_tensor(img, 0, 32), std::invalid_argument);
 }
 
 TEST(Safetensors, BadFilesGiveClearErrors) {

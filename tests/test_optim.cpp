@@ -187,6 +187,27 @@ TEST_F(OptimParity, SchedulesMatchTorchSchedulers) {
   }
 }
 
+// Each parameter counts its own Adam steps, as PyTorch does: one whose first gradient comes at
+// the third step still moves by the learning rate on that step (bias corrections at t = 1).
+TEST(Adam, AParameterThatStartsLateCountsItsOwnSteps) {
+  Variable<double> a(Tensor<double>({1}, {1.0}), true), b(Tensor<double>({1}, {1.0}), true);
+  Adam<double> adam({a, b}, 0.1);
+  for (int step = 1; step <= 3; ++step) {
+    adam.zero_grad();
+    a.grad() = Tensor<double>({1}, {0.5});
+    if (step == 3) b.grad() = Tensor<double>({1}, {0.5});
+    adam.step();
+  }
+  EXPECT_NEAR(b.value()[0], 1.0 - 0.1, 1e-7);
+  const auto scalars = adam.state_scalars();
+  EXPECT_EQ(scalars.at("0.step"), 3.0);
+  EXPECT_EQ(scalars.at("1.step"), 1.0);
+  Adam<double> resumed({a, b}, 0.1);
+  resumed.load_state({{"0.m", Tensor<double>({1})}, {"0.v", Tensor<double>({1})}}, {{"t", 7}});
+  EXPECT_EQ(resumed.state_scalars().at("0.step"), 7.0);  // an older checkpoint's shared count
+  EXPECT_EQ(resumed.state_scalars().count("1.step"), 0u);
+}
+
 TEST(Scheduler, StateRestoresTheStepAndBadSettingsAreRefused) {
   Variable<float> w(Tensor<float>({1}), true), b(Tensor<float>({1}), true);
   SGD<float> opt(std::vector<ParamGroup<float>>{{{w}, 0.1F, 0.F}, {{b}, 0.4F, 0.F}});

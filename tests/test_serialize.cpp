@@ -95,6 +95,27 @@ TEST(StateDict, MismatchesAreAllNamedAndNothingIsCopied) {
   EXPECT_EQ(net->state_dict()[0].value[0], 0.5F);
 }
 
+TEST(StateDict, TiedParametersAreListedOnceAndNamesMustBeNew) {
+  Rng rng(1);
+  nn::Sequential<float> net;
+  auto shared = std::make_shared<nn::Linear<float>>(3, 3, rng);
+  net.add("a", shared);
+  net.add("b", shared);  // the same layer twice: its weight is tied
+  EXPECT_EQ(net.parameters().size(), 2u);  // a.weight and a.bias, not b's again
+  EXPECT_EQ(net.named_parameters()[0].first, "a.weight");
+  EXPECT_THROW(net.add("a", std::make_shared<nn::ReLU<float>>()), ConfigError);
+  EXPECT_THROW(net.add("x.y", std::make_shared<nn::ReLU<float>>()), ConfigError);
+  nn::StateDict<float> dict = small_net(2)->state_dict();
+  dict.push_back(dict[0]);
+  const auto target = small_net(1);
+  const std::string msg = message_of([&] { target->load_state_dict(dict); });
+  EXPECT_NE(msg.find("conv.weight is given twice"), std::string::npos) << msg;
+  TempDir dir("dup");
+  EXPECT_THROW(save_safetensors(dir.path() / "d.safetensors",
+                                {{"w", Tensor<float>({1})}, {"w", Tensor<float>({1})}}),
+               std::invalid_argument);
+}
+
 TEST(StateDict, AMissingCountIsZeroAsInOlderTorchFiles) {
   const auto net = small_net(1);
   (*net)(Variable<float>(input(3)));

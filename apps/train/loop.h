@@ -84,13 +84,13 @@ struct LoopConfig {
   bool resume = false;
 };
 
-// With a validation set, `write_model` is called with best_model.safetensors in --out whenever
-// the validation accuracy improves: the best model is chosen on validation, never on test.
 // The settings every training command shares: throws ConfigError naming the flag. train_size 0
 // skips the checks that need the data's size; min_batch is 2 for models with batch norm.
 void validate_loop(const LoopConfig& loop, double learning_rate, const std::string& optimizer,
                    int64_t validation_size, int64_t train_size, int64_t min_batch = 1);
 
+// With a validation set, `write_model` is called with best_model.safetensors in --out whenever
+// the validation accuracy improves: the best model is chosen on validation, never on test.
 void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run,
                   const std::function<void(const std::filesystem::path&)>& write_model);
 

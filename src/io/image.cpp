@@ -93,28 +93,45 @@ void write_png_rgb(const std::filesystem::path& file, const RgbImage& image) {
   }
 }
 
+namespace {
+
+// Bilinear sampling at pixel centres along one axis: output i of `out` reads input positions i0
+// and i1 of `in`, weighted (1 - f) and f.
+struct Sample {
+  int64_t i0, i1;
+  double f;
+};
+Sample sample_at(int64_t i, int64_t out, int64_t in) {
+  const double s = std::clamp((static_cast<double>(i) + 0.5) * static_cast<double>(in) /
+                                      static_cast<double>(out) - 0.5,
+                              0.0, static_cast<double>(in - 1));
+  const auto i0 = static_cast<int64_t>(s);
+  return {i0, std::min(i0 + 1, in - 1), s - static_cast<double>(i0)};
+}
+
+}  // namespace
+
 Tensor<float> image_tensor(const RgbImage& img, int64_t height, int64_t width) {
+  if (img.width < 1 || img.height < 1 ||
+      img.pixels.size() != static_cast<size_t>(img.width * img.height * 3) || height < 1 ||
+      width < 1) {
+    throw std::invalid_argument("image_tensor: an image of " + std::to_string(img.width) + "x" +
+                                std::to_string(img.height) + " with " +
+                                std::to_string(img.pixels.size()) + " bytes cannot become " +
+                                std::to_string(height) + "x" + std::to_string(width));
+  }
   Tensor<float> out({3, height, width});
-  const auto h = static_cast<double>(height), w = static_cast<double>(width);
   for (int64_t y = 0; y < height; ++y) {
-    const double sy = std::clamp((static_cast<double>(y) + 0.5) * static_cast<double>(img.height) / h - 0.5, 0.0,
-                                 static_cast<double>(img.height - 1));
-    const auto y0 = static_cast<int64_t>(sy);
-    const int64_t y1 = std::min(y0 + 1, img.height - 1);
-    const double fy = sy - static_cast<double>(y0);
+    const Sample sy = sample_at(y, height, img.height);
     for (int64_t x = 0; x < width; ++x) {
-      const double sx = std::clamp((static_cast<double>(x) + 0.5) * static_cast<double>(img.width) / w - 0.5, 0.0,
-                                   static_cast<double>(img.width - 1));
-      const auto x0 = static_cast<int64_t>(sx);
-      const int64_t x1 = std::min(x0 + 1, img.width - 1);
-      const double fx = sx - static_cast<double>(x0);
+      const Sample sx = sample_at(x, width, img.width);
       for (int64_t c = 0; c < 3; ++c) {
         const auto px = [&](int64_t yy, int64_t xx) {
           return static_cast<double>(img.pixels[static_cast<size_t>((yy * img.width + xx) * 3 + c)]);
         };
-        const double top = px(y0, x0) * (1 - fx) + px(y0, x1) * fx;
-        const double bottom = px(y1, x0) * (1 - fx) + px(y1, x1) * fx;
-        out[(c * height + y) * width + x] = static_cast<float>(top * (1 - fy) + bottom * fy);
+        const double top = px(sy.i0, sx.i0) * (1 - sx.f) + px(sy.i0, sx.i1) * sx.f;
+        const double bottom = px(sy.i1, sx.i0) * (1 - sx.f) + px(sy.i1, sx.i1) * sx.f;
+        out[(c * height + y) * width + x] = static_cast<float>(top * (1 - sy.f) + bottom * sy.f);
       }
     }
   }

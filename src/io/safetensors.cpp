@@ -128,6 +128,10 @@ void save_safetensors(const fs::path& file, const std::vector<NamedTensor>& tens
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& t : tensors) {
+    if (t.name == "__metadata__" || header.contains(t.name)) {
+      throw std::invalid_argument(file.string() + ": tensor name '" + t.name +
+                                  "' is given twice or reserved");
+    }
     if (t.dtype != DType::kF32 && t.dtype != DType::kI64) {
       throw std::invalid_argument(file.string() + ": tensor '" + t.name + "': nabla writes F32 or I64, not " +
                                   dtype_name(t.dtype));

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "nabla/error.h"
 #include "nabla/nn/batchnorm1d.h"
 #include "nabla/nn/relu.h"
 #include "nabla/ops.h"
@@ -11,6 +12,10 @@ namespace nabla::nn {
 
 template <typename T>
 BatchNorm2d<T>::BatchNorm2d(int64_t channels, BatchNormOptions options) : options_(options) {
+  if (channels < 1 || !(options.eps > 0) || !(options.momentum >= 0 && options.momentum <= 1)) {
+    throw ConfigError("BatchNorm: needs channels >= 1, eps > 0 and momentum in [0, 1], got " +
+                      std::to_string(channels) + " channels");
+  }
   Tensor<T> ones = Tensor<T>::full({channels}, T(1)), zeros({channels});
   if (options.affine) {
     gamma_ = this->register_parameter("weight", ones);
@@ -48,7 +53,7 @@ template <typename T>
 Variable<T> BatchNorm2d<T>::forward_fused(const Variable<T>& x,
                                           std::span<const std::shared_ptr<Module<T>>> next,
                                           size_t& consumed) {
-  const bool relu = !next.empty() && dynamic_cast<const ReLU<T>*>(next[0].get()) != nullptr;
+  const bool relu = !next.empty() && is_relu(*next[0]);
   consumed = relu ? 1 : 0;
   return normalize(x, relu);
 }
@@ -68,16 +73,14 @@ Variable<T> as_nchw(const Variable<T>& x) {
 
 template <typename T>
 Variable<T> BatchNorm1d<T>::forward(const Variable<T>& x) {
-  return reshape(this->normalize(as_nchw(x), false), x.shape());
+  return reshape(BatchNorm2d<T>::forward(as_nchw(x)), x.shape());
 }
 
 template <typename T>
 Variable<T> BatchNorm1d<T>::forward_fused(const Variable<T>& x,
                                           std::span<const std::shared_ptr<Module<T>>> next,
                                           size_t& consumed) {
-  const bool relu = !next.empty() && dynamic_cast<const ReLU<T>*>(next[0].get()) != nullptr;
-  consumed = relu ? 1 : 0;
-  return reshape(this->normalize(as_nchw(x), relu), x.shape());
+  return reshape(BatchNorm2d<T>::forward_fused(as_nchw(x), next, consumed), x.shape());
 }
 
 template class BatchNorm2d<float>;

@@ -2,9 +2,10 @@
 
 #include <cmath>
 #include <string>
+#include <typeinfo>
 
 #include "nabla/error.h"
-#include "nabla/nn/batchnorm1d.h"
+#include "nabla/nn/batchnorm2d.h"
 #include "nabla/nn/relu.h"
 #include "nabla/ops.h"
 
@@ -59,13 +60,16 @@ template <typename T>
 Variable<T> Conv2d<T>::forward_fused(const Variable<T>& x,
                                      std::span<const std::shared_ptr<Module<T>>> next,
                                      size_t& consumed) {
-  const auto* bn = next.empty() ? nullptr : dynamic_cast<const BatchNorm2d<T>*>(next[0].get());
-  const bool is_2d = bn != nullptr && dynamic_cast<const BatchNorm1d<T>*>(bn) == nullptr;
-  if (!is_2d || bn->training() || grad_enabled()) {
+  // Exactly a BatchNorm2d: a subclass (BatchNorm1d, or a user's) may compute something else.
+  const Module<T>* first = next.empty() ? nullptr : next[0].get();
+  const auto* bn = first != nullptr && typeid(*first) == typeid(BatchNorm2d<T>)
+                       ? static_cast<const BatchNorm2d<T>*>(first)
+                       : nullptr;
+  if (bn == nullptr || bn->training() || grad_enabled()) {
     consumed = 0;
     return forward(x);
   }
-  const bool relu = next.size() > 1 && dynamic_cast<const ReLU<T>*>(next[1].get()) != nullptr;
+  const bool relu = next.size() > 1 && is_relu(*next[1]);
   consumed = relu ? 2 : 1;
   return conv2d_bn_inference(pad_input(x), weight_, bias_, stride_, pad_, bn->stats(), relu);
 }

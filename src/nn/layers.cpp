@@ -28,6 +28,10 @@ Tensor<T> uniform(Shape shape, double bound, Rng& rng) {
 
 template <typename T>
 Linear<T>::Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias) {
+  if (in_features < 1 || out_features < 1) {
+    throw ConfigError("Linear: features must be >= 1, got " + std::to_string(in_features) +
+                      " -> " + std::to_string(out_features));
+  }
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
   weight_ = this->register_parameter("weight", uniform<T>({out_features, in_features}, bound, rng));
   if (bias) bias_ = this->register_parameter("bias", uniform<T>({out_features}, bound, rng));

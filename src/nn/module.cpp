@@ -11,9 +11,28 @@ template <typename T>
 std::vector<std::pair<std::string, Variable<T>>> Module<T>::named_parameters() const {
   auto out = params_;
   for (const auto& [name, child] : children_) {
-    for (auto& [sub, p] : child->named_parameters()) out.emplace_back(name + "." + sub, p);
+    for (auto& [sub, p] : child->named_parameters()) {
+      // A parameter shared by two modules (tied weights) is listed once, under its first name,
+      // as PyTorch does: an optimizer must not update it twice.
+      const bool seen = std::any_of(out.begin(), out.end(), [&p](const auto& e) {
+        return e.second.node() == p.node();
+      });
+      if (!seen) out.emplace_back(name + "." + sub, p);
+    }
   }
   return out;
+}
+
+template <typename T>
+void Module<T>::check_new_name(const std::string& name) const {
+  const bool taken =
+      std::any_of(params_.begin(), params_.end(), [&](const auto& e) { return e.first == name; }) ||
+      std::any_of(buffers_.begin(), buffers_.end(), [&](const auto& e) { return e.name == name; }) ||
+      std::any_of(children_.begin(), children_.end(), [&](const auto& e) { return e.first == name; });
+  if (name.empty() || name.find('.') != std::string::npos || taken) {
+    throw ConfigError("module: the name '" + name + "' is " +
+                      (taken ? "taken already" : "not a name (empty, or with a dot)"));
+  }
 }
 
 template <typename T>
@@ -47,7 +66,11 @@ StateDict<T> Module<T>::state_dict() const {
 template <typename T>
 void Module<T>::load_state_dict(const StateDict<T>& dict, bool strict) {
   std::map<std::string, const StateEntry<T>*> given;
-  for (const auto& e : dict) given[e.name] = &e;
+  for (const auto& e : dict) {
+    if (!given.emplace(e.name, &e).second) {
+      throw ConfigError("load_state_dict: " + e.name + " is given twice");
+    }
+  }
   // Every problem, by name, in one message: "missing a.b; unexpected c; d has shape [..], expected [..]".
   std::string problems;
   const StateDict<T> own = state_dict();
@@ -91,6 +114,7 @@ void Module<T>::zero_grad() {
 
 template <typename T>
 Variable<T> Module<T>::register_parameter(std::string name, Tensor<T> value) {
+  check_new_name(name);
   Variable<T> p(std::move(value), true);
   params_.emplace_back(std::move(name), p);
   return p;
@@ -98,6 +122,7 @@ Variable<T> Module<T>::register_parameter(std::string name, Tensor<T> value) {
 
 template <typename T>
 Tensor<T> Module<T>::register_buffer(std::string name, Tensor<T> value, BufferKind kind) {
+  check_new_name(name);
   buffers_.push_back({std::move(name), value, kind});
   return value;
 }

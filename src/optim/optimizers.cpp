@@ -111,6 +111,7 @@ Adam<T>::Adam(std::vector<ParamGroup<T>> groups, T beta1, T beta2, T eps)
       beta1_(beta1),
       beta2_(beta2),
       eps_(eps),
+      steps_(this->all_params().size(), 0),
       m_(this->all_params().size()),
       v_(this->all_params().size()) {
   if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && eps >= 0)) {
@@ -120,11 +121,13 @@ Adam<T>::Adam(std::vector<ParamGroup<T>> groups, T beta1, T beta2, T eps)
 
 template <typename T>
 void Adam<T>::step() {
-  ++t_;
-  const T bias1 = T(1) - std::pow(beta1_, static_cast<T>(t_));
-  const T bias2 = T(1) - std::pow(beta2_, static_cast<T>(t_));
-  const T bias2_sqrt = std::sqrt(bias2);
   this->for_each_with_grad([&](ParamGroup<T>& group, size_t k, Variable<T>& p) {
+    // Each parameter counts its own steps (PyTorch's state["step"]): one that gets its first
+    // gradient late starts its bias correction at 1.
+    const int64_t t = ++steps_[k];
+    const T bias1 = T(1) - std::pow(beta1_, static_cast<T>(t));
+    const T bias2 = T(1) - std::pow(beta2_, static_cast<T>(t));
+    const T bias2_sqrt = std::sqrt(bias2);
     const T step_size = group.lr / bias1;
     if (m_[k].empty()) {
       m_[k] = Tensor<T>(p.shape());
@@ -188,10 +191,19 @@ std::vector<std::pair<std::string, Tensor<T>>> Adam<T>::state_tensors() const {
 }
 
 template <typename T>
+std::map<std::string, double> Adam<T>::state_scalars() const {
+  std::map<std::string, double> out;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    if (steps_[i] > 0) out[std::to_string(i) + ".step"] = static_cast<double>(steps_[i]);
+  }
+  return out;
+}
+
+template <typename T>
 void Adam<T>::load_state(const std::map<std::string, Tensor<T>>& tensors,
                          const std::map<std::string, double>& scalars) {
-  const auto t = scalars.find("t");
-  t_ = t == scalars.end() ? 0 : static_cast<int64_t>(t->second);
+  // Checkpoints written before the counts were per parameter hold one count, "t".
+  const auto shared = scalars.find("t");
   const auto params = this->all_params();
   for (size_t i = 0; i < params.size(); ++i) {
     m_[i] = state_entry(tensors, std::to_string(i) + ".m", params[i]->shape());
@@ -199,6 +211,13 @@ void Adam<T>::load_state(const std::map<std::string, Tensor<T>>& tensors,
     if (m_[i].empty() != v_[i].empty()) {
       throw std::invalid_argument("optimizer state has only one of " + std::to_string(i) +
                                   ".m and .v");
+    }
+    const auto own = scalars.find(std::to_string(i) + ".step");
+    steps_[i] = own != scalars.end()                       ? static_cast<int64_t>(own->second)
+                : shared != scalars.end() && !m_[i].empty() ? static_cast<int64_t>(shared->second)
+                                                            : 0;
+    if (!m_[i].empty() && steps_[i] < 1) {
+      throw std::invalid_argument("optimizer state " + std::to_string(i) + " has moments but no step count");
     }
   }
 }

@@ -11,6 +11,8 @@
 
 #include "conv_dnnl.h"
 #include "nabla/kernels.h"
+#include "nabla/profile.h"
+#include "tensor/sgemm.h"
 #include "winograd.h"
 
 namespace nabla {
@@ -97,6 +99,9 @@ void weight_gradient_by_groups(const float* dy, const float* x, const Conv2dGeom
   const int64_t by_memory = kPartialBytes / (size * static_cast<int64_t>(sizeof(float)));
   const int64_t groups = std::clamp<int64_t>(by_memory, 1, std::min(kMaxGroups, g.N));
   std::vector<float> partial(static_cast<size_t>(groups * size));
+  profile::add_flops(2.0 * static_cast<double>(g.N) * static_cast<double>(size) *
+                     static_cast<double>(S));
+  detail::Sgemm sgemm;
 #pragma omp parallel
   {
     std::vector<float> cols(static_cast<size_t>(K * S));
@@ -105,11 +110,12 @@ void weight_gradient_by_groups(const float* dy, const float* x, const Conv2dGeom
       const int64_t n0 = g.N * q / groups, n1 = g.N * (q + 1) / groups;
       for (int64_t n = n0; n < n1; ++n) {
         im2col_image(x, g, n, cols.data(), S);
-        gemm(Trans::kNo, Trans::kYes, g.O, K, S, 1.0F, dy + n * g.O * S, S, cols.data(), S,
-             n == n0 ? 0.0F : 1.0F, partial.data() + q * size, K);
+        sgemm('N', 'T', g.O, K, S, 1.0F, dy + n * g.O * S, S, cols.data(), S,
+              n == n0 ? 0.0F : 1.0F, partial.data() + q * size, K);
       }
     }
   }
+  sgemm.check("conv2d weight gradient");
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < size; ++i) {
     float acc = partial[i];

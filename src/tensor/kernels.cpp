@@ -42,6 +42,8 @@ void gemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha
     // split them by; that is how the ConvNet's last layer keeps its training the same bits on
     // any thread count. Larger products keep oneDNN's threading (sharing packed panels between
     // threads, which splitting C into per-thread calls lost; docs/results.md, session 5).
+    // Inside a parallel region a failure cannot be thrown (the caller's region would end the
+    // process): callers there use a detail::Sgemm of their own and check it after the region.
     constexpr int64_t kSmallWork = int64_t{1} << 20;
     const auto run = [&] { sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); };
     if (omp_in_parallel() || M * N * K > kSmallWork) {

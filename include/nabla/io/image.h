@@ -29,7 +29,8 @@ RgbImage read_image_rgb(const std::filesystem::path& file);
 /// The same from the file's bytes in memory; `name` is used in error messages. Throws DataError.
 RgbImage decode_image_rgb(const std::string& bytes, const std::string& name);
 /// The image as a (3, height, width) float tensor of raw pixel values 0-255, resized by bilinear
-/// sampling at pixel centres when its size differs (exact when it is the same).
+/// sampling at pixel centres when its size differs (exact when it is the same). Throws
+/// std::invalid_argument for an empty image, pixels that do not fill it, or a size below 1.
 Tensor<float> image_tensor(const RgbImage& image, int64_t height, int64_t width);
 /// Writes an 8-bit RGB PNG. Throws std::runtime_error naming the file.
 void write_png_rgb(const std::filesystem::path& file, const RgbImage& image);

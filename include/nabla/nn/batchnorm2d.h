@@ -19,6 +19,7 @@ template <typename T>
 class BatchNorm2d : public Module<T> {
  public:
   /// C = channels: weight 1, bias 0, running_mean 0 and running_var 1, each (C), and a count of 0.
+  /// Throws ConfigError unless C >= 1, eps > 0 and momentum is in [0, 1].
   explicit BatchNorm2d(int64_t channels, BatchNormOptions options = {});
   /// Throws std::invalid_argument unless x is (N, channels, H, W), with more than one value per
   /// channel in training mode.

@@ -12,7 +12,8 @@ namespace nabla::nn {
 template <typename T>
 class Linear : public Module<T> {
  public:
-  /// in = in_features -> out = out_features, weights drawn from rng.
+  /// in = in_features -> out = out_features, weights drawn from rng; throws ConfigError for a
+  /// size below 1.
   Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias = true);
   /// x (B,in) -> (B,out); throws std::invalid_argument when x is not (B,in).
   Variable<T> forward(const Variable<T>& x) override;

@@ -13,7 +13,7 @@ class MaxPool2d : public Module<T> {
  public:
   /// stride 0 means stride = kernel, PyTorch's default.
   explicit MaxPool2d(int64_t kernel, int64_t stride = 0, int64_t pad = 0)
-      : kernel_(kernel), stride_(stride > 0 ? stride : kernel), pad_(pad) {}
+      : kernel_(kernel), stride_(stride == 0 ? kernel : stride), pad_(pad) {}
   /// x (N,C,H,W) -> (N,C,OH,OW), OH = (H + 2 pad - kernel) / stride + 1. Throws
   /// std::invalid_argument unless 2 pad <= kernel and the window fits the padded input.
   Variable<T> forward(const Variable<T>& x) override;

@@ -88,11 +88,16 @@ class Module {
   /// Adds a child, whose names get the prefix name and a dot; returns it.
   template <typename M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
+    check_new_name(name);
     children_.emplace_back(std::move(name), module);
     return module;
   }
 
  private:
+  /// Throws ConfigError when `name` is empty, holds a dot, or names a parameter, buffer or child
+  /// already.
+  void check_new_name(const std::string& name) const;
+
   std::vector<std::pair<std::string, Variable<T>>> params_;
   std::vector<StateEntry<T>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;

@@ -2,6 +2,8 @@
 /// ReLU: max(x, 0) elementwise.
 #pragma once
 
+#include <typeinfo>
+
 #include "nabla/nn/module.h"
 
 namespace nabla::nn {
@@ -13,5 +15,12 @@ class ReLU : public Module<T> {
   /// max(x, 0); any shape.
   Variable<T> forward(const Variable<T>& x) override;
 };
+
+/// Whether `module` is exactly a ReLU (not a subclass, whose forward may differ): layers that
+/// fuse a ReLU after them into their own op ask this.
+template <typename T>
+bool is_relu(const Module<T>& module) {
+  return typeid(module) == typeid(ReLU<T>);
+}
 
 }  // namespace nabla::nn

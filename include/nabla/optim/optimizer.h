@@ -93,7 +93,8 @@ class SGD : public Optimizer<T> {
 };
 
 /// PyTorch's Adam: g = grad + weight_decay * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-/// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+/// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), t the steps that parameter has
+/// taken.
 template <typename T>
 class Adam : public Optimizer<T> {
  public:
@@ -105,10 +106,8 @@ class Adam : public Optimizer<T> {
   Adam(std::vector<ParamGroup<T>> groups, T beta1 = T(0.9), T beta2 = T(0.999), T eps = T(1e-8));
   void step() override;
   std::vector<std::pair<std::string, Tensor<T>>> state_tensors() const override;
-  /// {"t": the number of steps taken}, for the bias corrections.
-  std::map<std::string, double> state_scalars() const override {
-    return {{"t", static_cast<double>(t_)}};
-  }
+  /// {"<k>.step": the steps parameter k has taken}, for its bias corrections.
+  std::map<std::string, double> state_scalars() const override;
   void load_state(const std::map<std::string, Tensor<T>>& tensors,
                   const std::map<std::string, double>& scalars) override;
 
@@ -119,7 +118,7 @@ class Adam : public Optimizer<T> {
 
  private:
   T beta1_, beta2_, eps_;
-  int64_t t_ = 0;
+  std::vector<int64_t> steps_;  ///< per parameter, as PyTorch's state["step"]
   std::vector<Tensor<T>> m_, v_;
 };
 

@@ -23,7 +23,8 @@ using Schedule = std::function<double(int64_t step)>;
 /// gamma^(step / step_size), as StepLR.
 Schedule step_decay(int64_t step_size, double gamma);
 /// From 1 down to final_factor along half a cosine over total_steps, then final_factor, as
-/// CosineAnnealingLR with eta_min = final_factor * base_lr.
+/// CosineAnnealingLR with eta_min = final_factor * base_lr over its first T_max = total_steps
+/// steps (after them PyTorch's rises again; this one stays at final_factor).
 Schedule cosine(int64_t total_steps, double final_factor = 0);
 /// From start_factor up to 1 linearly over warmup_steps, then 1, as LinearLR.
 Schedule linear_warmup(int64_t warmup_steps, double start_factor = 0);
