@@ -11,13 +11,14 @@ template <typename T>
 std::vector<std::pair<std::string, Variable<T>>> Module<T>::named_parameters() const {
   auto out = params_;
   for (const auto& [name, child] : children_) {
-    for (auto& [sub, p] : child->named_parameters()) {
+    for (auto& entry : child->named_parameters()) {
       // A parameter shared by two modules (tied weights) is listed once, under its first name,
-      // as PyTorch does: an optimizer must not update it twice.
-      const bool seen = std::any_of(out.begin(), out.end(), [&p](const auto& e) {
-        return e.second.node() == p.node();
-      });
-      if (!seen) out.emplace_back(name + "." + sub, p);
+      // as PyTorch does: an optimizer must not update it twice. (No structured binding here:
+      // clang 14, which builds the fuzzers, cannot capture one in a lambda.)
+      const auto& node = entry.second.node();
+      const bool seen = std::any_of(out.begin(), out.end(),
+                                    [&node](const auto& e) { return e.second.node() == node; });
+      if (!seen) out.emplace_back(name + "." + entry.first, entry.second);
     }
   }
   return out;
