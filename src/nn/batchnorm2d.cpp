@@ -45,11 +45,6 @@ Variable<T> BatchNorm2d<T>::forward(const Variable<T>& x) {
 }
 
 template <typename T>
-Variable<T> BatchNorm2d<T>::forward_relu(const Variable<T>& x) {
-  return normalize(x, /*relu=*/true);
-}
-
-template <typename T>
 Variable<T> BatchNorm2d<T>::forward_fused(const Variable<T>& x,
                                           std::span<const std::shared_ptr<Module<T>>> next,
                                           size_t& consumed) {

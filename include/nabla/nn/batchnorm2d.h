@@ -27,8 +27,6 @@ class BatchNorm2d : public Module<T> {
   /// Followed by a ReLU: both as one op (batch_norm2d with relu), one pass over memory each way.
   Variable<T> forward_fused(const Variable<T>& x, std::span<const std::shared_ptr<Module<T>>> next,
                             size_t& consumed) override;
-  /// relu(forward(x)) as one op.
-  Variable<T> forward_relu(const Variable<T>& x);
   /// gamma, beta and the running statistics, as eval mode uses them.
   BatchNormStats<T> stats() const {
     return {gamma_.value(), beta_.value(), running_mean_, running_var_, static_cast<T>(options_.eps)};
