@@ -136,21 +136,6 @@ fs::path resolve_data_dir(const std::string& flag) {
   return "data/cifar-10-batches-bin";
 }
 
-LabeledImages gather(const LabeledImages& data, const std::vector<int64_t>& indices) {
-  Shape shape = data.images.shape();
-  const int64_t row = data.images.numel() / shape[0];
-  shape[0] = static_cast<int64_t>(indices.size());
-  LabeledImages out{Tensor<float>(shape), {}};
-  out.labels.reserve(indices.size());
-  float* dst = out.images.data();
-  for (int64_t idx : indices) {
-    std::memcpy(dst, data.images.data() + idx * row, sizeof(float) * static_cast<size_t>(row));
-    dst += row;
-    out.labels.push_back(data.labels[static_cast<size_t>(idx)]);
-  }
-  return out;
-}
-
 DataSet::DataSet(LabeledImages data, uint64_t seed) : data_(std::move(data)), rng_(seed) {
   order_.resize(data_.labels.size());
   for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/data/dataset.h"
 #include "nabla/error.h"
 #include "nabla/rng.h"
 #include "nabla/tensor.h"
@@ -41,12 +42,6 @@ CifarRaw read_cifar10_file(const std::filesystem::path& file,
 
 /// The same from bytes in memory; `name` is used in error messages.
 CifarRaw parse_cifar10(const uint8_t* bytes, size_t size, int64_t records, const std::string& name);
-
-/// Images (N, 3, 32, 32) as float32, labels in 0..9.
-struct LabeledImages {
-  Tensor<float> images;         ///< (N, 3, 32, 32)
-  std::vector<int32_t> labels;  ///< N labels, in 0..9
-};
 
 /// The whole data set, preprocessed as the course's utilities do: float32, NCHW, the per-pixel
 /// mean image of the training set subtracted from train and test images, no other scaling.
@@ -105,8 +100,5 @@ class DataSet {
   int64_t epochs_completed_ = 0;
   Rng rng_;
 };
-
-/// Rows `indices` of images (N, ...) and their labels.
-LabeledImages gather(const LabeledImages& data, const std::vector<int64_t>& indices);
 
 }  // namespace nabla
