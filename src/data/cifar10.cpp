@@ -4,6 +4,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "nabla/data/transforms.h"
+
 namespace nabla {
 
 const char* const kCifarClassNames[kCifarClasses] = {
@@ -75,14 +77,6 @@ LabeledImages to_float(const std::vector<CifarRaw>& parts) {
   return out;
 }
 
-void subtract_mean(Tensor<float>& images, const Tensor<float>& mean) {
-  const int64_t n = images.dim(0);
-  float* p = images.data();
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < kCifarImageBytes; ++j) p[i * kCifarImageBytes + j] -= mean[j];
-  }
-}
-
 }  // namespace
 
 Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
@@ -100,19 +94,12 @@ Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
   std::vector<CifarRaw> test_parts;
   test_parts.push_back(read_cifar10_file(dir / "test_batch.bin", records_per_file));
 
-  Cifar10 data{to_float(train_parts), to_float(test_parts), Tensor<float>({3, 32, 32}), {}};
-  // The per-pixel mean, accumulated in double so the order of summation does not matter.
-  std::vector<double> sum(kCifarImageBytes, 0.0);
-  const int64_t n = data.train.images.dim(0);
-  const float* p = data.train.images.data();
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < kCifarImageBytes; ++j) sum[j] += p[i * kCifarImageBytes + j];
-  }
-  for (int64_t j = 0; j < kCifarImageBytes; ++j) {
-    data.mean_image[j] = static_cast<float>(sum[j] / static_cast<double>(n));
-  }
-  subtract_mean(data.train.images, data.mean_image);
-  subtract_mean(data.test.images, data.mean_image);
+  Cifar10 data{to_float(train_parts), to_float(test_parts), {}, {}};
+  data.mean_image = data::mean_image(data.train.images);
+  const data::SubtractMeanImage centre(data.mean_image);
+  Rng unused(0);
+  centre.apply(data.train.images, unused);
+  centre.apply(data.test.images, unused);
   return data;
 }
 
