@@ -44,6 +44,25 @@ std::vector<int64_t> parse_units(const std::string& flag, const std::string& tex
   return units;
 }
 
+constexpr const char* kDataDirHelp =
+    "the data set's folder (default: cifar10 $CIFAR10_DIR, else data/cifar-10-batches-bin; "
+    "cifar100 data/cifar-100-binary; mnist data/mnist; fashion-mnist data/fashion-mnist)";
+
+void add_data_flags(CLI::App* cmd, DataConfig& c) {
+  cmd->add_option("--dataset", c.dataset, "cifar10, cifar100, mnist, fashion-mnist or folder")
+      ->capture_default_str();
+  cmd->add_option("--data_dir", c.data_dir, kDataDirHelp);
+  cmd->add_option("--augment", c.augment,
+                  "augmentations of each training batch, e.g. flip,crop4 (flip, cropP, "
+                  "cropP-reflect, translateS, translateS-reflect, cutoutS; default none)");
+  cmd->add_option("--normalize", c.normalize,
+                  "meanimage (the course's: subtract the training set's mean image) or channel "
+                  "(each channel's mean and standard deviation)")
+      ->capture_default_str();
+  cmd->add_option("--image_size", c.image_size, "--dataset folder: images are resized to this square")
+      ->capture_default_str();
+}
+
 void add_run_flags(CLI::App* cmd, int64_t& checkpoint_every, bool& resume,
                    int64_t& validation_size) {
   cmd->add_option("--validation_size", validation_size,
@@ -74,8 +93,7 @@ void add_mlp_flags(CLI::App* cmd, MlpFlags& f, const std::string& model) {
   cmd->add_option("--eval_freq", c.eval_freq, "evaluate on the test set every N steps")
       ->capture_default_str();
   cmd->add_option("--neg_slope", c.neg_slope, "negative slope of LeakyReLU")->capture_default_str();
-  cmd->add_option("--data_dir", c.data_dir,
-                  "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+  add_data_flags(cmd, c.data);
   cmd->add_option("--seed", c.seed, "random seed")->capture_default_str();
   cmd->add_option("--out", c.out, "output folder")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "no progress output");
@@ -128,8 +146,7 @@ int run_cli(int argc, const char* const* argv) {
   cnn->add_option("--eval_freq", cnn_config.eval_freq, "evaluate on the test set every N steps")
       ->capture_default_str();
   cnn->add_option("--optimizer", cnn_config.optimizer, "adam or sgd")->capture_default_str();
-  cnn->add_option("--data_dir", cnn_config.data_dir,
-                  "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+  add_data_flags(cnn, cnn_config.data);
   cnn->add_option("--seed", cnn_config.seed, "random seed")->capture_default_str();
   cnn->add_option("--out", cnn_config.out, "output folder")->capture_default_str();
   cnn->add_option("--init_from", cnn_config.init_from,
@@ -141,14 +158,14 @@ int run_cli(int argc, const char* const* argv) {
   auto* eval = app.add_subcommand(
       "eval", "rebuild the model a file describes and print its test loss and accuracy");
   eval->add_option("--model", eval_model, "a model.safetensors written by nabla train")->required();
-  eval->add_option(
-      "--data_dir", eval_data_dir,
-      "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");
+  eval->add_option("--data_dir", eval_data_dir,
+                   std::string(kDataDirHelp) + "; the data set is the one the model records");
 
   std::string predict_model;
   std::vector<std::string> predict_images;
   auto* predict_cmd = app.add_subcommand(
-      "predict", "classify PNG or JPEG images (resized to 32x32) and print the top 3 classes");
+      "predict",
+      "classify PNG or JPEG images (resized to the model's input) and print the top 3 classes");
   predict_cmd->add_option("--model", predict_model, "a model.safetensors written by nabla train")
       ->required();
   predict_cmd->add_option("images", predict_images, "image files")->required();
@@ -186,7 +203,7 @@ int run_cli(int argc, const char* const* argv) {
       ->capture_default_str();
   bench_cmd->add_option("--json", bench_json, "also write the figures to this JSON file");
 
-  auto* data = app.add_subcommand("data", "CIFAR-10 data tools");
+  auto* data = app.add_subcommand("data", "data set tools");
   data->require_subcommand(1);
   std::string sheets_dir, convert_out;
   auto* convert = data->add_subcommand(
@@ -195,9 +212,16 @@ int run_cli(int argc, const char* const* argv) {
   convert->add_option("--sheets", sheets_dir, "folder with data_batch_*.png, *_lables.json")
       ->required();
   convert->add_option("--out", convert_out, "folder for the .bin files")->required();
-  std::string check_dir;
-  auto* check = data->add_subcommand("check", "load the binary data set and print its sizes");
-  check->add_option("--data_dir", check_dir, "CIFAR-10 binary folder");
+  DataConfig check_config;
+  auto* check = data->add_subcommand(
+      "check", "read a data set, check every file, and print its sizes and classes");
+  check->add_option("--dataset", check_config.dataset,
+                    "cifar10, cifar100, mnist, fashion-mnist or folder")
+      ->capture_default_str();
+  check->add_option("--data_dir", check_config.data_dir, kDataDirHelp);
+  check->add_option("--image_size", check_config.image_size,
+                    "--dataset folder: images are resized to this square")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -234,24 +258,29 @@ int run_cli(int argc, const char* const* argv) {
       if (!bench_json.empty()) write_file_atomic(bench_json, to_json(results).dump(2) + "\n");
     } else if (eval->parsed()) {
       LoadedModel loaded = load_model(eval_model);
-      const Evaluation e = evaluate_model(loaded, load_cifar10(resolve_data_dir(eval_data_dir)));
+      const Evaluation e = evaluate_model(loaded, load_model_data(loaded, eval_data_dir).test);
       std::printf("test_acc=%.4f test_loss=%.4f\n", e.accuracy, e.loss);
     } else if (predict_cmd->parsed()) {
       LoadedModel loaded = load_model(predict_model);
       for (const std::string& image : predict_images) {
         std::printf("%s:", image.c_str());
-        for (const Prediction& p : predict(loaded, read_image_32(image))) {
-          std::printf(" %s %.4f", kCifarClassNames[p.label], p.probability);
+        for (const Prediction& p : predict(loaded, read_image_for(loaded, image))) {
+          std::printf(" %s %.4f", loaded.classes[static_cast<size_t>(p.label)].c_str(),
+                      p.probability);
         }
         std::printf("\n");
       }
     } else if (convert->parsed()) {
       convert_png_sheets(sheets_dir, convert_out);
     } else if (check->parsed()) {
-      const Cifar10 d = load_cifar10(resolve_data_dir(check_dir));
-      std::printf("train %lld images, test %lld images\n",
-                  static_cast<long long>(d.train.images.dim(0)),
-                  static_cast<long long>(d.test.images.dim(0)));
+      validate(check_config);
+      const data::ImageSplits d = load_splits(check_config);
+      std::printf("%s: train %lld images, test %lld images, each %s, %zu classes (%s ... %s)\n",
+                  d.name.c_str(), static_cast<long long>(d.train.images.dim(0)),
+                  static_cast<long long>(d.test.images.dim(0)),
+                  shape_str({d.train.images.dim(1), d.train.images.dim(2), d.train.images.dim(3)})
+                      .c_str(),
+                  d.classes.size(), d.classes.front().c_str(), d.classes.back().c_str());
     }
   } catch (const ConfigError& e) {
     return report_error(e.what(), kUsageError);

@@ -58,7 +58,7 @@ TEST(ModelFile, CnnFileHasTable1NamesBuffersAndMetadata) {
 TEST(ModelFile, EvalMatchesWhatTrainingReported) {
   LoadedModel loaded = load_model(tiny().model());
   EXPECT_EQ(loaded.kind, "cnn");
-  const Evaluation e = evaluate_model(loaded, tiny().data);
+  const Evaluation e = evaluate_model(loaded, read_cifar10_splits(tiny().dir.path(), 8).test);
   EXPECT_DOUBLE_EQ(e.accuracy, tiny().summary.final_test_acc);
   EXPECT_DOUBLE_EQ(e.loss, tiny().summary.final_test_loss);
 }
@@ -113,7 +113,7 @@ TEST(ModelFile, PredictPngAndJpegAnySize) {
   write_png_rgb(dir / "a.png", img);
   ASSERT_TRUE(stbi_write_jpg((dir / "b.jpg").string().c_str(), 48, 40, 3, img.pixels.data(), 95));
   for (const char* name : {"a.png", "b.jpg"}) {
-    const Tensor<float> x = read_image_32(dir / name);
+    const Tensor<float> x = read_image_for(loaded, dir / name);
     EXPECT_EQ(x.shape(), (Shape{3, 32, 32}));
     const auto top = predict(loaded, x);
     ASSERT_EQ(top.size(), 3u);
@@ -125,12 +125,12 @@ TEST(ModelFile, PredictPngAndJpegAnySize) {
   RgbImage small{32, 32, std::vector<uint8_t>(32 * 32 * 3)};
   for (size_t i = 0; i < small.pixels.size(); ++i) small.pixels[i] = static_cast<uint8_t>(i % 251);
   write_png_rgb(dir / "s.png", small);
-  const Tensor<float> s = read_image_32(dir / "s.png");
+  const Tensor<float> s = read_image_for(loaded, dir / "s.png");
   EXPECT_EQ(s[(1 * 32 + 5) * 32 + 7], static_cast<float>(small.pixels[(5 * 32 + 7) * 3 + 1]));
   testing::write_bytes(dir / "c.jpg", {0xFF, 0xD8, 0xFF, 0x00, 0x01});
-  EXPECT_THROW(read_image_32(dir / "c.jpg"), DataError);
+  EXPECT_THROW(read_image_for(loaded, dir / "c.jpg"), DataError);
   testing::write_bytes(dir / "d.gif", {'G', 'I', 'F'});
-  EXPECT_THROW(read_image_32(dir / "d.gif"), DataError);
+  EXPECT_THROW(read_image_for(loaded, dir / "d.gif"), DataError);
 }
 
 TEST(ModelFile, MlpFilesEvaluateAsTrainingReported) {
@@ -148,7 +148,7 @@ TEST(ModelFile, MlpFilesEvaluateAsTrainingReported) {
     const RunSummary s =
         std::string(model) == "mlp" ? train_mlp(c, tiny().data) : train_mlp_manual(c, tiny().data);
     LoadedModel loaded = load_model(c.out + "/model.safetensors");
-    const Evaluation e = evaluate_model(loaded, tiny().data);
+    const Evaluation e = evaluate_model(loaded, read_cifar10_splits(tiny().dir.path(), 8).test);
     EXPECT_NEAR(e.accuracy, s.final_test_acc, 1e-12) << model;
     EXPECT_NEAR(e.loss, s.final_test_loss, 1e-5) << model;  // fused vs separate softmax + log
   }

@@ -242,7 +242,7 @@ TEST(TrainMlpManualReal, ShortRunBeatsChance) {
   if (data_dir.empty()) GTEST_SKIP() << "no CIFAR-10 data (set CIFAR10_DIR)";
   TempDir dir("train-real");
   MlpConfig cfg;
-  cfg.data_dir = data_dir;
+  cfg.data.data_dir = data_dir;
   cfg.max_steps = 300;
   cfg.eval_freq = 300;
   cfg.out = (dir.path() / "run").string();

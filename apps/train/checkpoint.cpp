@@ -32,17 +32,10 @@ void save_checkpoint(const std::filesystem::path& file, const Checkpoint& c) {
   std::vector<NamedTensor> tensors;
   for (const auto& t : c.model) tensors.push_back({kModelPrefix + t.name, t.value});
   for (const auto& t : c.optimizer) tensors.push_back({kOptimPrefix + t.name, t.value});
-  nlohmann::json rng_words = nlohmann::json::array();
-  for (uint64_t w : c.data.rng.s) rng_words.push_back(std::to_string(w));
-  const nlohmann::json data = {{"order", c.data.order},
-                               {"index_in_epoch", c.data.index_in_epoch},
-                               {"epochs_completed", c.data.epochs_completed},
-                               {"rng", rng_words},
-                               {"rng_has_spare", c.data.rng.has_spare},
-                               {"rng_spare", c.data.rng.spare}};
+  const nlohmann::json data = {{"epoch", c.data.epoch}, {"batch", c.data.batch}};
   save_safetensors(file, tensors,
                    {{"format", "nabla-checkpoint"},
-                    {"version", "1"},
+                    {"version", "2"},
                     {"step", std::to_string(c.step)},
                     {"elapsed_s", nlohmann::json(c.elapsed_s).dump()},
                     {"config", c.config.dump()},
@@ -62,14 +55,19 @@ Checkpoint load_checkpoint(const std::filesystem::path& file) {
     c.config = nlohmann::json::parse(f.metadata.at("config"));
     c.metrics = rows_from_json(nlohmann::json::parse(f.metadata.at("metrics")));
     const auto data = nlohmann::json::parse(f.metadata.at("data"));
-    c.data.order = data.at("order").get<std::vector<int64_t>>();
-    c.data.index_in_epoch = data.at("index_in_epoch").get<int64_t>();
-    c.data.epochs_completed = data.at("epochs_completed").get<int64_t>();
-    const auto words = data.at("rng");
-    if (words.size() != 4) throw std::runtime_error("random generator state needs 4 words");
-    for (size_t i = 0; i < 4; ++i) c.data.rng.s[i] = std::stoull(words[i].get<std::string>());
-    c.data.rng.has_spare = data.at("rng_has_spare").get<bool>();
-    c.data.rng.spare = data.at("rng_spare").get<double>();
+    if (data.contains("order")) {
+      // Version 1: the course's walk, where a batch starts at index_in_epoch.
+      const int64_t batch_size = c.config.at("batch_size").get<int64_t>();
+      const int64_t index = data.at("index_in_epoch").get<int64_t>();
+      if (batch_size < 1 || index < 0 || index % batch_size != 0) {
+        throw std::runtime_error("data position " + std::to_string(index) +
+                                 " is not a whole number of batches");
+      }
+      c.data = {data.at("epochs_completed").get<int64_t>(), index / batch_size};
+      c.legacy_order = data.at("order").get<std::vector<int64_t>>();
+    } else {
+      c.data = {data.at("epoch").get<int64_t>(), data.at("batch").get<int64_t>()};
+    }
     c.optimizer_scalars = nlohmann::json::parse(f.metadata.at("optimizer_scalars"))
                               .get<std::map<std::string, double>>();
   } catch (const std::exception& e) {
@@ -86,6 +84,21 @@ Checkpoint load_checkpoint(const std::filesystem::path& file) {
     }
   }
   return c;
+}
+
+}  // namespace nabla
+
+namespace nabla {
+
+void seek_checkpoint(data::DataLoader& loader, const Checkpoint& c) {
+  data::LoaderPosition position = c.data;
+  if (!c.legacy_order.empty()) {
+    if (c.legacy_order != loader.epoch_indices(position.epoch)) {
+      throw std::invalid_argument("its data order is not this run's");
+    }
+    if (position.batch == loader.batches_per_epoch()) position = {position.epoch + 1, 0};
+  }
+  loader.seek(position);
 }
 
 }  // namespace nabla

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "nabla/data/cifar10.h"
 #include "nabla/nn/convnet.h"
+#include "train/data.h"
 #include "train/mlp.h"
 #include "train/run.h"
 
@@ -16,7 +16,7 @@ struct CnnConfig {
   int64_t batch_size = 32;
   int64_t eval_freq = 500;
   std::string optimizer = "adam";  // or sgd
-  std::string data_dir;
+  DataConfig data;  // --dataset, --data_dir, --augment, --normalize, --image_size
   uint64_t seed = 42;
   std::string out = "results/cnn";
   std::string init_from;  // a safetensors file to start from, or empty
@@ -31,6 +31,6 @@ nlohmann::json to_json(const CnnConfig& config);
 void validate(const CnnConfig& config, int64_t train_size = 0);
 
 RunSummary train_cnn(const CnnConfig& config);
-RunSummary train_cnn(const CnnConfig& config, Cifar10 data);
+RunSummary train_cnn(const CnnConfig& config, TrainData data);
 
 }  // namespace nabla

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "nabla/data/loader.h"
 #include "nabla/kernels.h"
 #include "train/checkpoint.h"
 
@@ -32,15 +33,21 @@ void set_worker_signal_mask(int how) {
   }
 }
 
-// The settings that must agree for a checkpoint to continue this run.
+// The settings that must agree for a checkpoint to continue this run (a setting left at its
+// default is absent from either).
 void check_same_config(const nlohmann::json& saved, const nlohmann::json& now,
                        const std::string& file) {
-  for (const auto& [key, value] : now.items()) {
-    if (key == "out" || key == "data_dir" || key == "quiet") continue;
-    if (!saved.contains(key) || saved[key] != value) {
-      throw ConfigError("--resume: " + file + " was made with --" + key + " " +
-                        (saved.contains(key) ? saved[key].dump() : std::string("(unset)")) +
-                        ", not " + value.dump());
+  const auto shown = [](const nlohmann::json& j, const std::string& key) {
+    return j.contains(key) ? j[key].dump() : std::string("(unset)");
+  };
+  for (const nlohmann::json* side : {&now, &saved}) {
+    for (const auto& item : side->items()) {
+      const std::string& key = item.key();
+      if (key == "out" || key == "data_dir" || key == "quiet") continue;
+      if (!saved.contains(key) || !now.contains(key) || saved[key] != now[key]) {
+        throw ConfigError("--resume: " + file + " was made with --" + key + " " +
+                          shown(saved, key) + ", not " + shown(now, key));
+      }
     }
   }
 }
@@ -117,12 +124,19 @@ double accuracy(const Tensor<float>& scores, const std::vector<int32_t>& labels)
   return pred.empty() ? 0.0 : static_cast<double>(hits) / static_cast<double>(pred.size());
 }
 
-void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run,
+void run_training(Trainable& model, const TrainData& data, const LoopConfig& loop, RunWriter& run,
                   const std::function<void(const std::filesystem::path&)>& write_model) {
   const std::filesystem::path checkpoint_file = run.dir() / "checkpoint.safetensors";
   const int64_t checkpoint_every =
       loop.checkpoint_every > 0 ? loop.checkpoint_every : loop.eval_freq;
-  DataSet train(data.train, loop.seed);
+  data::DataLoader train(std::make_shared<data::TensorDataset>(data.train),
+                         {.batch_size = loop.batch_size,
+                          .order = data::Order::kCourse,
+                          .seed = loop.seed,
+                          .drop_last = true,
+                          .workers = 1,
+                          .prefetch = 2},
+                         loop.augment);
   int64_t start = 0;
   if (loop.resume && std::filesystem::exists(checkpoint_file)) {
     Checkpoint c = load_checkpoint(checkpoint_file);
@@ -130,7 +144,7 @@ void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop,
     try {
       model.load_model_tensors(c.model);
       if (model.load_optimizer) model.load_optimizer(c.optimizer, c.optimizer_scalars);
-      train.set_state(c.data);
+      seek_checkpoint(train, c);
     } catch (const std::invalid_argument& e) {
       throw DataError(checkpoint_file.string() + ": does not fit this run (" + e.what() + ")");
     }
@@ -145,7 +159,7 @@ void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop,
     c.elapsed_s = run.elapsed_s();
     c.config = run.config();
     c.metrics = run.rows();
-    c.data = train.state();
+    c.data = train.position();
     c.model = model.model_tensors();
     if (model.optimizer_tensors) c.optimizer = model.optimizer_tensors();
     if (model.optimizer_scalars) c.optimizer_scalars = model.optimizer_scalars();
@@ -160,7 +174,7 @@ void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop,
   };
   StopSignals signals;
   for (int64_t step = start + 1; step <= loop.max_steps; ++step) {
-    const LabeledImages batch = train.next_batch(loop.batch_size);
+    const LabeledImages batch = train.next();
     StepResult r;
     try {
       r = model.step(batch, step);
@@ -204,11 +218,11 @@ void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop,
   }
 }
 
-RunSummary train_model(Trainable& model, const Cifar10& data, const RunSpec& spec) {
+RunSummary train_model(Trainable& model, const TrainData& data, const RunSpec& spec) {
   RunWriter run(spec.out, spec.title, spec.config, spec.loop.max_steps, spec.quiet);
   const auto file_tensors = [&] {
     std::vector<NamedTensor> tensors = model.model_tensors();
-    tensors.push_back({"mean_image", data.mean_image});
+    for (NamedTensor& t : data.preprocessing.tensors()) tensors.push_back(std::move(t));
     return tensors;
   };
   run_training(model, data, spec.loop, run, [&](const std::filesystem::path& file) {

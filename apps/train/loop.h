@@ -13,9 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "nabla/data/cifar10.h"
+#include "nabla/data/transforms.h"
 #include "nabla/error.h"
 #include "nabla/io/safetensors.h"
+#include "train/data.h"
 #include "train/run.h"
 
 namespace nabla {
@@ -80,8 +81,9 @@ struct Trainable {
 struct LoopConfig {
   int64_t max_steps = 0, batch_size = 0, eval_freq = 0;
   int64_t checkpoint_every = 0;  // 0: at every evaluation
-  uint64_t seed = 0;             // of the data order
+  uint64_t seed = 0;             // of the data order and the augmentation
   bool resume = false;
+  std::shared_ptr<const data::Transform> augment;  // of each training batch; nullptr: none
 };
 
 // The settings every training command shares: throws ConfigError naming the flag. train_size 0
@@ -91,7 +93,9 @@ void validate_loop(const LoopConfig& loop, double learning_rate, const std::stri
 
 // With a validation set, `write_model` is called with best_model.safetensors in --out whenever
 // the validation accuracy improves: the best model is chosen on validation, never on test.
-void run_training(Trainable& model, const Cifar10& data, const LoopConfig& loop, RunWriter& run,
+// Batches come from a data::DataLoader in the course's order (drop_last), made on a background
+// thread, augmented by loop.augment; checkpoints save its position.
+void run_training(Trainable& model, const TrainData& data, const LoopConfig& loop, RunWriter& run,
                   const std::function<void(const std::filesystem::path&)>& write_model);
 
 // The part of `nabla train mlp-manual | mlp | cnn` around the model, the same for all three.
@@ -107,16 +111,16 @@ struct RunSpec {
 // Checks a command's settings against the data (ConfigError naming the flag), holds out its
 // validation set, and returns the generator its model is initialised from (seeded by --seed).
 template <typename Config>
-Rng prepare_run(const Config& config, Cifar10& data) {
+Rng prepare_run(const Config& config, TrainData& data) {
   validate(config, data.train.images.dim(0));
   split_validation(data, config.validation_size);
   return Rng(config.seed);
 }
 
 // Trains `model` as the command says: the run's folder and progress (RunWriter), the loop
-// (run_training), the model files (the model's tensors, the mean image, the metadata),
+// (run_training), the model files (the model's tensors, the preprocessing's, the metadata),
 // summary.json and curves.png. Returns the summary.
-RunSummary train_model(Trainable& model, const Cifar10& data, const RunSpec& spec);
+RunSummary train_model(Trainable& model, const TrainData& data, const RunSpec& spec);
 
 // Throws NumericalError naming `name` and the step if any value of t is NaN or infinite.
 void check_finite(const Tensor<float>& t, const std::string& name, int64_t step);

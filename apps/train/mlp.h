@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "nabla/data/cifar10.h"
 #include "nabla/manual/mlp.h"
 #include "nabla/manual/modules.h"
+#include "train/data.h"
 #include "train/loop.h"
 #include "train/run.h"
 
@@ -25,7 +25,7 @@ struct MlpConfig {
   int64_t batch_size = 200;
   int64_t eval_freq = 100;
   double neg_slope = 0.02;
-  std::string data_dir;  // empty: $CIFAR10_DIR, else data/cifar-10-batches-bin
+  DataConfig data;  // --dataset, --data_dir, --augment, --normalize, --image_size
   uint64_t seed = 42;
   std::string out = "results/mlp-manual";
   bool quiet = false;
@@ -46,13 +46,13 @@ void validate(const MlpConfig& config, int64_t train_size = 0);
 
 // Loads the data named by the config (after validating it), then trains.
 RunSummary train_mlp_manual(const MlpConfig& config);
-RunSummary train_mlp_manual(const MlpConfig& config, Cifar10 data);
+RunSummary train_mlp_manual(const MlpConfig& config, TrainData data);
 // The hand-written MLP in the shared training loop: SGD on its cross-entropy. model and ce must
 // outlive the result.
 Trainable make_manual_trainable(manual::MLP<float>& model, manual::CrossEntropy<float>& ce,
                                 float learning_rate);
 
 RunSummary train_mlp(const MlpConfig& config);
-RunSummary train_mlp(const MlpConfig& config, Cifar10 data);
+RunSummary train_mlp(const MlpConfig& config, TrainData data);
 
 }  // namespace nabla

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "nabla/io/image.h"
 #include "nabla/nn/convnet.h"
@@ -13,6 +14,61 @@
 namespace nabla {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The data set's record in the file's metadata, checked; absent keys are the course's.
+void read_data_metadata(const SafetensorsFile& st, const std::string& name, LoadedModel& loaded) {
+  const auto find = [&](const std::string& key) -> const std::string* {
+    const auto it = st.metadata.find(key);
+    return it == st.metadata.end() ? nullptr : &it->second;
+  };
+  loaded.classes.assign(kCifarClassNames, kCifarClassNames + kCifarClasses);
+  std::string normalize = "meanimage";
+  try {
+    if (const auto* v = find("dataset")) loaded.dataset = *v;
+    if (const auto* v = find("classes")) {
+      loaded.classes = nlohmann::json::parse(*v).get<std::vector<std::string>>();
+    }
+    if (const auto* v = find("input_shape")) {
+      loaded.input_shape = nlohmann::json::parse(*v).get<Shape>();
+    }
+    if (const auto* v = find("normalize")) normalize = *v;
+  } catch (const std::exception& e) {
+    throw DataError(name + ": bad data set record in __metadata__ (" + e.what() + ")");
+  }
+  if (loaded.classes.empty() || loaded.classes.size() > 100000) {
+    throw DataError(name + ": the metadata's classes must list 1 to 100000 names");
+  }
+  const Shape& s = loaded.input_shape;
+  if (s.size() != 3 || std::any_of(s.begin(), s.end(), [](int64_t d) { return d < 1 || d > 4096; })) {
+    throw DataError(name + ": input_shape " + shape_str(s) + " is not (C, H, W) of sizes 1..4096");
+  }
+  Preprocessing& p = loaded.preprocessing;
+  p.kind = normalize;
+  const auto tensor = [&](const char* key, const Shape& shape) {
+    const Tensor<float>* t = st.find(key);
+    if (!t || t->shape() != shape) {
+      throw DataError(name + ": no " + key + " of shape " + shape_str(shape) + " (" + normalize +
+                      " preprocessing)");
+    }
+    return *t;
+  };
+  if (normalize == "meanimage") {
+    p.mean_image = tensor("mean_image", s);
+  } else if (normalize == "channel") {
+    const Tensor<float> mean = tensor("channel_mean", {s[0]}), std = tensor("channel_std", {s[0]});
+    p.channel.mean.assign(mean.values().begin(), mean.values().end());
+    p.channel.std.assign(std.values().begin(), std.values().end());
+    for (float v : p.channel.std) {
+      if (!(v > 0)) throw DataError(name + ": channel_std must be > 0");
+    }
+  } else {
+    throw DataError(name + ": unknown normalize '" + normalize + "' (meanimage or channel)");
+  }
+}
+
+}  // namespace
 
 LoadedModel load_model(const fs::path& file) {
   const SafetensorsFile st = load_safetensors(file);
@@ -27,16 +83,19 @@ LoadedModel load_model(const fs::path& file) {
   };
   LoadedModel loaded;
   loaded.kind = meta("model");
+  read_data_metadata(st, name, loaded);
+  const Shape& in = loaded.input_shape;
+  const auto n_classes = static_cast<int64_t>(loaded.classes.size());
   Rng rng(0);  // every value is overwritten from the file
   if (loaded.kind == "cnn") {
-    loaded.model = std::make_unique<nn::ConvNet<float>>(3, kCifarClasses, rng);
+    loaded.model = std::make_unique<nn::ConvNet<float>>(in[0], n_classes, rng);
   } else if (loaded.kind == "mlp" || loaded.kind == "mlp-manual") {
     nlohmann::json config;
     try {
       config = nlohmann::json::parse(meta("config"));
       loaded.model = std::make_unique<nn::MLP<float>>(
-          kCifarImageBytes, config.at("dnn_hidden_units").get<std::vector<int64_t>>(),
-          kCifarClasses, config.at("neg_slope").get<float>(),
+          in[0] * in[1] * in[2], config.at("dnn_hidden_units").get<std::vector<int64_t>>(),
+          n_classes, config.at("neg_slope").get<float>(),
           nn::parse_batchnorm_kind(config.value("batchnorm", std::string("none"))), rng);
     } catch (const std::exception& e) {
       throw DataError(name + ": bad model configuration in __metadata__ (" + e.what() + ")");
@@ -44,31 +103,58 @@ LoadedModel load_model(const fs::path& file) {
   } else {
     throw DataError(name + ": unknown model '" + loaded.kind + "' (expected cnn, mlp, mlp-manual)");
   }
+  std::set<std::string> not_model;
+  for (const NamedTensor& t : loaded.preprocessing.tensors()) not_model.insert(t.name);
   try {
-    loaded.model->load_state_dict(to_state_dict(st.tensors, {"mean_image"}));
+    loaded.model->load_state_dict(to_state_dict(st.tensors, not_model));
   } catch (const ConfigError& e) {
     throw DataError(name + ": does not fit the model (" + e.what() + ")");
   }
-  const Tensor<float>* mean = st.find("mean_image");
-  if (!mean || mean->shape() != Shape{3, 32, 32}) {
-    throw DataError(name + ": no mean_image of shape [3, 32, 32]");
-  }
-  loaded.mean_image = *mean;
   loaded.model->eval();
   return loaded;
 }
 
-Evaluation evaluate_model(LoadedModel& loaded, const Cifar10& data) {
-  return evaluate(*loaded.model, data.test);
+Evaluation evaluate_model(LoadedModel& loaded, LabeledImages raw) {
+  if (raw.images.rank() != 4 || Shape(raw.images.shape().begin() + 1, raw.images.shape().end()) !=
+                                    loaded.input_shape) {
+    throw DataError("the images " + shape_str(raw.images.shape()) + " do not fit the model's input " +
+                    shape_str(loaded.input_shape));
+  }
+  data::check_labeled_images(raw, static_cast<int64_t>(loaded.classes.size()), "the test set");
+  raw.images = raw.images.clone();  // the caller's images stay raw
+  loaded.preprocessing.apply(raw.images);
+  return evaluate(*loaded.model, raw);
 }
 
-Tensor<float> read_image_32(const fs::path& file) {
-  return image_tensor(read_image_rgb(file), 32, 32);
+data::ImageSplits load_model_data(const LoadedModel& loaded, const std::string& data_dir) {
+  DataConfig c;
+  c.dataset = loaded.dataset;
+  c.data_dir = data_dir;
+  if (c.dataset == "folder") c.image_size = loaded.input_shape[1];
+  validate(c);
+  return load_splits(c);
+}
+
+Tensor<float> read_image_for(const LoadedModel& loaded, const fs::path& file) {
+  const Shape& in = loaded.input_shape;
+  Tensor<float> rgb = image_tensor(read_image_rgb(file), in[1], in[2]);
+  if (in[0] == 3) return rgb;
+  if (in[0] != 1) {
+    throw DataError(file.string() + ": the model takes " + std::to_string(in[0]) +
+                    "-channel images; predict reads RGB or grey ones");
+  }
+  const int64_t plane = in[1] * in[2];
+  Tensor<float> grey({1, in[1], in[2]});
+  for (int64_t k = 0; k < plane; ++k) {
+    grey[k] = 0.299f * rgb[k] + 0.587f * rgb[plane + k] + 0.114f * rgb[2 * plane + k];
+  }
+  return grey;
 }
 
 std::vector<Prediction> predict(LoadedModel& loaded, const Tensor<float>& image, int k) {
-  Tensor<float> x = image.clone().reshape({1, 3, 32, 32});
-  for (int64_t i = 0; i < x.numel(); ++i) x[i] -= loaded.mean_image[i];
+  const Shape& in = loaded.input_shape;
+  Tensor<float> x = image.clone().reshape({1, in[0], in[1], in[2]});
+  loaded.preprocessing.apply(x);
   NoGradGuard no_grad;
   const Tensor<float> logp = log_softmax((*loaded.model)(Variable<float>(x))).value();
   std::vector<Prediction> all;

@@ -132,7 +132,7 @@ const std::vector<Spec>& specs() {
 }
 
 RunSummary run_experiment(RunConfig config, const std::string& out, bool quiet,
-                          const Cifar10& data) {
+                          const TrainData& data) {
   if (auto* c = std::get_if<CnnConfig>(&config)) {
     c->out = out;
     c->quiet = quiet;
@@ -188,7 +188,7 @@ std::string reproduce(const ReproduceConfig& config) {
   return reproduce(config, load_cifar10(resolve_data_dir(config.data_dir)));
 }
 
-std::string reproduce(const ReproduceConfig& config, const Cifar10& data) {
+std::string reproduce(const ReproduceConfig& config, const TrainData& data) {
   std::vector<const Spec*> todo;
   for (const auto& s : specs()) {
     if (config.only.empty() ||

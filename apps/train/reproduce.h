@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "nabla/data/cifar10.h"
+#include "train/data.h"
 
 namespace nabla {
 
@@ -29,6 +29,6 @@ const std::vector<Experiment>& report_experiments();
 
 // Runs the experiments and writes <out>/report.md. Returns its path.
 std::string reproduce(const ReproduceConfig& config);
-std::string reproduce(const ReproduceConfig& config, const Cifar10& data);
+std::string reproduce(const ReproduceConfig& config, const TrainData& data);
 
 }  // namespace nabla

@@ -19,10 +19,10 @@ nlohmann::json to_json(const MlpConfig& c) {
                       {"batch_size", c.batch_size},
                       {"eval_freq", c.eval_freq},
                       {"neg_slope", c.neg_slope},
-                      {"data_dir", c.data_dir},
                       {"seed", c.seed},
                       {"out", c.out},
                       {"validation_size", c.validation_size}};
+  add_to_json(c.data, j);
   if (c.model == "mlp") {
     j["optimizer"] = c.optimizer;
     j["batchnorm"] = c.batchnorm;
@@ -34,11 +34,12 @@ nlohmann::json to_json(const MlpConfig& c) {
 
 namespace {
 LoopConfig loop_config(const MlpConfig& c) {
-  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every, c.seed + 1, c.resume};
+  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every, c.seed + 1, c.resume, nullptr};
 }
 }  // namespace
 
 void validate(const MlpConfig& c, int64_t train_size) {
+  validate(c.data);
   if (c.dnn_hidden_units.empty()) throw ConfigError("--dnn_hidden_units: empty list");
   for (int64_t u : c.dnn_hidden_units) {
     if (u <= 0) {
@@ -72,15 +73,19 @@ double manual_evaluate_loss(manual::MLP<float>& model, const LabeledImages& data
   return loss / static_cast<double>(n);
 }
 
-int64_t inputs_per_example(const Cifar10& data) {
+int64_t inputs_per_example(const TrainData& data) {
   return data.train.images.numel() / data.train.images.dim(0);
 }
 
-RunSpec run_spec(const MlpConfig& config) {
+RunSpec run_spec(const MlpConfig& config, const TrainData& data) {
   nlohmann::json c = to_json(config);
   c.erase("out");  // where a model was written is not part of it: equal runs give equal files
-  return {config.out,         config.model,  to_json(config), loop_config(config),
-          config.quiet, {{"format", "nabla"}, {"model", config.model}, {"config", c.dump()}}};
+  RunSpec spec{config.out,   config.model,
+               to_json(config), loop_config(config),
+               config.quiet, {{"format", "nabla"}, {"model", config.model}, {"config", c.dump()}}};
+  spec.loop.augment = make_augmentation(config.data, data.input_shape());
+  add_data_metadata(data, spec.metadata);
+  return spec;
 }
 
 }  // namespace
@@ -127,33 +132,34 @@ Trainable make_manual_trainable(manual::MLP<float>& model, manual::CrossEntropy<
 }
 
 RunSummary train_mlp_manual(const MlpConfig& config) {
-  validate(config, 5 * kCifarRecordsPerFile);  // flags are checked before the data is read
-  return train_mlp_manual(config, load_cifar10(resolve_data_dir(config.data_dir)));
+  // Flags are checked before the data is read.
+  validate(config, config.data.dataset == "cifar10" ? 5 * kCifarRecordsPerFile : 0);
+  return train_mlp_manual(config, load_train_data(config.data));
 }
 
-RunSummary train_mlp_manual(const MlpConfig& config, Cifar10 data) {
+RunSummary train_mlp_manual(const MlpConfig& config, TrainData data) {
   Rng init_rng = prepare_run(config, data);
-  manual::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
+  manual::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, data.n_classes(),
                            static_cast<float>(config.neg_slope), init_rng);
   manual::CrossEntropy<float> ce;
   Trainable t = make_manual_trainable(model, ce, static_cast<float>(config.learning_rate));
-  return train_model(t, data, run_spec(config));
+  return train_model(t, data, run_spec(config, data));
 }
 
 RunSummary train_mlp(const MlpConfig& config) {
-  validate(config, 5 * kCifarRecordsPerFile);
-  return train_mlp(config, load_cifar10(resolve_data_dir(config.data_dir)));
+  validate(config, config.data.dataset == "cifar10" ? 5 * kCifarRecordsPerFile : 0);
+  return train_mlp(config, load_train_data(config.data));
 }
 
-RunSummary train_mlp(const MlpConfig& config, Cifar10 data) {
+RunSummary train_mlp(const MlpConfig& config, TrainData data) {
   Rng init_rng = prepare_run(config, data);
-  nn::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, kCifarClasses,
+  nn::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, data.n_classes(),
                        static_cast<float>(config.neg_slope),
                        nn::parse_batchnorm_kind(config.batchnorm), init_rng);
   const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate,
                                         config.momentum, config.weight_decay);
   Trainable t = make_trainable(model, *optimizer);
-  return train_model(t, data, run_spec(config));
+  return train_model(t, data, run_spec(config, data));
 }
 
 }  // namespace nabla

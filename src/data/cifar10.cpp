@@ -79,7 +79,7 @@ LabeledImages to_float(const std::vector<CifarRaw>& parts) {
 
 }  // namespace
 
-Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
+data::ImageSplits read_cifar10_splits(const fs::path& dir, int64_t records_per_file) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     throw DataError(dir.string() +
@@ -93,8 +93,13 @@ Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
   }
   std::vector<CifarRaw> test_parts;
   test_parts.push_back(read_cifar10_file(dir / "test_batch.bin", records_per_file));
+  return {"cifar10", std::vector<std::string>(kCifarClassNames, kCifarClassNames + kCifarClasses),
+          to_float(train_parts), to_float(test_parts)};
+}
 
-  Cifar10 data{to_float(train_parts), to_float(test_parts), {}, {}};
+Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
+  data::ImageSplits splits = read_cifar10_splits(dir, records_per_file);
+  Cifar10 data{std::move(splits.train), std::move(splits.test), {}, {}};
   data.mean_image = data::mean_image(data.train.images);
   const data::SubtractMeanImage centre(data.mean_image);
   Rng unused(0);
@@ -104,17 +109,8 @@ Cifar10 load_cifar10(const fs::path& dir, int64_t records_per_file) {
 }
 
 void split_validation(Cifar10& data, int64_t n) {
-  const int64_t total = data.train.images.dim(0);
-  if (n < 0 || n >= total) {
-    throw std::invalid_argument("validation size " + std::to_string(n) + " must be in 0.." +
-                                std::to_string(total - 1));
-  }
-  if (n == 0) return;
-  LabeledImages all = std::move(data.train);
-  data.validation = {all.images.slice_rows(0, n),
-                     std::vector<int32_t>(all.labels.begin(), all.labels.begin() + n)};
-  data.train = {all.images.slice_rows(n, total),
-                std::vector<int32_t>(all.labels.begin() + n, all.labels.end())};
+  LabeledImages held_out = split_front(data.train, n);
+  if (n > 0) data.validation = std::move(held_out);
 }
 
 fs::path resolve_data_dir(const std::string& flag) {

@@ -26,6 +26,19 @@ LabeledImages gather(const LabeledImages& data, const std::vector<int64_t>& indi
   return out;
 }
 
+LabeledImages split_front(LabeledImages& data, int64_t n) {
+  const int64_t total = data.images.dim(0);
+  if (n < 0 || n >= total) {
+    throw std::invalid_argument("validation size " + std::to_string(n) + " must be in 0.." +
+                                std::to_string(total - 1));
+  }
+  LabeledImages front{data.images.slice_rows(0, n),
+                      std::vector<int32_t>(data.labels.begin(), data.labels.begin() + n)};
+  data = {data.images.slice_rows(n, total),
+          std::vector<int32_t>(data.labels.begin() + n, data.labels.end())};
+  return front;
+}
+
 namespace data {
 
 LabeledImages Dataset::get_batch(const std::vector<int64_t>& indices) const {

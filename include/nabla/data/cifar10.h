@@ -56,7 +56,13 @@ struct Cifar10 {
 /// (after the mean image of all training examples was subtracted). n = 0 does nothing.
 void split_validation(Cifar10& data, int64_t n);
 
-/// Reads data_batch_1..5.bin and test_batch.bin from `dir`. Throws DataError.
+/// Reads data_batch_1..5.bin (train) and test_batch.bin (test) from `dir` as raw pixel values,
+/// without preprocessing. Throws DataError naming the file.
+data::ImageSplits read_cifar10_splits(const std::filesystem::path& dir,
+                                      int64_t records_per_file = kCifarRecordsPerFile);
+
+/// Reads data_batch_1..5.bin and test_batch.bin from `dir` and subtracts the training set's mean
+/// image from both. Throws DataError.
 Cifar10 load_cifar10(const std::filesystem::path& dir,
                      int64_t records_per_file = kCifarRecordsPerFile);
 

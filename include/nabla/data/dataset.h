@@ -24,6 +24,10 @@ struct LabeledImages {
 /// Rows `indices` of images (N, ...) and their labels, copied; every index must be in 0..N-1.
 LabeledImages gather(const LabeledImages& data, const std::vector<int64_t>& indices);
 
+/// Removes the first n examples of `data` and returns them (as the course holds out its validation
+/// set); throws std::invalid_argument unless 0 <= n < N.
+LabeledImages split_front(LabeledImages& data, int64_t n);
+
 namespace data {
 
 /// One example: an image (C, H, W) and its label.
