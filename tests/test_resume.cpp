@@ -38,7 +38,8 @@ class ResumeTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete data_; }
 
-  std::vector<std::string> args(const std::filesystem::path& out, bool resume) const {
+  std::vector<std::string> args(const std::filesystem::path& out, bool resume,
+                                const std::vector<std::string>& extra = {}) const {
     std::vector<std::string> a{NABLA_BINARY,
                                "train",
                                "mlp",
@@ -64,6 +65,7 @@ class ResumeTest : public ::testing::Test {
                                "1e-3",
                                "--quiet"};
     if (resume) a.push_back("--resume");
+    a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
 
@@ -102,15 +104,17 @@ class ResumeTest : public ::testing::Test {
     return true;
   }
 
+  void killed_and_resumed(const std::vector<std::string>& extra);
+
   static TempDir* data_;
 };
 
 TempDir* ResumeTest::data_ = nullptr;
 
-TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) {
+void ResumeTest::killed_and_resumed(const std::vector<std::string>& extra) {
   TempDir out("resume-out");
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(wait_for(spawn(args(out.path() / "reference", false))), 0);
+  ASSERT_EQ(wait_for(spawn(args(out.path() / "reference", false, extra))), 0);
   const double full_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
@@ -118,7 +122,7 @@ TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) {
   const auto run_dir = out.path() / "killed";
   int kills = 0, finished_rc = -1;
   for (int attempt = 0; attempt < 6 && finished_rc < 0; ++attempt) {
-    const pid_t pid = spawn(args(run_dir, attempt > 0));
+    const pid_t pid = spawn(args(run_dir, attempt > 0, extra));
     ASSERT_GT(pid, 0);
     if (attempt < 4) {
       // The first run dies once it has written a checkpoint (an event, so at least one kill
@@ -152,6 +156,14 @@ TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) {
   EXPECT_TRUE(testing::read_text(run_dir / "model.safetensors") ==
               testing::read_text(out.path() / "reference" / "model.safetensors"))
       << "model files differ";
+}
+
+TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) { killed_and_resumed({}); }
+
+// Augmented batches, and epochs that turn over (1,000 training examples, 20 batches an epoch):
+// the order and the augmentation continue exactly from the checkpoint's position.
+TEST_F(ResumeTest, AugmentedRunKilledThenResumedEqualsUninterrupted) {
+  killed_and_resumed({"--augment", "flip,crop4,cutout8", "--validation_size", "49000"});
 }
 
 TEST_F(ResumeTest, SigtermWritesACheckpointAndExits) {
