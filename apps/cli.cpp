@@ -202,6 +202,9 @@ int run_cli(int argc, const char* const* argv) {
   bench_cmd->add_option("--eval_repeats", bench.eval_repeats, "timed evaluations (0: none)")
       ->capture_default_str();
   bench_cmd->add_option("--json", bench_json, "also write the figures to this JSON file");
+  bench_cmd->add_option("--augment", bench.augment,
+                        "instead of the models: what augmenting (e.g. flip,crop4) costs the "
+                        "ConvNet's training step");
 
   auto* data = app.add_subcommand("data", "data set tools");
   data->require_subcommand(1);
@@ -254,8 +257,10 @@ int run_cli(int argc, const char* const* argv) {
       std::stringstream names(bench_models);
       for (std::string name; std::getline(names, name, ',');) bench.models.push_back(name);
       validate(bench);
-      const auto results = run_bench(bench, std::cout);
-      if (!bench_json.empty()) write_file_atomic(bench_json, to_json(results).dump(2) + "\n");
+      const nlohmann::json figures = bench.augment.empty()
+                                         ? to_json(run_bench(bench, std::cout))
+                                         : to_json(bench_augmentation(bench, std::cout));
+      if (!bench_json.empty()) write_file_atomic(bench_json, figures.dump(2) + "\n");
     } else if (eval->parsed()) {
       LoadedModel loaded = load_model(eval_model);
       const Evaluation e = evaluate_model(loaded, load_model_data(loaded, eval_data_dir).test);

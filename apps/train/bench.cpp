@@ -11,6 +11,7 @@
 #include <string>
 
 #include "nabla/conv.h"
+#include "nabla/data/loader.h"
 #include "nabla/nn/convnet.h"
 #include "nabla/nn/layers.h"
 #include "nabla/nn/mlp.h"
@@ -231,16 +232,97 @@ void validate(const BenchConfig& c) {
   if (c.eval_images < 1) throw ConfigError("--eval_images must be at least 1");
 }
 
-std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out) {
-  validate(config);
+namespace {
+void print_machine(std::ostream& out) {
   out << "nabla bench: " << cpu_model() << ", " << omp_get_max_threads()
       << " threads, convolutions on oneDNN " << conv_backend_isa() << "\n";
+}
+}  // namespace
+
+std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out) {
+  validate(config);
+  print_machine(out);
   std::vector<BenchResult> results;
   for (const std::string& name : config.models) {
     results.push_back(bench_model(name, config));
     print_result(results.back(), out);
   }
   return results;
+}
+
+AugmentBench bench_augmentation(const BenchConfig& config, std::ostream& out) {
+  validate(config);
+  print_machine(out);
+  AugmentBench r{config.augment, {}, {}, {}, {}};
+  const auto transform = data::parse_augmentation(config.augment, 32, 32);
+  if (!transform) throw ConfigError("--augment: name at least one augmentation");
+  Rng rng(config.seed);
+  constexpr int64_t kBig = 1024;
+  const LabeledImages big = synthetic_images(kBig, rng);
+  Rng draws(1);
+  for (int64_t i = 0; i < config.warmup + config.repeats; ++i) {
+    Tensor<float> images = big.images.clone();
+    const auto start = Clock::now();
+    transform->apply(images, draws);
+    if (i >= config.warmup) r.augment_1024_seconds.push_back(seconds_since(start));
+  }
+  {
+    CnnConfig c;
+    c.batch_size = kBig;
+    BenchModel m = model_for(c, rng);
+    m.trainable.step(big, 0);  // warm-up
+    for (int64_t i = 1; i <= 3; ++i) {
+      const auto start = Clock::now();
+      m.trainable.step(big, i);
+      r.step_1024_seconds.push_back(seconds_since(start));
+    }
+  }
+  // Two equal ConvNets, one fed plain batches and one augmented ones, stepped in turn.
+  const auto dataset = std::make_shared<data::TensorDataset>(synthetic_images(2048, rng));
+  const data::LoaderOptions options{.batch_size = 32, .order = data::Order::kCourse,
+                                    .seed = config.seed, .drop_last = true, .workers = 1};
+  data::DataLoader plain_loader(dataset, options), augmented_loader(dataset, options, transform);
+  Rng init_a(config.seed), init_b(config.seed);
+  BenchModel plain = model_for(CnnConfig{}, init_a), augmented = model_for(CnnConfig{}, init_b);
+  for (int64_t i = 0; i < config.warmup + config.repeats; ++i) {
+    for (const bool aug : {false, true}) {
+      const auto start = Clock::now();
+      const LabeledImages batch = (aug ? augmented_loader : plain_loader).next();
+      (aug ? augmented : plain).trainable.step(batch, i);
+      if (i >= config.warmup) {
+        (aug ? r.augmented_step_seconds : r.plain_step_seconds).push_back(seconds_since(start));
+      }
+    }
+  }
+  const double aug = median(r.augment_1024_seconds), step = median(r.step_1024_seconds);
+  const double plain_step = median(r.plain_step_seconds);
+  const double augmented_step = median(r.augmented_step_seconds);
+  char line[256];
+  std::snprintf(line, sizeof line, "augment    %s\n", transform->name().c_str());
+  out << line;
+  std::snprintf(line, sizeof line,
+                "  1,024 images   %9.3f ms on one thread (median of %zu) = %.2f%% of a ConvNet "
+                "step at batch 1,024 (%.3f s, median of %zu)\n",
+                aug * 1e3, r.augment_1024_seconds.size(), 100 * aug / step, step,
+                r.step_1024_seconds.size());
+  out << line;
+  std::snprintf(line, sizeof line,
+                "  ConvNet step, batch 32, from the loader: %.3f ms plain, %.3f ms augmented "
+                "(medians of %zu, alternated): ratio %.3f\n",
+                plain_step * 1e3, augmented_step * 1e3, r.plain_step_seconds.size(),
+                augmented_step / plain_step);
+  out << line << std::flush;
+  return r;
+}
+
+nlohmann::json to_json(const AugmentBench& r) {
+  return {{"augment", r.augment},
+          {"augment_1024_ms", median(r.augment_1024_seconds) * 1e3},
+          {"step_1024_s", median(r.step_1024_seconds)},
+          {"plain_step_ms", median(r.plain_step_seconds) * 1e3},
+          {"augmented_step_ms", median(r.augmented_step_seconds) * 1e3},
+          {"plain_steps_s", r.plain_step_seconds},
+          {"augmented_steps_s", r.augmented_step_seconds}};
 }
 
 namespace {

@@ -26,6 +26,7 @@ struct BenchConfig {
   int64_t eval_repeats = 3;  // timed evaluations; 0 skips them
   int64_t eval_images = 10000;
   uint64_t seed = 42;
+  std::string augment;  // e.g. "flip,crop4": also time the augmentation (bench_augmentation)
 };
 
 struct BenchResult {
@@ -41,6 +42,18 @@ void validate(const BenchConfig& config);
 
 // Runs the models one after another and prints each one's lines to `out` as soon as it is done.
 std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out);
+
+// --augment: what augmenting costs the report's ConvNet. Augmenting a batch of 1,024 images on one
+// thread against a ConvNet training step at batch 1,024; and training steps at batch 32 whose
+// batches come from a DataLoader (one background worker, as `nabla train`) with and without the
+// augmentation, alternated step by step so both see the same machine.
+struct AugmentBench {
+  std::string augment;
+  std::vector<double> augment_1024_seconds, step_1024_seconds;
+  std::vector<double> plain_step_seconds, augmented_step_seconds;
+};
+AugmentBench bench_augmentation(const BenchConfig& config, std::ostream& out);
+nlohmann::json to_json(const AugmentBench& result);
 
 double median(std::vector<double> values);
 
