@@ -2,7 +2,7 @@
 # Both install missing Debian packages, configure and build on their own.
 SHELL := /bin/bash
 DEB_PACKAGES := cmake g++ make libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev \
-                libstb-dev libgtest-dev gnuplot-nox libdnnl-dev doxygen
+                libstb-dev libgtest-dev gnuplot-nox libdnnl-dev doxygen zlib1g-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)
@@ -60,7 +60,7 @@ clean:
 
 # Builds the libFuzzer targets (clang) and runs each briefly on a copy of its seed corpus.
 FUZZ_SECONDS ?= 15
-FUZZ_TARGETS := cifar png_sheets safetensors image
+FUZZ_TARGETS := cifar png_sheets safetensors image cifar100 idx
 fuzz: deps
 	$(call install_missing,clang-14 libclang-rt-14-dev libomp-14-dev)
 	cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS) --target $(FUZZ_TARGETS:%=fuzz_%)

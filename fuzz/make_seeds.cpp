@@ -1,5 +1,6 @@
 // Writes the seed corpus in fuzz/corpus/ (run from fuzz/): one small valid input per target.
 #include <stb/stb_image_write.h>
+#include <zlib.h>
 
 #include <cstdio>
 #include <fstream>
@@ -35,4 +36,19 @@ int main() {
                    {{"fc1.weight", Tensor<float>({2, 3}, {1, 2, 3, 4, 5, 6})},
                     {"fc1.bias", Tensor<float>({2}, {0.5f, -1})}},
                    {{"model", "mlp"}});
+  // CIFAR-100: two records (coarse label, fine label, R, G, B planes).
+  std::vector<uint8_t> rec100(3074 * 2);
+  for (size_t i = 0; i < rec100.size(); ++i) rec100[i] = static_cast<uint8_t>(i * 7);
+  rec100[0] = 4, rec100[1] = 30, rec100[3074] = 19, rec100[3075] = 99;
+  std::ofstream("corpus/cifar100/two_records.bin", std::ios::binary)
+      .write((char*)rec100.data(), rec100.size());
+  // IDX: three labels; two images of 3x4, plain and gzip (zlib writes no time stamp: gzopen).
+  const std::vector<uint8_t> labels{0, 0, 8, 1, 0, 0, 0, 3, 7, 0, 9};
+  std::ofstream("corpus/idx/labels", std::ios::binary).write((char*)labels.data(), labels.size());
+  std::vector<uint8_t> images{0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4};
+  for (int i = 0; i < 24; ++i) images.push_back(static_cast<uint8_t>(i * 11));
+  std::ofstream("corpus/idx/images", std::ios::binary).write((char*)images.data(), images.size());
+  gzFile gz = gzopen("corpus/idx/images.gz", "wb");
+  gzwrite(gz, images.data(), static_cast<unsigned>(images.size()));
+  gzclose(gz);
 }
