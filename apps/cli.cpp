@@ -46,10 +46,11 @@ std::vector<int64_t> parse_units(const std::string& flag, const std::string& tex
 
 constexpr const char* kDataDirHelp =
     "the data set's folder (default: cifar10 $CIFAR10_DIR, else data/cifar-10-batches-bin; "
-    "cifar100 data/cifar-100-binary; mnist data/mnist; fashion-mnist data/fashion-mnist)";
+    "cifar100 data/cifar-100-binary; mnist data/mnist; fashion-mnist data/fashion-mnist; folder: "
+    "required, with train/<class>/ and test/<class>/)";
 
 void add_data_flags(CLI::App* cmd, DataConfig& c) {
-  cmd->add_option("--dataset", c.dataset, "cifar10, cifar100, mnist, fashion-mnist or folder")
+  cmd->add_option("--dataset", c.dataset, "cifar10, cifar100, cifar100-coarse, mnist, fashion-mnist or folder")
       ->capture_default_str();
   cmd->add_option("--data_dir", c.data_dir, kDataDirHelp);
   cmd->add_option("--augment", c.augment,
@@ -219,7 +220,7 @@ int run_cli(int argc, const char* const* argv) {
   auto* check = data->add_subcommand(
       "check", "read a data set, check every file, and print its sizes and classes");
   check->add_option("--dataset", check_config.dataset,
-                    "cifar10, cifar100, mnist, fashion-mnist or folder")
+                    "cifar10, cifar100, cifar100-coarse, mnist, fashion-mnist or folder")
       ->capture_default_str();
   check->add_option("--data_dir", check_config.data_dir, kDataDirHelp);
   check->add_option("--image_size", check_config.image_size,

@@ -1,5 +1,8 @@
 #include "train/data.h"
 
+#include "nabla/data/cifar100.h"
+#include "nabla/data/idx.h"
+#include "nabla/data/image_folder.h"
 #include "nabla/error.h"
 
 namespace nabla {
@@ -7,8 +10,8 @@ namespace nabla {
 namespace {
 
 const std::vector<std::string>& dataset_names() {
-  static const std::vector<std::string> names = {"cifar10", "cifar100", "mnist", "fashion-mnist",
-                                                 "folder"};
+  static const std::vector<std::string> names = {"cifar10", "cifar100", "cifar100-coarse",
+                                                 "mnist",   "fashion-mnist", "folder"};
   return names;
 }
 
@@ -17,8 +20,10 @@ const std::vector<std::string>& dataset_names() {
 void validate(const DataConfig& c) {
   const auto& names = dataset_names();
   if (std::find(names.begin(), names.end(), c.dataset) == names.end()) {
-    throw ConfigError("--dataset: must be cifar10, cifar100, mnist, fashion-mnist or folder, not '" +
-                      c.dataset + "'");
+    throw ConfigError(
+        "--dataset: must be cifar10, cifar100, cifar100-coarse, mnist, fashion-mnist or folder, "
+        "not '" +
+        c.dataset + "'");
   }
   if (c.dataset == "folder" && c.data_dir.empty()) {
     throw ConfigError("--data_dir: --dataset folder needs the folder (with train/ and test/)");
@@ -106,7 +111,18 @@ TrainData prepare_data(data::ImageSplits splits, const std::string& normalize) {
 
 data::ImageSplits load_splits(const DataConfig& c) {
   if (c.dataset == "cifar10") return read_cifar10_splits(resolve_data_dir(c.data_dir));
-  throw ConfigError("--dataset: " + c.dataset + " is not readable yet");
+  if (c.dataset == "folder") return data::load_image_folder(c.data_dir, c.image_size, c.image_size);
+  const std::filesystem::path dir = !c.data_dir.empty()             ? c.data_dir
+                                    : c.dataset.starts_with("cifar100") ? "data/cifar-100-binary"
+                                                                        : "data/" + c.dataset;
+  if (c.dataset == "cifar100" || c.dataset == "cifar100-coarse") {
+    const bool coarse = c.dataset == "cifar100-coarse";
+    data::ImageSplits splits =
+        data::load_cifar100(dir, coarse ? data::Cifar100Labels::kCoarse : data::Cifar100Labels::kFine);
+    splits.name = c.dataset;
+    return splits;
+  }
+  return data::load_mnist(dir, c.dataset);
 }
 
 TrainData load_train_data(const DataConfig& c) {

@@ -19,7 +19,8 @@ namespace nabla {
 
 // The data flags every training command shares; the defaults are the course's.
 struct DataConfig {
-  std::string dataset = "cifar10";  // cifar10, cifar100, mnist, fashion-mnist, folder
+  // cifar10, cifar100 (fine labels), cifar100-coarse, mnist, fashion-mnist, folder
+  std::string dataset = "cifar10";
   std::string data_dir;             // empty: the data set's default folder
   std::string augment;              // e.g. "flip,crop4"; empty: none
   std::string normalize = "meanimage";  // or channel
