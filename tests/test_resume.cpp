@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "nabla/data/cifar10.h"
 #include "train/checkpoint.h"
 #include "test_util.h"
 
@@ -164,6 +165,60 @@ TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) { killed
 // the order and the augmentation continue exactly from the checkpoint's position.
 TEST_F(ResumeTest, AugmentedRunKilledThenResumedEqualsUninterrupted) {
   killed_and_resumed({"--augment", "flip,crop4,cutout8", "--validation_size", "49000"});
+}
+
+// A checkpoint written before the data loader (version 1: the whole order, where the next batch
+// starts, the epochs completed and the shuffling generator) still resumes exactly.
+TEST_F(ResumeTest, VersionOneCheckpointResumesExactly) {
+  TempDir out("resume-v1");
+  const std::vector<std::string> extra{"--validation_size", "49000"};  // 20 batches an epoch
+  ASSERT_EQ(wait_for(spawn(args(out.path() / "reference", false, extra))), 0);
+  const auto run_dir = out.path() / "old";
+  const auto ckpt = run_dir / "checkpoint.safetensors";
+  const pid_t pid = spawn(args(run_dir, false, extra));
+  int rc = -1;
+  if (!wait_for_file(pid, ckpt, &rc)) FAIL() << "the run exited with " << rc << " first";
+  ::kill(pid, SIGKILL);
+  wait_for(pid);
+
+  // Rewrite its data position as version 1 wrote it: the course's DataSet after as many batches.
+  SafetensorsFile f = load_safetensors(ckpt);
+  const Checkpoint c = load_checkpoint(ckpt);
+  ASSERT_LT(c.step, 240) << "the run finished before the kill";
+  LabeledImages dummy{Tensor<float>({1000, 1, 1, 1}), std::vector<int32_t>(1000, 0)};
+  DataSet course(dummy, /*seed=*/43);  // --seed 42 + 1, the data order's seed
+  for (int64_t i = 0; i < c.data.epoch * 20 + c.data.batch; ++i) course.next_batch(50);
+  DataSet::State state = course.state();
+  nlohmann::json words = nlohmann::json::array();
+  for (uint64_t w : state.rng.s) words.push_back(std::to_string(w));
+  f.metadata["data"] = nlohmann::json{{"order", state.order},
+                                      {"index_in_epoch", state.index_in_epoch},
+                                      {"epochs_completed", state.epochs_completed},
+                                      {"rng", words},
+                                      {"rng_has_spare", state.rng.has_spare},
+                                      {"rng_spare", state.rng.spare}}
+                           .dump();
+  f.metadata["version"] = "1";
+  save_safetensors(ckpt, f.tensors, f.metadata);
+
+  ASSERT_EQ(wait_for(spawn(args(run_dir, true, extra))), 0);
+  EXPECT_EQ(testing::without_elapsed(testing::read_text(run_dir / "metrics.csv")),
+            testing::without_elapsed(testing::read_text(out.path() / "reference" / "metrics.csv")));
+  EXPECT_TRUE(testing::read_text(run_dir / "model.safetensors") ==
+              testing::read_text(out.path() / "reference" / "model.safetensors"));
+
+  // An order that is not this run's is refused, naming the file.
+  std::swap(state.order.front(), state.order.back());
+  auto data = nlohmann::json::parse(f.metadata["data"]);
+  data["order"] = state.order;
+  data["index_in_epoch"] = 0;
+  f.metadata["data"] = data.dump();
+  save_safetensors(ckpt, f.tensors, f.metadata);
+  std::string command;
+  for (const std::string& a : args(run_dir, true, extra)) command += a + " ";
+  const auto bad = testing::run_command(command);
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("does not fit this run"), std::string::npos) << bad.output;
 }
 
 TEST_F(ResumeTest, SigtermWritesACheckpointAndExits) {
