@@ -54,7 +54,8 @@ void add_data_flags(CLI::App* cmd, DataConfig& c) {
       ->capture_default_str();
   cmd->add_option("--data_dir", c.data_dir, kDataDirHelp);
   cmd->add_option("--augment", c.augment,
-                  "augmentations of each training batch, e.g. flip,crop4 (flip, cropP, "
+                  "augmentations of each training batch, after normalisation (so padding and "
+                  "cutout fill with the mean colour), e.g. flip,crop4 (flip, cropP, "
                   "cropP-reflect, translateS, translateS-reflect, cutoutS; default none)");
   cmd->add_option("--normalize", c.normalize,
                   "meanimage (the course's: subtract the training set's mean image) or channel "
@@ -264,7 +265,7 @@ int run_cli(int argc, const char* const* argv) {
       if (!bench_json.empty()) write_file_atomic(bench_json, figures.dump(2) + "\n");
     } else if (eval->parsed()) {
       LoadedModel loaded = load_model(eval_model);
-      const Evaluation e = evaluate_model(loaded, load_model_data(loaded, eval_data_dir).test);
+      const Evaluation e = evaluate_model(loaded, load_model_test_set(loaded, eval_data_dir));
       std::printf("test_acc=%.4f test_loss=%.4f\n", e.accuracy, e.loss);
     } else if (predict_cmd->parsed()) {
       LoadedModel loaded = load_model(predict_model);

@@ -104,6 +104,31 @@ TEST(ModelFile, MisfittingTensorsAreNamed) {
   EXPECT_THROW(load_model(bad), DataError);  // no metadata: not a nabla model
 }
 
+TEST(ModelFile, CraftedSizesAreRefusedBeforeAllocating) {
+  // A few bytes that claim an MLP on 3x4096x4096 images with 100,000 hidden units: refused from
+  // the header, before 5e12 weights are allocated.
+  const auto file = tiny().dir.path() / "crafted.safetensors";
+  save_safetensors(file,
+                   {{"fc1.weight", Tensor<float>({2, 2})},
+                    {"channel_mean", Tensor<float>({3})},
+                    {"channel_std", Tensor<float>::full({3}, 1.0f)}},
+                   {{"format", "nabla"},
+                    {"model", "mlp"},
+                    {"config", R"({"dnn_hidden_units": [100000], "neg_slope": 0.02})"},
+                    {"dataset", "folder"},
+                    {"classes", R"(["a", "b"])"},
+                    {"input_shape", "[3, 4096, 4096]"},
+                    {"normalize", "channel"}});
+  try {
+    load_model(file);
+    FAIL() << "loaded";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("fc1.weight must have shape [100000, 50331648]"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ModelFile, PredictPngAndJpegAnySize) {
   LoadedModel loaded = load_model(tiny().model());
   const auto dir = tiny().dir.path();

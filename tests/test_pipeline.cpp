@@ -136,6 +136,11 @@ TEST(Pipeline, ImageFolderTrainsEvaluatesAndPredicts) {
   EXPECT_EQ(f.find("mean_image")->shape(), (Shape{3, 8, 8}));
   EXPECT_EQ(summary(out)["final_test_acc"].get<double>(), 1.0);  // dark and light are easy
 
+  // eval labels the test images by the model's classes, even when the training folder has gained
+  // a class since ("aardvark" would come first and shift the labels).
+  std::filesystem::create_directories(dir.path() / "pics" / "train" / "aardvark");
+  std::filesystem::copy_file(dir.path() / "pics" / "train" / "dark" / "img0.png",
+                             dir.path() / "pics" / "train" / "aardvark" / "img0.png");
   const auto e = testing::run_command(kBin + " eval --model " + (out / "model.safetensors").string() +
                                       " --data_dir " + (dir.path() / "pics").string());
   ASSERT_EQ(e.exit_code, 0) << e.output;

@@ -98,6 +98,14 @@ void seek_checkpoint(data::DataLoader& loader, const Checkpoint& c) {
     }
     if (position.batch == loader.batches_per_epoch()) position = {position.epoch + 1, 0};
   }
+  // Each step took one batch: the position must be the step's, which also bounds a crafted one.
+  const int64_t per_epoch = loader.batches_per_epoch();
+  if (position.epoch < 0 || position.batch < 0 || position.epoch > c.step / per_epoch ||
+      position.epoch * per_epoch + position.batch != c.step) {
+    throw std::invalid_argument("its data position (epoch " + std::to_string(position.epoch) +
+                                ", batch " + std::to_string(position.batch) + ") is not step " +
+                                std::to_string(c.step) + "'s");
+  }
   loader.seek(position);
 }
 

@@ -38,7 +38,8 @@ void validate(const DataConfig& c) {
     throw ConfigError("--image_size: only --dataset folder resizes its images");
   }
   try {
-    data::parse_augmentation(c.augment, 64, 64);  // the size is checked again on the real data
+    // The syntax; sizes are checked against the images in make_augmentation.
+    data::parse_augmentation(c.augment, 4096, 4096);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(std::string("--augment: ") + e.what());
   }

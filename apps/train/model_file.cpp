@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <set>
 
+#include "nabla/data/image_folder.h"
 #include "nabla/io/image.h"
 #include "nabla/nn/convnet.h"
 #include "nabla/nn/mlp.h"
@@ -88,14 +90,35 @@ LoadedModel load_model(const fs::path& file) {
   const auto n_classes = static_cast<int64_t>(loaded.classes.size());
   Rng rng(0);  // every value is overwritten from the file
   if (loaded.kind == "cnn") {
+    if (in[1] > 32 || in[2] > 32) {
+      throw DataError(name + ": input_shape " + shape_str(in) + " is larger than the ConvNet's 32x32");
+    }
     loaded.model = std::make_unique<nn::ConvNet<float>>(in[0], n_classes, rng);
   } else if (loaded.kind == "mlp" || loaded.kind == "mlp-manual") {
+    std::vector<int64_t> hidden;
     nlohmann::json config;
     try {
       config = nlohmann::json::parse(meta("config"));
+      hidden = config.at("dnn_hidden_units").get<std::vector<int64_t>>();
+    } catch (const std::exception& e) {
+      throw DataError(name + ": bad model configuration in __metadata__ (" + e.what() + ")");
+    }
+    // The sizes come from the file's header: its weights must have them before anything of that
+    // size is allocated.
+    std::vector<int64_t> widths{in[0] * in[1] * in[2]};
+    widths.insert(widths.end(), hidden.begin(), hidden.end());
+    widths.push_back(n_classes);
+    for (size_t i = 0; i + 1 < widths.size(); ++i) {
+      const std::string weight = "fc" + std::to_string(i + 1) + ".weight";
+      const Tensor<float>* w = st.find(weight);
+      if (!w || w->shape() != Shape{widths[i + 1], widths[i]}) {
+        throw DataError(name + ": " + weight + " must have shape " +
+                        shape_str({widths[i + 1], widths[i]}) + " for the metadata's model");
+      }
+    }
+    try {
       loaded.model = std::make_unique<nn::MLP<float>>(
-          in[0] * in[1] * in[2], config.at("dnn_hidden_units").get<std::vector<int64_t>>(),
-          n_classes, config.at("neg_slope").get<float>(),
+          widths.front(), hidden, n_classes, config.at("neg_slope").get<float>(),
           nn::parse_batchnorm_kind(config.value("batchnorm", std::string("none"))), rng);
     } catch (const std::exception& e) {
       throw DataError(name + ": bad model configuration in __metadata__ (" + e.what() + ")");
@@ -126,13 +149,22 @@ Evaluation evaluate_model(LoadedModel& loaded, LabeledImages raw) {
   return evaluate(*loaded.model, raw);
 }
 
-data::ImageSplits load_model_data(const LoadedModel& loaded, const std::string& data_dir) {
+LabeledImages load_model_test_set(const LoadedModel& loaded, const std::string& data_dir) {
   DataConfig c;
   c.dataset = loaded.dataset;
   c.data_dir = data_dir;
-  if (c.dataset == "folder") c.image_size = loaded.input_shape[1];
+  if (c.dataset != "folder") {
+    validate(c);
+    return load_splits(c).test;
+  }
+  // The labels are the model's classes, whatever the folder holds now.
+  c.image_size = loaded.input_shape[1];
   validate(c);
-  return load_splits(c);
+  const data::ImageFolder test(std::filesystem::path(data_dir) / "test", loaded.input_shape[1],
+                               loaded.input_shape[2], loaded.classes);
+  std::vector<int64_t> all(static_cast<size_t>(test.size()));
+  std::iota(all.begin(), all.end(), int64_t{0});
+  return test.get_batch(all);
 }
 
 Tensor<float> read_image_for(const LoadedModel& loaded, const fs::path& file) {

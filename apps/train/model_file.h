@@ -33,8 +33,9 @@ LoadedModel load_model(const std::filesystem::path& file);
 // preprocessing, computed exactly as training computes them.
 Evaluation evaluate_model(LoadedModel& loaded, LabeledImages raw);
 
-// The data set the model was trained on, from `data_dir` (empty: the data set's default folder).
-data::ImageSplits load_model_data(const LoadedModel& loaded, const std::string& data_dir);
+// The raw test set of the data set the model was trained on, from `data_dir` (empty: the data
+// set's default folder); a folder data set is labelled by the model's classes.
+LabeledImages load_model_test_set(const LoadedModel& loaded, const std::string& data_dir);
 
 struct Prediction {
   int32_t label;

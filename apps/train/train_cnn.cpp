@@ -48,7 +48,7 @@ RunSummary train_cnn(const CnnConfig& config, TrainData data) {
   }
   nn::ConvNet<float> model(input[0], data.n_classes(), init_rng);
   if (!config.init_from.empty()) {
-    load(model, config.init_from, /*strict=*/true, {"mean_image"});
+    load(model, config.init_from, /*strict=*/true, {"mean_image", "channel_mean", "channel_std"});
   }
   const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate);
   Trainable t = make_trainable(model, *optimizer);

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <exception>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <stdexcept>
@@ -104,7 +105,8 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
     rng = Rng(fold(options_.seed ^ kOrderStream, {epoch}));
     order = rng.permutation(n);
   } else {
-    // Continue from the latest cached epoch before this one, else from epoch 0.
+    // Epoch e's order is epoch e-1's reshuffled by the same generator: start from the latest
+    // cached epoch before e rather than replaying every epoch from 0.
     int64_t from = 0;
     rng = Rng(options_.seed);
     std::iota(order.begin(), order.end(), int64_t{0});
@@ -165,7 +167,8 @@ LoaderPosition DataLoader::advance(LoaderPosition position, int64_t batches) con
 LoaderPosition DataLoader::position() const { return advance(start_, delivered_); }
 
 void DataLoader::seek(LoaderPosition position) {
-  if (position.epoch < 0 || position.batch < 0 || position.batch >= batches_per_epoch_) {
+  if (position.epoch < 0 || position.batch < 0 || position.batch >= batches_per_epoch_ ||
+      position.epoch > std::numeric_limits<int64_t>::max() / batches_per_epoch_ - 1) {
     throw std::invalid_argument("DataLoader: cannot seek to batch " +
                                 std::to_string(position.batch) + " of epoch " +
                                 std::to_string(position.epoch) + " (" +
@@ -189,6 +192,54 @@ void DataLoader::stop_workers() {
   delivered_ = 0;
 }
 
+namespace {
+
+// For its lifetime, this thread blocks SIGINT and SIGTERM; threads it starts inherit that.
+class BlockStopSignals {
+ public:
+  BlockStopSignals() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, &previous_);
+  }
+  ~BlockStopSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  BlockStopSignals(const BlockStopSignals&) = delete;
+  BlockStopSignals& operator=(const BlockStopSignals&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
+}  // namespace
+
+void DataLoader::worker(Pipeline& p) const {
+  // Each worker makes up to `prefetch` batches ahead, as PyTorch's prefetch_factor.
+  const int64_t ahead = options_.prefetch * options_.workers;
+  for (;;) {
+    int64_t s = 0;
+    {
+      std::unique_lock lock(p.mutex);
+      p.changed.wait(lock, [&] { return p.stop || p.next_claim < p.consumed + ahead; });
+      if (p.stop) return;
+      s = p.next_claim++;
+    }
+    LabeledImages batch;
+    std::exception_ptr error;
+    try {
+      batch = batch_at(advance(start_, s));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard lock(p.mutex);
+      p.ready.emplace(s, std::make_pair(std::move(batch), error));
+    }
+    p.changed.notify_all();
+  }
+}
+
 LabeledImages DataLoader::next() {
   if (options_.workers == 0) {
     ++delivered_;  // a batch that fails is passed, as with workers
@@ -198,40 +249,15 @@ LabeledImages DataLoader::next() {
     start_ = position();
     delivered_ = 0;
     pipeline_ = std::make_unique<Pipeline>();
-    // The workers inherit this mask: stop signals go to the threads that expect them.
-    sigset_t stop, previous;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, &previous);
-    Pipeline& p = *pipeline_;
-    for (int64_t w = 0; w < options_.workers; ++w) {
-      p.threads.emplace_back([this, &p] {
-        for (;;) {
-          int64_t s = 0;
-          {
-            std::unique_lock lock(p.mutex);
-            p.changed.wait(lock,
-                           [&] { return p.stop || p.next_claim < p.consumed + options_.prefetch; });
-            if (p.stop) return;
-            s = p.next_claim++;
-          }
-          LabeledImages batch;
-          std::exception_ptr error;
-          try {
-            batch = batch_at(advance(start_, s));
-          } catch (...) {
-            error = std::current_exception();
-          }
-          {
-            std::lock_guard lock(p.mutex);
-            p.ready.emplace(s, std::make_pair(std::move(batch), error));
-          }
-          p.changed.notify_all();
-        }
-      });
+    const BlockStopSignals blocked;  // stop signals go to the threads that expect them
+    try {
+      for (int64_t w = 0; w < options_.workers; ++w) {
+        pipeline_->threads.emplace_back([this, &p = *pipeline_] { worker(p); });
+      }
+    } catch (...) {
+      stop_workers();  // joins those that started
+      throw;
     }
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   }
   Pipeline& p = *pipeline_;
   std::unique_lock lock(p.mutex);

@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "nabla/data/dataset.h"
@@ -32,11 +31,11 @@ enum class Order {
 /// How a DataLoader walks its Dataset.
 struct LoaderOptions {
   int64_t batch_size = 1;         ///< examples per batch, >= 1
-  Order order = Order::kShuffled;  ///< the order within each epoch
+  Order order = Order::kSequential;  ///< the order within each epoch (PyTorch: shuffle=False)
   uint64_t seed = 0;               ///< of the order and of the augmentation
   bool drop_last = false;          ///< skip the tail of an epoch that does not fill a batch
   int64_t workers = 0;             ///< background threads making batches; 0: on next()'s thread
-  int64_t prefetch = 2;            ///< batches made ahead of the one in use (with workers >= 1)
+  int64_t prefetch = 2;  ///< batches each worker makes ahead (PyTorch's prefetch_factor)
   int64_t rank = 0;                ///< this process's shard, in 0..world_size-1
   int64_t world_size = 1;          ///< how many shards split each epoch
 };
@@ -54,7 +53,8 @@ struct LoaderPosition {
 /// Epoch e's order is a permutation of 0..N-1 (see Order); with world_size W, rank r takes the
 /// positions r, r + W, r + 2W, ... of it, so the ranks together see every example exactly once
 /// per epoch. Its batches are consecutive runs of batch_size of those examples; the last is
-/// shorter, or skipped with drop_last (which also gives every rank the same number of batches).
+/// shorter, or skipped with drop_last. Without drop_last, ranks may differ by one batch (nothing
+/// is padded or repeated, unlike DistributedSampler); with it every rank has the same number.
 /// The loader owns its threads; the Dataset and Transform must be safe to call from several
 /// threads at once (const). Worker threads block SIGINT and SIGTERM.
 class DataLoader {
@@ -95,6 +95,7 @@ class DataLoader {
   LoaderPosition advance(LoaderPosition position, int64_t batches) const;
   std::vector<int64_t> epoch_order(int64_t epoch) const;
   void stop_workers();
+  void worker(Pipeline& pipeline) const;
 
   std::shared_ptr<const Dataset> dataset_;
   LoaderOptions options_;
