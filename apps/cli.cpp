@@ -50,7 +50,8 @@ constexpr const char* kDataDirHelp =
     "required, with train/<class>/ and test/<class>/)";
 
 void add_data_flags(CLI::App* cmd, DataConfig& c) {
-  cmd->add_option("--dataset", c.dataset, "cifar10, cifar100, cifar100-coarse, mnist, fashion-mnist or folder")
+  cmd->add_option("--dataset", c.dataset,
+                  "cifar10, cifar100, cifar100-coarse, mnist, fashion-mnist or folder")
       ->capture_default_str();
   cmd->add_option("--data_dir", c.data_dir, kDataDirHelp);
   cmd->add_option("--augment", c.augment,
@@ -61,7 +62,8 @@ void add_data_flags(CLI::App* cmd, DataConfig& c) {
                   "meanimage (the course's: subtract the training set's mean image) or channel "
                   "(each channel's mean and standard deviation)")
       ->capture_default_str();
-  cmd->add_option("--image_size", c.image_size, "--dataset folder: images are resized to this square")
+  cmd->add_option("--image_size", c.image_size,
+                  "--dataset folder: images are resized to this square")
       ->capture_default_str();
 }
 
@@ -196,7 +198,9 @@ int run_cli(int argc, const char* const* argv) {
   std::string bench_models = "cnn,mlp,mlp-deep,mlp-manual", bench_json;
   auto* bench_cmd = app.add_subcommand(
       "bench", "time a training step and a 10,000-image evaluation of the report's models");
-  bench_cmd->add_option("--model", bench_models, "comma-separated: cnn, mlp, mlp-deep, mlp-manual, cnn-sequential")
+  bench_cmd
+      ->add_option("--model", bench_models,
+                   "comma-separated: cnn, mlp, mlp-deep, mlp-manual, cnn-sequential")
       ->capture_default_str();
   bench_cmd->add_option("--repeats", bench.repeats, "timed training steps per model")
       ->capture_default_str();
@@ -220,12 +224,14 @@ int run_cli(int argc, const char* const* argv) {
   DataConfig check_config;
   auto* check = data->add_subcommand(
       "check", "read a data set, check every file, and print its sizes and classes");
-  check->add_option("--dataset", check_config.dataset,
-                    "cifar10, cifar100, cifar100-coarse, mnist, fashion-mnist or folder")
+  check
+      ->add_option("--dataset", check_config.dataset,
+                   "cifar10, cifar100, cifar100-coarse, mnist, fashion-mnist or folder")
       ->capture_default_str();
   check->add_option("--data_dir", check_config.data_dir, kDataDirHelp);
-  check->add_option("--image_size", check_config.image_size,
-                    "--dataset folder: images are resized to this square")
+  check
+      ->add_option("--image_size", check_config.image_size,
+                   "--dataset folder: images are resized to this square")
       ->capture_default_str();
 
   try {
@@ -282,12 +288,12 @@ int run_cli(int argc, const char* const* argv) {
     } else if (check->parsed()) {
       validate(check_config);
       const data::ImageSplits d = load_splits(check_config);
-      std::printf("%s: train %lld images, test %lld images, each %s, %zu classes (%s ... %s)\n",
-                  d.name.c_str(), static_cast<long long>(d.train.images.dim(0)),
-                  static_cast<long long>(d.test.images.dim(0)),
-                  shape_str({d.train.images.dim(1), d.train.images.dim(2), d.train.images.dim(3)})
-                      .c_str(),
-                  d.classes.size(), d.classes.front().c_str(), d.classes.back().c_str());
+      std::printf(
+          "%s: train %lld images, test %lld images, each %s, %zu classes (%s ... %s)\n",
+          d.name.c_str(), static_cast<long long>(d.train.images.dim(0)),
+          static_cast<long long>(d.test.images.dim(0)),
+          shape_str({d.train.images.dim(1), d.train.images.dim(2), d.train.images.dim(3)}).c_str(),
+          d.classes.size(), d.classes.front().c_str(), d.classes.back().c_str());
     }
   } catch (const ConfigError& e) {
     return report_error(e.what(), kUsageError);

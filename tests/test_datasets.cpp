@@ -35,9 +35,7 @@ void expect_data_error(const std::function<void()>& f, const std::vector<std::st
 }
 
 // A tensor's values as a vector, for comparing with EXPECT_EQ.
-std::vector<float> values(const Tensor<float>& t) {
-  return {t.values().begin(), t.values().end()};
-}
+std::vector<float> values(const Tensor<float>& t) { return {t.values().begin(), t.values().end()}; }
 
 // ---- CIFAR-100 ----
 

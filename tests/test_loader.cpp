@@ -73,8 +73,11 @@ TEST(DataLoader, ShardsCoverEveryExampleOncePerEpoch) {
     for (int64_t epoch : {0, 1, 2}) {
       std::vector<int> seen(103, 0);
       for (int64_t rank = 0; rank < world; ++rank) {
-        DataLoader loader(indexed_dataset(103), {.batch_size = 4, .order = Order::kCourse,
-                                                 .seed = 5, .rank = rank, .world_size = world});
+        DataLoader loader(indexed_dataset(103), {.batch_size = 4,
+                                                 .order = Order::kCourse,
+                                                 .seed = 5,
+                                                 .rank = rank,
+                                                 .world_size = world});
         loader.seek({epoch, 0});
         for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
           for (int32_t label : loader.next().labels) (void)label;
@@ -112,8 +115,11 @@ TEST(DataLoader, WorkersAndPrefetchChangeNothing) {
   for (int64_t workers : {0, 1, 3}) {
     for (int64_t prefetch : {1, 4}) {
       DataLoader loader(indexed_dataset(61),
-                        {.batch_size = 7, .order = Order::kShuffled, .seed = 9,
-                         .workers = workers, .prefetch = prefetch},
+                        {.batch_size = 7,
+                         .order = Order::kShuffled,
+                         .seed = 9,
+                         .workers = workers,
+                         .prefetch = prefetch},
                         augmentation());
       for (int step = 0; step < 25; ++step) {
         expect_same(expected[step], loader.next(),
@@ -127,13 +133,18 @@ TEST(DataLoader, WorkersAndPrefetchChangeNothing) {
   const LabeledImages raw = plain.next();
   EXPECT_EQ(raw.labels, expected[0].labels);
   bool changed = false;
-  for (int64_t i = 0; i < raw.images.numel(); ++i) changed |= raw.images[i] != expected[0].images[i];
+  for (int64_t i = 0; i < raw.images.numel(); ++i)
+    changed |= raw.images[i] != expected[0].images[i];
   EXPECT_TRUE(changed);
 }
 
 TEST(DataLoader, SeekingContinuesExactly) {
-  const LoaderOptions options{.batch_size = 6, .order = Order::kCourse, .seed = 3,
-                              .drop_last = true, .workers = 2, .prefetch = 3};
+  const LoaderOptions options{.batch_size = 6,
+                              .order = Order::kCourse,
+                              .seed = 3,
+                              .drop_last = true,
+                              .workers = 2,
+                              .prefetch = 3};
   DataLoader first(indexed_dataset(40), options, augmentation());
   for (int step = 0; step < 13; ++step) first.next();
   const LoaderPosition saved = first.position();

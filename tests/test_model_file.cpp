@@ -8,9 +8,9 @@
 
 #include "nabla/io/image.h"
 #include "nabla/kernels.h"
+#include "test_util.h"
 #include "train/cnn.h"
 #include "train/model_file.h"
-#include "test_util.h"
 
 namespace nabla {
 namespace {

@@ -37,7 +37,8 @@ void write_mnist(const std::filesystem::path& dir, int64_t n, int64_t m, Rng& rn
       const auto label = static_cast<uint8_t>(rng.below(10));
       labels.push_back(label);
       for (int k = 0; k < 28 * 28; ++k) {
-        images.push_back(static_cast<uint8_t>(std::min<double>(255, 20 * label + rng.uniform(0, 40))));
+        images.push_back(
+            static_cast<uint8_t>(std::min<double>(255, 20 * label + rng.uniform(0, 40))));
       }
     }
     testing::write_bytes(dir / (prefix + "-images-idx3-ubyte"), images);
@@ -105,17 +106,18 @@ TEST(Pipeline, MnistWithAugmentationAndChannelNormalisation) {
             testing::without_elapsed(testing::read_text(dir.path() / "plain" / "metrics.csv")));
 
   // eval reads the data set the file records and repeats its preprocessing.
-  const auto e = testing::run_command(kBin + " eval --model " + (out / "model.safetensors").string() +
-                                      " --data_dir " + (dir.path() / "mnist").string());
+  const auto e =
+      testing::run_command(kBin + " eval --model " + (out / "model.safetensors").string() +
+                           " --data_dir " + (dir.path() / "mnist").string());
   ASSERT_EQ(e.exit_code, 0) << e.output;
   EXPECT_NEAR(printed_acc(e.output), summary(out)["final_test_acc"].get<double>(), 5e-5);
 
   // predict takes a colour PNG of another size: grey, resized to 28x28, and MNIST's class names.
   RgbImage img{40, 30, std::vector<uint8_t>(40 * 30 * 3, 120)};
   write_png_rgb(dir.path() / "digit.png", img);
-  const auto p = testing::run_command(kBin + " predict --model " +
-                                      (out / "model.safetensors").string() + " " +
-                                      (dir.path() / "digit.png").string());
+  const auto p =
+      testing::run_command(kBin + " predict --model " + (out / "model.safetensors").string() + " " +
+                           (dir.path() / "digit.png").string());
   ASSERT_EQ(p.exit_code, 0) << p.output;
   EXPECT_NE(p.output.find("digit.png: "), std::string::npos) << p.output;
 }
@@ -141,18 +143,20 @@ TEST(Pipeline, ImageFolderTrainsEvaluatesAndPredicts) {
   std::filesystem::create_directories(dir.path() / "pics" / "train" / "aardvark");
   std::filesystem::copy_file(dir.path() / "pics" / "train" / "dark" / "img0.png",
                              dir.path() / "pics" / "train" / "aardvark" / "img0.png");
-  const auto e = testing::run_command(kBin + " eval --model " + (out / "model.safetensors").string() +
-                                      " --data_dir " + (dir.path() / "pics").string());
+  const auto e =
+      testing::run_command(kBin + " eval --model " + (out / "model.safetensors").string() +
+                           " --data_dir " + (dir.path() / "pics").string());
   ASSERT_EQ(e.exit_code, 0) << e.output;
   EXPECT_DOUBLE_EQ(printed_acc(e.output), 1.0);
-  const auto p = testing::run_command(kBin + " predict --model " +
-                                      (out / "model.safetensors").string() + " " +
-                                      (dir.path() / "pics" / "test" / "light" / "img0.png").string());
+  const auto p =
+      testing::run_command(kBin + " predict --model " + (out / "model.safetensors").string() + " " +
+                           (dir.path() / "pics" / "test" / "light" / "img0.png").string());
   ASSERT_EQ(p.exit_code, 0) << p.output;
   EXPECT_NE(p.output.find("img0.png: light "), std::string::npos) << p.output;
 
   // An unreadable image is named.
-  testing::write_bytes(dir.path() / "pics" / "train" / "dark" / "broken.png", {0x89, 'P', 'N', 'G'});
+  testing::write_bytes(dir.path() / "pics" / "train" / "dark" / "broken.png",
+                       {0x89, 'P', 'N', 'G'});
   const auto bad = testing::run_command(kBin + " data check --dataset folder --data_dir " +
                                         (dir.path() / "pics").string());
   EXPECT_EQ(bad.exit_code, 1);
@@ -193,8 +197,8 @@ TEST(Pipeline, DataCheckReadsEveryFormatAndNamesBadFiles) {
                            " --max_steps 2 --batch_size 3 --eval_freq 2 --quiet --out " +
                            (dir.path() / "coarse").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(load_safetensors(dir.path() / "coarse" / "model.safetensors").find("fc2.weight")->dim(0),
-            20);
+  EXPECT_EQ(
+      load_safetensors(dir.path() / "coarse" / "model.safetensors").find("fc2.weight")->dim(0), 20);
 
   // A truncated IDX file is named.
   const auto labels = dir.path() / "fashion" / "t10k-labels-idx1-ubyte";
@@ -209,12 +213,12 @@ TEST(Pipeline, DataCheckReadsEveryFormatAndNamesBadFiles) {
 
 TEST(Pipeline, BadDataFlagsAreUsageErrorsNamingTheFlag) {
   TempDir dir("pipeline-flags");
-  for (const auto& [flags, named] : std::vector<std::pair<std::string, std::string>>{
-           {"--dataset imagenet", "--dataset"},
-           {"--augment flip,blur3", "--augment"},
-           {"--normalize zscore", "--normalize"},
-           {"--image_size 16", "--image_size"},
-           {"--dataset folder", "--data_dir"}}) {
+  for (const auto& [flags, named] :
+       std::vector<std::pair<std::string, std::string>>{{"--dataset imagenet", "--dataset"},
+                                                        {"--augment flip,blur3", "--augment"},
+                                                        {"--normalize zscore", "--normalize"},
+                                                        {"--image_size 16", "--image_size"},
+                                                        {"--dataset folder", "--data_dir"}}) {
     const auto r = testing::run_command(kBin + " train cnn " + flags + " --out " +
                                         (dir.path() / "x").string());
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.output;

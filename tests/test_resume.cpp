@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "nabla/data/cifar10.h"
-#include "train/checkpoint.h"
 #include "test_util.h"
+#include "train/checkpoint.h"
 
 extern char** environ;
 
@@ -191,13 +191,14 @@ TEST_F(ResumeTest, VersionOneCheckpointResumesExactly) {
   DataSet::State state = course.state();
   nlohmann::json words = nlohmann::json::array();
   for (uint64_t w : state.rng.s) words.push_back(std::to_string(w));
-  f.metadata["data"] = nlohmann::json{{"order", state.order},
-                                      {"index_in_epoch", state.index_in_epoch},
-                                      {"epochs_completed", state.epochs_completed},
-                                      {"rng", words},
-                                      {"rng_has_spare", state.rng.has_spare},
-                                      {"rng_spare", state.rng.spare}}
-                           .dump();
+  f.metadata["data"] = nlohmann::json{
+      {"order", state.order},
+      {"index_in_epoch", state.index_in_epoch},
+      {"epochs_completed", state.epochs_completed},
+      {"rng", words},
+      {"rng_has_spare", state.rng.has_spare},
+      {"rng_spare",
+       state.rng.spare}}.dump();
   f.metadata["version"] = "1";
   save_safetensors(ckpt, f.tensors, f.metadata);
 
@@ -228,7 +229,8 @@ TEST_F(ResumeTest, SigtermWritesACheckpointAndExits) {
   // Wait until training has begun (the first checkpoint exists), then ask it to stop.
   const auto ckpt = out.path() / "checkpoint.safetensors";
   int rc = -1;
-  if (!wait_for_file(pid, ckpt, &rc)) FAIL() << "the run exited with " << rc << " before its first checkpoint";
+  if (!wait_for_file(pid, ckpt, &rc))
+    FAIL() << "the run exited with " << rc << " before its first checkpoint";
   ::kill(pid, SIGTERM);
   rc = wait_for(pid);
   if (rc == 0) GTEST_SKIP() << "the run finished before SIGTERM arrived";

@@ -13,10 +13,10 @@
 
 #include "nabla/io/safetensors.h"
 #include "nabla/kernels.h"
+#include "test_util.h"
 #include "train/cnn.h"
 #include "train/loop.h"
 #include "train/mlp.h"
-#include "test_util.h"
 
 namespace nabla {
 namespace {

@@ -58,8 +58,10 @@ TEST(Transforms, RandomCropMatchesThePaddedWindow) {
       ASSERT_EQ(out.shape(), (Shape{6, 3, out_h, out_w}));
       std::vector<std::pair<int64_t, int64_t>> offsets;
       for (int64_t n = 0; n < 6; ++n) {
-        const auto dy = static_cast<int64_t>(draws.below(static_cast<uint64_t>(h + 2 * padding - out_h + 1)));
-        const auto dx = static_cast<int64_t>(draws.below(static_cast<uint64_t>(w + 2 * padding - out_w + 1)));
+        const auto dy =
+            static_cast<int64_t>(draws.below(static_cast<uint64_t>(h + 2 * padding - out_h + 1)));
+        const auto dx =
+            static_cast<int64_t>(draws.below(static_cast<uint64_t>(w + 2 * padding - out_w + 1)));
         offsets.emplace_back(dy - padding, dx - padding);
       }
       expect_window(in, out, offsets, mode);
@@ -152,7 +154,8 @@ TEST(Transforms, NormalizeAndMeanImageMatchDoubleReferences) {
     for (int64_t n = 0; n < 7; ++n)
       for (int64_t k = 0; k < 20; ++k) sum += at(in, n, c, k / 5, k % 5);
     for (int64_t n = 0; n < 7; ++n)
-      for (int64_t k = 0; k < 20; ++k) squares += std::pow(at(in, n, c, k / 5, k % 5) - sum / count, 2);
+      for (int64_t k = 0; k < 20; ++k)
+        squares += std::pow(at(in, n, c, k / 5, k % 5) - sum / count, 2);
     EXPECT_NEAR(stats.mean[c], sum / count, 1e-6 * sum / count);
     EXPECT_NEAR(stats.std[c], std::sqrt(squares / count), 1e-6 * std::sqrt(squares / count));
   }

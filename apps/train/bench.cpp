@@ -72,8 +72,8 @@ BenchModel model_for(const MlpConfig& c, Rng& rng) {
   auto model = std::make_shared<nn::MLP<float>>(kInputs, c.dnn_hidden_units, kCifarClasses,
                                                 static_cast<float>(c.neg_slope),
                                                 nn::parse_batchnorm_kind(c.batchnorm), rng);
-  auto opt = make_optimizer(c.optimizer, model->parameters(), c.learning_rate, c.momentum,
-                            c.weight_decay);
+  auto opt =
+      make_optimizer(c.optimizer, model->parameters(), c.learning_rate, c.momentum, c.weight_decay);
   m.trainable = make_trainable(*model, *opt);
   m.keep_alive = {model, std::shared_ptr<optim::Optimizer<float>>(std::move(opt))};
   return m;
@@ -222,7 +222,8 @@ void validate(const BenchConfig& c) {
   for (const std::string& m : c.models) {
     const auto& known = bench_model_names();
     if (m != "cnn-sequential" && std::find(known.begin(), known.end(), m) == known.end()) {
-      throw ConfigError("--model: unknown model '" + m + "' (cnn, mlp, mlp-deep, mlp-manual or "
+      throw ConfigError("--model: unknown model '" + m +
+                        "' (cnn, mlp, mlp-deep, mlp-manual or "
                         "cnn-sequential)");
     }
   }
@@ -279,8 +280,11 @@ AugmentBench bench_augmentation(const BenchConfig& config, std::ostream& out) {
   }
   // Two equal ConvNets, one fed plain batches and one augmented ones, stepped in turn.
   const auto dataset = std::make_shared<data::TensorDataset>(synthetic_images(2048, rng));
-  const data::LoaderOptions options{.batch_size = 32, .order = data::Order::kCourse,
-                                    .seed = config.seed, .drop_last = true, .workers = 1};
+  const data::LoaderOptions options{.batch_size = 32,
+                                    .order = data::Order::kCourse,
+                                    .seed = config.seed,
+                                    .drop_last = true,
+                                    .workers = 1};
   data::DataLoader plain_loader(dataset, options), augmented_loader(dataset, options, transform);
   Rng init_a(config.seed), init_b(config.seed);
   BenchModel plain = model_for(CnnConfig{}, init_a), augmented = model_for(CnnConfig{}, init_b);

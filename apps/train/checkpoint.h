@@ -24,7 +24,7 @@ struct Checkpoint {
   double elapsed_s = 0;
   nlohmann::json config;
   std::vector<MetricsRow> metrics;
-  data::LoaderPosition data;  // the next batch
+  data::LoaderPosition data;          // the next batch
   std::vector<int64_t> legacy_order;  // version 1: that epoch's order, checked against the loader
   std::vector<NamedTensor> model;
   std::vector<NamedTensor> optimizer;

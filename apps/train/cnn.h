@@ -16,7 +16,7 @@ struct CnnConfig {
   int64_t batch_size = 32;
   int64_t eval_freq = 500;
   std::string optimizer = "adam";  // or sgd
-  DataConfig data;  // --dataset, --data_dir, --augment, --normalize, --image_size
+  DataConfig data;                 // --dataset, --data_dir, --augment, --normalize, --image_size
   uint64_t seed = 42;
   std::string out = "results/cnn";
   std::string init_from;  // a safetensors file to start from, or empty

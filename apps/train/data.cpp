@@ -10,7 +10,7 @@ namespace nabla {
 namespace {
 
 const std::vector<std::string>& dataset_names() {
-  static const std::vector<std::string> names = {"cifar10", "cifar100", "cifar100-coarse",
+  static const std::vector<std::string> names = {"cifar10", "cifar100",      "cifar100-coarse",
                                                  "mnist",   "fashion-mnist", "folder"};
   return names;
 }
@@ -113,13 +113,13 @@ TrainData prepare_data(data::ImageSplits splits, const std::string& normalize) {
 data::ImageSplits load_splits(const DataConfig& c) {
   if (c.dataset == "cifar10") return read_cifar10_splits(resolve_data_dir(c.data_dir));
   if (c.dataset == "folder") return data::load_image_folder(c.data_dir, c.image_size, c.image_size);
-  const std::filesystem::path dir = !c.data_dir.empty()             ? c.data_dir
+  const std::filesystem::path dir = !c.data_dir.empty()                 ? c.data_dir
                                     : c.dataset.starts_with("cifar100") ? "data/cifar-100-binary"
                                                                         : "data/" + c.dataset;
   if (c.dataset == "cifar100" || c.dataset == "cifar100-coarse") {
     const bool coarse = c.dataset == "cifar100-coarse";
-    data::ImageSplits splits =
-        data::load_cifar100(dir, coarse ? data::Cifar100Labels::kCoarse : data::Cifar100Labels::kFine);
+    data::ImageSplits splits = data::load_cifar100(
+        dir, coarse ? data::Cifar100Labels::kCoarse : data::Cifar100Labels::kFine);
     splits.name = c.dataset;
     return splits;
   }

@@ -21,8 +21,8 @@ namespace nabla {
 struct DataConfig {
   // cifar10, cifar100 (fine labels), cifar100-coarse, mnist, fashion-mnist, folder
   std::string dataset = "cifar10";
-  std::string data_dir;             // empty: the data set's default folder
-  std::string augment;              // e.g. "flip,crop4"; empty: none
+  std::string data_dir;                 // empty: the data set's default folder
+  std::string augment;                  // e.g. "flip,crop4"; empty: none
   std::string normalize = "meanimage";  // or channel
   int64_t image_size = 32;              // folder: images are resized to this square
 };

@@ -100,8 +100,8 @@ void run_training(Trainable& model, const TrainData& data, const LoopConfig& loo
 
 // The part of `nabla train mlp-manual | mlp | cnn` around the model, the same for all three.
 struct RunSpec {
-  std::string out;    // --out
-  std::string title;  // the model's name, in progress lines and summary.json
+  std::string out;        // --out
+  std::string title;      // the model's name, in progress lines and summary.json
   nlohmann::json config;  // the command's settings (summary.json; a resume must match them)
   LoopConfig loop;
   bool quiet = false;

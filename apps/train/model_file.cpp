@@ -43,7 +43,8 @@ void read_data_metadata(const SafetensorsFile& st, const std::string& name, Load
     throw DataError(name + ": the metadata's classes must list 1 to 100000 names");
   }
   const Shape& s = loaded.input_shape;
-  if (s.size() != 3 || std::any_of(s.begin(), s.end(), [](int64_t d) { return d < 1 || d > 4096; })) {
+  if (s.size() != 3 ||
+      std::any_of(s.begin(), s.end(), [](int64_t d) { return d < 1 || d > 4096; })) {
     throw DataError(name + ": input_shape " + shape_str(s) + " is not (C, H, W) of sizes 1..4096");
   }
   Preprocessing& p = loaded.preprocessing;
@@ -91,7 +92,8 @@ LoadedModel load_model(const fs::path& file) {
   Rng rng(0);  // every value is overwritten from the file
   if (loaded.kind == "cnn") {
     if (in[1] > 32 || in[2] > 32) {
-      throw DataError(name + ": input_shape " + shape_str(in) + " is larger than the ConvNet's 32x32");
+      throw DataError(name + ": input_shape " + shape_str(in) +
+                      " is larger than the ConvNet's 32x32");
     }
     loaded.model = std::make_unique<nn::ConvNet<float>>(in[0], n_classes, rng);
   } else if (loaded.kind == "mlp" || loaded.kind == "mlp-manual") {
@@ -138,10 +140,10 @@ LoadedModel load_model(const fs::path& file) {
 }
 
 Evaluation evaluate_model(LoadedModel& loaded, LabeledImages raw) {
-  if (raw.images.rank() != 4 || Shape(raw.images.shape().begin() + 1, raw.images.shape().end()) !=
-                                    loaded.input_shape) {
-    throw DataError("the images " + shape_str(raw.images.shape()) + " do not fit the model's input " +
-                    shape_str(loaded.input_shape));
+  if (raw.images.rank() != 4 ||
+      Shape(raw.images.shape().begin() + 1, raw.images.shape().end()) != loaded.input_shape) {
+    throw DataError("the images " + shape_str(raw.images.shape()) +
+                    " do not fit the model's input " + shape_str(loaded.input_shape));
   }
   data::check_labeled_images(raw, static_cast<int64_t>(loaded.classes.size()), "the test set");
   raw.images = raw.images.clone();  // the caller's images stay raw

@@ -74,7 +74,8 @@ const std::vector<Spec>& specs() {
       {{"mlp-2500", "Section 2: the MLP on autograd, SGD, 2500 steps",
         "nabla train mlp --max_steps 2500", -1},
        [](double scale) -> RunConfig {
-         return mlp_experiment("mlp", scale, [scale](MlpConfig& c) { set_steps(c, 2500, 100, scale); });
+         return mlp_experiment("mlp", scale,
+                               [scale](MlpConfig& c) { set_steps(c, 2500, 100, scale); });
        }},
       {{"mlp-deep-adam", "Section 2: hidden 300,200,100,100,50,50, Adam, 2500 steps",
         "nabla train mlp --dnn_hidden_units 300,200,100,100,50,50 --optimizer adam "

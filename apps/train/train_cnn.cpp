@@ -8,22 +8,18 @@
 namespace nabla {
 
 nlohmann::json to_json(const CnnConfig& c) {
-  nlohmann::json j = {{"model", "cnn"},
-          {"learning_rate", c.learning_rate},
-          {"max_steps", c.max_steps},
-          {"batch_size", c.batch_size},
-          {"eval_freq", c.eval_freq},
-          {"optimizer", c.optimizer},
-          {"seed", c.seed},
-          {"out", c.out},
-          {"init_from", c.init_from},
-          {"validation_size", c.validation_size}};
+  nlohmann::json j = {{"model", "cnn"},           {"learning_rate", c.learning_rate},
+                      {"max_steps", c.max_steps}, {"batch_size", c.batch_size},
+                      {"eval_freq", c.eval_freq}, {"optimizer", c.optimizer},
+                      {"seed", c.seed},           {"out", c.out},
+                      {"init_from", c.init_from}, {"validation_size", c.validation_size}};
   add_to_json(c.data, j);
   return j;
 }
 
 LoopConfig loop_config(const CnnConfig& c) {
-  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every, c.seed + 1, c.resume, nullptr};
+  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every,
+          c.seed + 1,  c.resume,     nullptr};
 }
 
 void validate(const CnnConfig& c, int64_t train_size) {
@@ -54,7 +50,11 @@ RunSummary train_cnn(const CnnConfig& config, TrainData data) {
   Trainable t = make_trainable(model, *optimizer);
   nlohmann::json saved_config = to_json(config);
   saved_config.erase("out");  // where a model was written is not part of it
-  RunSpec spec{config.out, "cnn", to_json(config), loop_config(config), config.quiet,
+  RunSpec spec{config.out,
+               "cnn",
+               to_json(config),
+               loop_config(config),
+               config.quiet,
                {{"format", "nabla"},
                 {"model", "cnn"},
                 {"n_channels", std::to_string(input[0])},

@@ -34,7 +34,8 @@ nlohmann::json to_json(const MlpConfig& c) {
 
 namespace {
 LoopConfig loop_config(const MlpConfig& c) {
-  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every, c.seed + 1, c.resume, nullptr};
+  return {c.max_steps, c.batch_size, c.eval_freq, c.checkpoint_every,
+          c.seed + 1,  c.resume,     nullptr};
 }
 }  // namespace
 
@@ -80,9 +81,10 @@ int64_t inputs_per_example(const TrainData& data) {
 RunSpec run_spec(const MlpConfig& config, const TrainData& data) {
   nlohmann::json c = to_json(config);
   c.erase("out");  // where a model was written is not part of it: equal runs give equal files
-  RunSpec spec{config.out,   config.model,
-               to_json(config), loop_config(config),
-               config.quiet, {{"format", "nabla"}, {"model", config.model}, {"config", c.dump()}}};
+  RunSpec spec{
+      config.out,      config.model,
+      to_json(config), loop_config(config),
+      config.quiet,    {{"format", "nabla"}, {"model", config.model}, {"config", c.dump()}}};
   spec.loop.augment = make_augmentation(config.data, data.input_shape());
   add_data_metadata(data, spec.metadata);
   return spec;

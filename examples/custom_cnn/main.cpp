@@ -35,18 +35,23 @@ int main(int argc, char** argv) {
                                   {warmup}));
 
   namespace data = nabla::data;
-  const auto augment = std::make_shared<data::Compose>(std::vector<std::shared_ptr<const data::Transform>>{
-      std::make_shared<data::RandomHorizontalFlip>(0.5),
-      std::make_shared<data::RandomCrop>(32, 32, /*padding=*/4, data::Padding::kReflect)});
+  const auto augment =
+      std::make_shared<data::Compose>(std::vector<std::shared_ptr<const data::Transform>>{
+          std::make_shared<data::RandomHorizontalFlip>(0.5),
+          std::make_shared<data::RandomCrop>(32, 32, /*padding=*/4, data::Padding::kReflect)});
   data::DataLoader train(std::make_shared<data::TensorDataset>(cifar.train),
-                         {.batch_size = batch, .order = data::Order::kShuffled, .seed = 1,
-                          .drop_last = true, .workers = 1},
+                         {.batch_size = batch,
+                          .order = data::Order::kShuffled,
+                          .seed = 1,
+                          .drop_last = true,
+                          .workers = 1},
                          augment);
   model->train();
   for (int64_t step = 1; step <= steps; ++step) {
     const nabla::LabeledImages b = train.next();
     sgd.zero_grad();
-    nabla::Variable<float> loss = nabla::cross_entropy((*model)(nabla::Variable<float>(b.images)), b.labels);
+    nabla::Variable<float> loss =
+        nabla::cross_entropy((*model)(nabla::Variable<float>(b.images)), b.labels);
     loss.backward();
     sgd.step();
     schedule.step();
@@ -65,9 +70,10 @@ int main(int argc, char** argv) {
     const nabla::Tensor<float> logits =
         (*model)(nabla::Variable<float>(cifar.test.images.slice_rows(begin, end))).value();
     const std::vector<int64_t> best = nabla::argmax_rows(logits);
-    for (int64_t i = begin; i < end; ++i) correct += best[static_cast<size_t>(i - begin)] == cifar.test.labels[static_cast<size_t>(i)];
+    for (int64_t i = begin; i < end; ++i)
+      correct += best[static_cast<size_t>(i - begin)] == cifar.test.labels[static_cast<size_t>(i)];
   }
   nabla::save(*model, out, {{"model", "custom_cnn"}}, {{"mean_image", cifar.mean_image}});
-  std::printf("test accuracy %.4f, saved %s\n", static_cast<double>(correct) / static_cast<double>(n),
-              out.c_str());
+  std::printf("test accuracy %.4f, saved %s\n",
+              static_cast<double>(correct) / static_cast<double>(n), out.c_str());
 }

@@ -51,8 +51,7 @@ LabeledImages Dataset::get_batch(const std::vector<int64_t>& indices) const {
     const Example e = get(indices[i]);
     if (e.image.numel() != row) {
       throw std::logic_error("example " + std::to_string(indices[i]) + " has shape " +
-                             shape_str(e.image.shape()) + ", not " +
-                             shape_str(example_shape()));
+                             shape_str(e.image.shape()) + ", not " + shape_str(example_shape()));
     }
     std::memcpy(out.images.data() + static_cast<int64_t>(i) * row, e.image.data(),
                 sizeof(float) * static_cast<size_t>(row));

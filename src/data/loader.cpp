@@ -135,7 +135,8 @@ std::vector<int64_t> DataLoader::epoch_indices(int64_t epoch) const {
   const std::vector<int64_t> order = epoch_order(epoch);
   std::vector<int64_t> shard;
   shard.reserve(static_cast<size_t>(shard_size_));
-  for (int64_t p = options_.rank; p < static_cast<int64_t>(order.size()); p += options_.world_size) {
+  for (int64_t p = options_.rank; p < static_cast<int64_t>(order.size());
+       p += options_.world_size) {
     shard.push_back(order[static_cast<size_t>(p)]);
   }
   return shard;
@@ -149,9 +150,10 @@ LabeledImages DataLoader::batch_at(LoaderPosition position) const {
   }
   const std::vector<int64_t> shard = epoch_indices(position.epoch);
   const int64_t begin = position.batch * options_.batch_size;
-  const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(shard.size()));
-  LabeledImages batch = dataset_->get_batch(
-      std::vector<int64_t>(shard.begin() + begin, shard.begin() + end));
+  const int64_t end =
+      std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(shard.size()));
+  LabeledImages batch =
+      dataset_->get_batch(std::vector<int64_t>(shard.begin() + begin, shard.begin() + end));
   if (transform_) {
     Rng rng(fold(options_.seed ^ kAugmentStream, {position.epoch, position.batch, options_.rank}));
     transform_->apply(batch.images, rng);

@@ -35,7 +35,8 @@ void shifted_window(const Tensor<float>& in, Tensor<float>& out, const std::vect
   const int64_t oh = out.dim(2), ow = out.dim(3);
   for (int64_t i = 0; i < n; ++i) {
     // Columns [x0, x1) of the window read inside the image.
-    const int64_t x0 = std::clamp<int64_t>(-ox[i], 0, ow), x1 = std::clamp<int64_t>(w - ox[i], x0, ow);
+    const int64_t x0 = std::clamp<int64_t>(-ox[i], 0, ow),
+                  x1 = std::clamp<int64_t>(w - ox[i], x0, ow);
     for (int64_t ch = 0; ch < c; ++ch) {
       const float* src_plane = in.data() + (i * c + ch) * h * w;
       float* dst_plane = out.data() + (i * c + ch) * oh * ow;
@@ -183,8 +184,10 @@ void Cutout::apply(Tensor<float>& images, Rng& rng) const {
   for (int64_t i = 0; i < n; ++i) {
     const int64_t cy = static_cast<int64_t>(rng.below(static_cast<uint64_t>(h)));
     const int64_t cx = static_cast<int64_t>(rng.below(static_cast<uint64_t>(w)));
-    const int64_t y0 = std::max<int64_t>(0, cy - size_ / 2), y1 = std::min(h, cy - size_ / 2 + size_);
-    const int64_t x0 = std::max<int64_t>(0, cx - size_ / 2), x1 = std::min(w, cx - size_ / 2 + size_);
+    const int64_t y0 = std::max<int64_t>(0, cy - size_ / 2),
+                  y1 = std::min(h, cy - size_ / 2 + size_);
+    const int64_t x0 = std::max<int64_t>(0, cx - size_ / 2),
+                  x1 = std::min(w, cx - size_ / 2 + size_);
     for (int64_t ch = 0; ch < c; ++ch) {
       float* plane = images.data() + (i * c + ch) * h * w;
       for (int64_t y = y0; y < y1; ++y) std::fill(plane + y * w + x0, plane + y * w + x1, 0.0f);

@@ -30,14 +30,14 @@ enum class Order {
 
 /// How a DataLoader walks its Dataset.
 struct LoaderOptions {
-  int64_t batch_size = 1;         ///< examples per batch, >= 1
+  int64_t batch_size = 1;            ///< examples per batch, >= 1
   Order order = Order::kSequential;  ///< the order within each epoch (PyTorch: shuffle=False)
-  uint64_t seed = 0;               ///< of the order and of the augmentation
-  bool drop_last = false;          ///< skip the tail of an epoch that does not fill a batch
-  int64_t workers = 0;             ///< background threads making batches; 0: on next()'s thread
-  int64_t prefetch = 2;  ///< batches each worker makes ahead (PyTorch's prefetch_factor)
-  int64_t rank = 0;                ///< this process's shard, in 0..world_size-1
-  int64_t world_size = 1;          ///< how many shards split each epoch
+  uint64_t seed = 0;                 ///< of the order and of the augmentation
+  bool drop_last = false;            ///< skip the tail of an epoch that does not fill a batch
+  int64_t workers = 0;               ///< background threads making batches; 0: on next()'s thread
+  int64_t prefetch = 2;    ///< batches each worker makes ahead (PyTorch's prefetch_factor)
+  int64_t rank = 0;        ///< this process's shard, in 0..world_size-1
+  int64_t world_size = 1;  ///< how many shards split each epoch
 };
 
 /// Where a loader is: the next batch it delivers.
@@ -104,7 +104,7 @@ class DataLoader {
   int64_t batches_per_epoch_ = 0;
   std::unique_ptr<Orders> orders_;
   std::unique_ptr<Pipeline> pipeline_;
-  LoaderPosition start_;  // where the running pipeline (or the next one) starts
+  LoaderPosition start_;   // where the running pipeline (or the next one) starts
   int64_t delivered_ = 0;  // batches next() delivered since start_
 };
 

@@ -50,7 +50,8 @@ class Compose : public Transform {
 /// What fills the border a crop or translation reaches beyond the image.
 enum class Padding {
   kZero,     ///< zeros (the mean colour once the images are normalised)
-  kReflect,  ///< the image mirrored at its edge, without repeating the edge pixel (PyTorch's reflect)
+  kReflect,  ///< the image mirrored at its edge, without repeating the edge pixel (PyTorch's
+             ///< reflect)
 };
 
 /// Pads each image by `padding` on every side and cuts a height x width window at a random
@@ -164,8 +165,9 @@ ChannelStats channel_stats(const Tensor<float>& images);
 
 /// Parses a list of augmentations such as "flip,crop4": flip (RandomHorizontalFlip(0.5)),
 /// cropP (RandomCrop to the same size, zero padding P, e.g. crop4), cropP-reflect (reflect
-/// padding), translateS and translateS-reflect (RandomTranslate by up to S), cutoutS (Cutout(S)). `height` x `width` is the images' size. An empty text gives
-/// nullptr (no augmentation). Throws std::invalid_argument naming the item it cannot read.
+/// padding), translateS and translateS-reflect (RandomTranslate by up to S), cutoutS (Cutout(S)).
+/// `height` x `width` is the images' size. An empty text gives nullptr (no augmentation). Throws
+/// std::invalid_argument naming the item it cannot read.
 std::shared_ptr<const Transform> parse_augmentation(const std::string& spec, int64_t height,
                                                     int64_t width);
 
