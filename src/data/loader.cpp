@@ -36,8 +36,9 @@ constexpr uint64_t kOrderStream = 0x6f72646572303031ULL;    // "order001"
 
 }  // namespace
 
-// The last epochs' orders: the workers ask for the current and the next epoch, and the course's
-// order is cheap only from the previous epoch's (its generator continues from there).
+// The last epochs' orders, shared with the batches being made: the workers ask for the current
+// and the next epoch, and the course's order is cheap only from the previous epoch's (its
+// generator continues from there). The sequential order is one entry for every epoch.
 struct DataLoader::Orders {
   struct Entry {
     int64_t epoch;
@@ -88,28 +89,24 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
 
 DataLoader::~DataLoader() { stop_workers(); }
 
-std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
+std::shared_ptr<const std::vector<int64_t>> DataLoader::epoch_order(int64_t epoch) const {
   const int64_t n = dataset_->size();
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  if (options_.order == Order::kSequential) {
-    std::iota(order.begin(), order.end(), int64_t{0});
-    return order;
-  }
   std::lock_guard lock(orders_->mutex);
   auto& recent = orders_->recent;
   for (const auto& e : recent) {
-    if (e.epoch == epoch) return *e.order;
+    if (e.epoch == epoch || options_.order == Order::kSequential) return e.order;
   }
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
   Rng rng(0);
   if (options_.order == Order::kShuffled) {
     rng = Rng(fold(options_.seed ^ kOrderStream, {epoch}));
     order = rng.permutation(n);
-  } else {
+  } else if (options_.order == Order::kCourse) {
     // Epoch e's order is epoch e-1's reshuffled by the same generator: start from the latest
     // cached epoch before e rather than replaying every epoch from 0.
     int64_t from = 0;
     rng = Rng(options_.seed);
-    std::iota(order.begin(), order.end(), int64_t{0});
     for (const auto& e : recent) {
       if (e.epoch < epoch && e.epoch >= from) {
         from = e.epoch;
@@ -126,34 +123,43 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
     }
     recent.erase(oldest);
   }
-  recent.push_back({epoch, std::make_shared<const std::vector<int64_t>>(order), rng});
-  return order;
+  recent.push_back({epoch, std::make_shared<const std::vector<int64_t>>(std::move(order)), rng});
+  return recent.back().order;
+}
+
+void DataLoader::check_position(LoaderPosition position) const {
+  if (position.epoch < 0 || position.batch < 0 || position.batch >= batches_per_epoch_ ||
+      position.epoch > std::numeric_limits<int64_t>::max() / batches_per_epoch_ - 1) {
+    throw std::invalid_argument("DataLoader: no batch " + std::to_string(position.batch) +
+                                " in epoch " + std::to_string(position.epoch) + " (" +
+                                std::to_string(batches_per_epoch_) + " batches per epoch)");
+  }
 }
 
 std::vector<int64_t> DataLoader::epoch_indices(int64_t epoch) const {
   if (epoch < 0) throw std::invalid_argument("DataLoader: epoch must be >= 0");
-  const std::vector<int64_t> order = epoch_order(epoch);
+  const auto order = epoch_order(epoch);
   std::vector<int64_t> shard;
   shard.reserve(static_cast<size_t>(shard_size_));
-  for (int64_t p = options_.rank; p < static_cast<int64_t>(order.size());
+  for (int64_t p = options_.rank; p < static_cast<int64_t>(order->size());
        p += options_.world_size) {
-    shard.push_back(order[static_cast<size_t>(p)]);
+    shard.push_back((*order)[static_cast<size_t>(p)]);
   }
   return shard;
 }
 
 LabeledImages DataLoader::batch_at(LoaderPosition position) const {
-  if (position.epoch < 0 || position.batch < 0 || position.batch >= batches_per_epoch_) {
-    throw std::invalid_argument("DataLoader: no batch " + std::to_string(position.batch) +
-                                " in epoch " + std::to_string(position.epoch) + " (" +
-                                std::to_string(batches_per_epoch_) + " batches per epoch)");
-  }
-  const std::vector<int64_t> shard = epoch_indices(position.epoch);
+  check_position(position);
+  // The shard's examples begin..end-1 sit at positions rank + k * world_size of the epoch's order.
+  const auto order = epoch_order(position.epoch);
   const int64_t begin = position.batch * options_.batch_size;
-  const int64_t end =
-      std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(shard.size()));
-  LabeledImages batch =
-      dataset_->get_batch(std::vector<int64_t>(shard.begin() + begin, shard.begin() + end));
+  const int64_t end = std::min(begin + options_.batch_size, shard_size_);
+  std::vector<int64_t> indices;
+  indices.reserve(static_cast<size_t>(end - begin));
+  for (int64_t k = begin; k < end; ++k) {
+    indices.push_back((*order)[static_cast<size_t>(options_.rank + k * options_.world_size)]);
+  }
+  LabeledImages batch = dataset_->get_batch(indices);
   if (transform_) {
     Rng rng(fold(options_.seed ^ kAugmentStream, {position.epoch, position.batch, options_.rank}));
     transform_->apply(batch.images, rng);
@@ -169,13 +175,7 @@ LoaderPosition DataLoader::advance(LoaderPosition position, int64_t batches) con
 LoaderPosition DataLoader::position() const { return advance(start_, delivered_); }
 
 void DataLoader::seek(LoaderPosition position) {
-  if (position.epoch < 0 || position.batch < 0 || position.batch >= batches_per_epoch_ ||
-      position.epoch > std::numeric_limits<int64_t>::max() / batches_per_epoch_ - 1) {
-    throw std::invalid_argument("DataLoader: cannot seek to batch " +
-                                std::to_string(position.batch) + " of epoch " +
-                                std::to_string(position.epoch) + " (" +
-                                std::to_string(batches_per_epoch_) + " batches per epoch)");
-  }
+  check_position(position);
   stop_workers();
   start_ = position;
   delivered_ = 0;

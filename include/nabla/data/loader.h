@@ -93,7 +93,8 @@ class DataLoader {
   struct Orders;    // the cached epoch orders
   struct Pipeline;  // the workers and their finished batches
   LoaderPosition advance(LoaderPosition position, int64_t batches) const;
-  std::vector<int64_t> epoch_order(int64_t epoch) const;
+  std::shared_ptr<const std::vector<int64_t>> epoch_order(int64_t epoch) const;
+  void check_position(LoaderPosition position) const;  // std::invalid_argument outside the epochs
   void stop_workers();
   void worker(Pipeline& pipeline) const;
 
