@@ -122,6 +122,16 @@ void leaky_relu_backward(const float* x, const float* dy, float* dx, int64_t n, 
   chunked(n, [&](int64_t b, int64_t c) { k(x + b, dy + b, dx + b, c, slope); });
 }
 
+void gelu_forward(const float* x, float* y, int64_t n) {
+  const auto k = kernels().gelu_forward;
+  chunked(n, [&](int64_t b, int64_t c) { k(x + b, y + b, c); });
+}
+
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+  const auto k = kernels().gelu_backward;
+  chunked(n, [&](int64_t b, int64_t c) { k(x + b, dy + b, dx + b, c); });
+}
+
 void axpy(float alpha, const float* x, float* y, int64_t n) {
   const auto k = kernels().axpy;
   chunked(n, [&](int64_t b, int64_t c) { k(alpha, x + b, y + b, c); });

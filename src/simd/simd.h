@@ -33,6 +33,8 @@ struct KernelTable {
   void (*relu_backward)(const float* y, const float* dy, float* dx, int64_t n);
   void (*leaky_relu_forward)(const float* x, float* y, int64_t n, float slope);
   void (*leaky_relu_backward)(const float* x, const float* dy, float* dx, int64_t n, float slope);
+  void (*gelu_forward)(const float* x, float* y, int64_t n);
+  void (*gelu_backward)(const float* x, const float* dy, float* dx, int64_t n);
   void (*axpy)(float alpha, const float* x, float* y, int64_t n);
   void (*adam)(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n);
   void (*sgd)(float lr, float weight_decay, float* w, const float* g, int64_t n);
@@ -70,6 +72,10 @@ void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
 void leaky_relu_forward(const float* x, float* y, int64_t n, float slope);
 void leaky_relu_backward(const float* x, const float* dy, float* dx, int64_t n, float slope);
+// Exact GELU up to float rounding (erf from a rational fit, 3.6e-7 at most off): y = x Phi(x);
+// dx = dy (Phi(x) + x phi(x)).
+void gelu_forward(const float* x, float* y, int64_t n);
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t n);
 // y += alpha * x.
 void axpy(float alpha, const float* x, float* y, int64_t n);
 // PyTorch's Adam and SGD (no momentum) updates of one parameter, in place.
