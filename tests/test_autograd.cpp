@@ -140,6 +140,28 @@ TEST(AutogradOps, LogSoftmaxAndCrossEntropy) {
   EXPECT_THROW(cross_entropy(z, {1, 2, 3, 5}), std::out_of_range);
 }
 
+// Label smoothing e: the target is (1 - e) onehot + e / C; summed or averaged over the batch.
+TEST(AutogradOps, CrossEntropyWithLabelSmoothingAndSum) {
+  Rng rng(7);
+  V z = randn({4, 5}, rng, 2.0);
+  const std::vector<int32_t> labels{1, 4, 0, 4};
+  for (Reduction r : {Reduction::kMean, Reduction::kSum}) {
+    const CrossEntropyOptions o{0.2, r};
+    expect_gradcheck([&] { return cross_entropy(z, labels, o); }, {{"z", z}});
+    Tensor<double> target({4, 5});
+    for (int64_t s = 0; s < 4; ++s) {
+      for (int64_t c = 0; c < 5; ++c) target[s * 5 + c] = 0.2 / 5 + (c == labels[s] ? 0.8 : 0.0);
+    }
+    V per_example = -sum(log_softmax(z) * V(target), {1});
+    const double want = (r == Reduction::kSum ? sum(per_example) : mean(per_example)).item();
+    EXPECT_NEAR(cross_entropy(z, labels, o).item(), want, 1e-12);
+  }
+  EXPECT_EQ(cross_entropy(z, labels, {0.0, Reduction::kMean}).item(),
+            cross_entropy(z, labels).item());
+  EXPECT_THROW(cross_entropy(z, labels, {1.5, Reduction::kMean}), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(z, labels, {-0.1, Reduction::kSum}), std::invalid_argument);
+}
+
 TEST(AutogradOps, LargeInputsUseRandomProjections) {
   Rng rng(7);
   V a = randn({40, 30}, rng), b = randn({30, 50}, rng);

@@ -91,6 +91,23 @@ Variable<T> log_softmax(const Variable<T>& x);
 template <typename T>
 Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>& labels);
 
+/// How cross_entropy reduces the per-example losses: their mean or their sum.
+enum class Reduction { kMean, kSum };
+
+/// The settings of cross_entropy, as torch.nn.CrossEntropyLoss's arguments.
+struct CrossEntropyOptions {
+  /// e in [0, 1]: each example's target is (1 - e) on its label plus e / C on every class.
+  double label_smoothing = 0;
+  Reduction reduction = Reduction::kMean;  ///< mean (the default) or sum over the batch
+};
+
+/// cross_entropy with label smoothing and a choice of reduction; throws std::invalid_argument for
+/// a smoothing outside [0, 1]. The gradient is (softmax(logits) - target), divided by B for the
+/// mean.
+template <typename T>
+Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>& labels,
+                          const CrossEntropyOptions& options);
+
 /// x (N,C,H,W) * weight (O,C,KH,KW) + bias (O) -> (N,O,OH,OW); bias may be undefined.
 template <typename T>
 Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias,

@@ -46,10 +46,13 @@ Variable<T> log_softmax(const Variable<T>& x) {
   });
 }
 
-// loss = -(1/B) sum_s log_softmax(logits)[s, labels[s]];
-// dlogits = dloss * (softmax(logits) - onehot(labels)) / B.
+// With label smoothing e over C classes the target of example s is q = (1 - e) onehot(labels[s])
+// + e / C, and its loss -sum_c q_c log_softmax(logits)[s, c]; the batch's loss is the mean or the
+// sum of those. dlogits = dloss * (softmax(logits) - q) / B (mean) or without the 1 / B (sum).
+// Without smoothing the loss is -log_softmax(logits)[s, labels[s]], computed as such.
 template <typename T>
-Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>& labels) {
+Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>& labels,
+                          const CrossEntropyOptions& options) {
   const Tensor<T>& z = logits.value();
   if (z.rank() != 2) {
     throw std::invalid_argument("cross_entropy: logits must be (B, C), got " +
@@ -60,6 +63,12 @@ Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>&
     throw std::invalid_argument("cross_entropy: " + std::to_string(labels.size()) +
                                 " labels for a batch of " + std::to_string(B));
   }
+  if (!(options.label_smoothing >= 0 && options.label_smoothing <= 1)) {
+    throw std::invalid_argument("cross_entropy: label_smoothing must be in [0, 1], got " +
+                                std::to_string(options.label_smoothing));
+  }
+  const T smooth = static_cast<T>(options.label_smoothing);
+  const bool smoothing = options.label_smoothing > 0;
   Tensor<T> logp(z.shape());
   log_softmax_rows(z.data(), logp.data(), B, C);
   T loss = 0;
@@ -68,20 +77,39 @@ Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>&
       throw std::out_of_range("cross_entropy: label " + std::to_string(labels[s]) + " outside 0.." +
                               std::to_string(C - 1));
     }
-    loss -= logp[s * C + labels[s]];
+    if (!smoothing) {
+      loss -= logp[s * C + labels[s]];
+      continue;
+    }
+    T row = 0;
+    for (int64_t c = 0; c < C; ++c) row += logp[s * C + c];
+    loss -= (1 - smooth) * logp[s * C + labels[s]] + smooth / static_cast<T>(C) * row;
   }
+  const bool mean = options.reduction == Reduction::kMean;
+  if (mean) loss /= static_cast<T>(B);
   auto zn = logits.node();
-  return Variable<T>::make_result(Tensor<T>(Shape{}, {loss / static_cast<T>(B)}), "cross_entropy",
-                                  {zn}, [zn, logp, labels, B, C](const Tensor<T>& dy) {
-                                    const T scale = dy[0] / static_cast<T>(B);
-                                    Tensor<T> dz(logp.shape());
-                                    for (int64_t s = 0; s < B; ++s) {
-                                      for (int64_t c = 0; c < C; ++c)
-                                        dz[s * C + c] = std::exp(logp[s * C + c]) * scale;
-                                      dz[s * C + labels[s]] -= scale;
-                                    }
-                                    zn->accumulate(dz);
-                                  });
+  return Variable<T>::make_result(
+      Tensor<T>(Shape{}, {loss}), "cross_entropy", {zn},
+      [zn, logp, labels, B, C, smooth, smoothing, mean](const Tensor<T>& dy) {
+        const T scale = mean ? dy[0] / static_cast<T>(B) : dy[0];
+        const T uniform = smooth / static_cast<T>(C) * scale, hit = (1 - smooth) * scale;
+        Tensor<T> dz(logp.shape());
+        for (int64_t s = 0; s < B; ++s) {
+          for (int64_t c = 0; c < C; ++c) dz[s * C + c] = std::exp(logp[s * C + c]) * scale;
+          if (!smoothing) {
+            dz[s * C + labels[s]] -= scale;
+            continue;
+          }
+          for (int64_t c = 0; c < C; ++c) dz[s * C + c] -= uniform;
+          dz[s * C + labels[s]] -= hit;
+        }
+        zn->accumulate(dz);
+      });
+}
+
+template <typename T>
+Variable<T> cross_entropy(const Variable<T>& logits, const std::vector<int32_t>& labels) {
+  return cross_entropy(logits, labels, CrossEntropyOptions{});
 }
 
 template Variable<float> log_softmax<float>(const Variable<float>&);
@@ -89,5 +117,10 @@ template Variable<double> log_softmax<double>(const Variable<double>&);
 template Variable<float> cross_entropy<float>(const Variable<float>&, const std::vector<int32_t>&);
 template Variable<double> cross_entropy<double>(const Variable<double>&,
                                                 const std::vector<int32_t>&);
+template Variable<float> cross_entropy<float>(const Variable<float>&, const std::vector<int32_t>&,
+                                              const CrossEntropyOptions&);
+template Variable<double> cross_entropy<double>(const Variable<double>&,
+                                                const std::vector<int32_t>&,
+                                                const CrossEntropyOptions&);
 
 }  // namespace nabla
