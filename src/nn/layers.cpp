@@ -12,6 +12,7 @@
 #include "nabla/nn/linear.h"
 #include "nabla/nn/relu.h"
 #include "nabla/nn/residual.h"
+#include "nabla/nn/scale.h"
 #include "nabla/nn/sequential.h"
 #include "nabla/ops.h"
 
@@ -29,8 +30,8 @@ Tensor<T> uniform(Shape shape, double bound, Rng& rng) {
 template <typename T>
 Linear<T>::Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias) {
   if (in_features < 1 || out_features < 1) {
-    throw ConfigError("Linear: features must be >= 1, got " + std::to_string(in_features) +
-                      " -> " + std::to_string(out_features));
+    throw ConfigError("Linear: features must be >= 1, got " + std::to_string(in_features) + " -> " +
+                      std::to_string(out_features));
   }
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
   weight_ = this->register_parameter("weight", uniform<T>({out_features, in_features}, bound, rng));
@@ -58,13 +59,19 @@ Variable<T> GELU<T>::forward(const Variable<T>& x) {
 }
 
 template <typename T>
+Variable<T> Scale<T>::forward(const Variable<T>& x) {
+  return x * factor_;
+}
+
+template <typename T>
 Variable<T> Flatten<T>::forward(const Variable<T>& x) {
   return flatten(x, 1);
 }
 
 template <typename T>
 Dropout<T>::Dropout(double p, uint64_t seed) : p_(p), rng_(seed) {
-  if (!(p >= 0 && p < 1)) throw ConfigError("Dropout: p must be in [0, 1), got " + std::to_string(p));
+  if (!(p >= 0 && p < 1))
+    throw ConfigError("Dropout: p must be in [0, 1), got " + std::to_string(p));
 }
 
 template <typename T>
@@ -107,14 +114,15 @@ Variable<T> Residual<T>::forward(const Variable<T>& x) {
   return add(s, f);
 }
 
-#define NABLA_LAYERS(T)             \
-  template class Linear<T>;         \
-  template class ReLU<T>;           \
-  template class LeakyReLU<T>;      \
-  template class GELU<T>;           \
-  template class Flatten<T>;        \
-  template class Dropout<T>;        \
-  template class Sequential<T>;     \
+#define NABLA_LAYERS(T)         \
+  template class Linear<T>;     \
+  template class ReLU<T>;       \
+  template class LeakyReLU<T>;  \
+  template class GELU<T>;       \
+  template class Scale<T>;      \
+  template class Flatten<T>;    \
+  template class Dropout<T>;    \
+  template class Sequential<T>; \
   template class Residual<T>;
 NABLA_LAYERS(float)
 NABLA_LAYERS(double)

@@ -15,4 +15,5 @@
 #include "nabla/nn/maxpool2d.h"
 #include "nabla/nn/relu.h"
 #include "nabla/nn/residual.h"
+#include "nabla/nn/scale.h"
 #include "nabla/nn/sequential.h"
