@@ -278,8 +278,8 @@ def main():
         return 1.0 - 0.93 * (step - warmup) / (total_steps - warmup)
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(opt, triangle)
-    # Taken before the whitening init, as airbench does: its first update (decay ~1e-6) leaves a
-    # trace of the random whitening filters that a later snapshot would not.
+    # Taken before the whitening init, as airbench does, so its first update (decay ~1e-6) keeps
+    # that share of the random whitening filters.
     lookahead = Lookahead(net)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING, reduction="none")
 

@@ -110,6 +110,56 @@ TEST(Transforms, FlipMirrorsTheChosenImages) {
   EXPECT_EQ(at(always, 3, 1, 2, 0), at(in, 3, 1, 2, 4));
 }
 
+// Each image keeps one random orientation and the whole set flips every other epoch: any two
+// epochs in a row show each image both ways; the choice depends on the seed and the image's index,
+// not on where it sits in the batch.
+TEST(Transforms, AlternatingFlipShowsEachImageBothWaysInTwoEpochs) {
+  const Tensor<float> in = random_batch({200, 2, 3, 5}, 3);
+  std::vector<int64_t> indices(200), reversed(200);
+  for (int64_t i = 0; i < 200; ++i) indices[i] = i, reversed[i] = 199 - i;
+  const AlternatingFlip flip;
+  Rng rng(1);
+  const auto run = [&](int64_t epoch, uint64_t seed, const std::vector<int64_t>& order) {
+    Tensor<float> batch(in.shape());
+    for (int64_t k = 0; k < 200; ++k) {
+      std::copy_n(in.data() + order[k] * 30, 30, batch.data() + k * 30);
+    }
+    flip.apply_to_batch(batch, rng, {seed, epoch, order});
+    return batch;
+  };
+  const auto is_mirrored = [&](const Tensor<float>& out, int64_t k, int64_t source) {
+    bool same = true, mirrored = true;
+    for (int64_t c = 0; c < 2; ++c) {
+      for (int64_t y = 0; y < 3; ++y) {
+        for (int64_t x = 0; x < 5; ++x) {
+          same = same && at(out, k, c, y, x) == at(in, source, c, y, x);
+          mirrored = mirrored && at(out, k, c, y, x) == at(in, source, c, y, 4 - x);
+        }
+      }
+    }
+    EXPECT_NE(same, mirrored) << "image " << source << " is neither itself nor its mirror";
+    return mirrored;
+  };
+  const Tensor<float> e0 = run(0, 7, indices), e1 = run(1, 7, indices), e2 = run(2, 7, indices);
+  const Tensor<float> e0_reversed = run(0, 7, reversed), other_seed = run(0, 8, indices);
+  int flipped = 0, differ = 0;
+  for (int64_t i = 0; i < 200; ++i) {
+    const bool f0 = is_mirrored(e0, i, i);
+    flipped += f0;
+    EXPECT_NE(is_mirrored(e1, i, i), f0) << i;
+    EXPECT_EQ(is_mirrored(e2, i, i), f0) << i;
+    EXPECT_EQ(is_mirrored(e0_reversed, 199 - i, i), f0) << i;
+    differ += is_mirrored(other_seed, i, i) != f0;
+  }
+  EXPECT_GT(flipped, 70);
+  EXPECT_LT(flipped, 130);
+  EXPECT_GT(differ, 50);
+  Tensor<float> alone = in.clone();
+  EXPECT_THROW(flip.apply(alone, rng), std::logic_error);
+  EXPECT_THROW(flip.apply_to_batch(alone, rng, {7, 0, std::span<const int64_t>(indices).first(3)}),
+               std::invalid_argument);
+}
+
 TEST(Transforms, TranslateShiftsWithinTheRange) {
   for (Padding mode : {Padding::kZero, Padding::kReflect}) {
     const Tensor<float> in = random_batch({10, 3, 6, 6}, 4);
@@ -217,8 +267,10 @@ TEST(Transforms, ParsesAugmentationLists) {
             "RandomCrop(28x28, padding 2, reflect)");
   EXPECT_EQ(parse_augmentation("translate3,cutout8", 32, 32)->name(),
             "Compose(RandomTranslate(3, zero), Cutout(8))");
-  for (const char* bad : {"flop", "crop", "cutout0", "flip,", "crop40-reflect", "flip2", "crop-4",
-                          "crop99999999999"}) {
+  EXPECT_EQ(parse_augmentation("altflip,translate2-reflect", 32, 32)->name(),
+            "Compose(AlternatingFlip, RandomTranslate(2, reflect))");
+  for (const char* bad : {"flop", "crop", "cutout0", "flip,", "crop40-reflect", "flip2", "altflip2",
+                          "crop-4", "crop99999999999"}) {
     EXPECT_THROW(parse_augmentation(bad, 32, 32), std::invalid_argument) << bad;
   }
   try {

@@ -162,7 +162,7 @@ LabeledImages DataLoader::batch_at(LoaderPosition position) const {
   LabeledImages batch = dataset_->get_batch(indices);
   if (transform_) {
     Rng rng(fold(options_.seed ^ kAugmentStream, {position.epoch, position.batch, options_.rank}));
-    transform_->apply(batch.images, rng);
+    transform_->apply_to_batch(batch.images, rng, {options_.seed, position.epoch, indices});
   }
   return batch;
 }

@@ -25,6 +25,12 @@ BatchShape batch_shape(const Tensor<float>& images, const std::string& who) {
 // The source index of position i in a line of n pixels extended by reflection (|overshoot| < n).
 int64_t reflect(int64_t i, int64_t n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); }
 
+// Reverses each of the `rows` rows of `width` pixels starting at image: a left-right mirror.
+void mirror(float* image, int64_t rows, int64_t width) {
+  for (int64_t row = 0; row < rows; ++row)
+    std::reverse(image + row * width, image + (row + 1) * width);
+}
+
 const char* padding_name(Padding mode) { return mode == Padding::kZero ? "zero" : "reflect"; }
 
 // out[n, c, y, x] = in[n, c, y + oy[n], x + ox[n]] for out (N, C, oh, ow); a source position
@@ -95,6 +101,10 @@ void Compose::apply(Tensor<float>& images, Rng& rng) const {
   for (const auto& t : transforms_) t->apply(images, rng);
 }
 
+void Compose::apply_to_batch(Tensor<float>& images, Rng& rng, const BatchInfo& info) const {
+  for (const auto& t : transforms_) t->apply_to_batch(images, rng, info);
+}
+
 std::string Compose::name() const {
   std::string s = "Compose(";
   for (size_t i = 0; i < transforms_.size(); ++i) {
@@ -142,11 +152,30 @@ RandomHorizontalFlip::RandomHorizontalFlip(double p) : p_(p) {
 void RandomHorizontalFlip::apply(Tensor<float>& images, Rng& rng) const {
   const auto [n, c, h, w] = batch_shape(images, name());
   for (int64_t i = 0; i < n; ++i) {
-    if (!(rng.uniform() < p_)) continue;
-    float* image = images.data() + i * c * h * w;
-    for (int64_t row = 0; row < c * h; ++row) std::reverse(image + row * w, image + (row + 1) * w);
+    if (rng.uniform() < p_) mirror(images.data() + i * c * h * w, c * h, w);
   }
 }
+
+void AlternatingFlip::apply(Tensor<float>&, Rng&) const {
+  throw std::logic_error(name() + ": needs the batch's epoch and image indices (apply_to_batch)");
+}
+
+void AlternatingFlip::apply_to_batch(Tensor<float>& images, Rng&, const BatchInfo& info) const {
+  const auto [n, c, h, w] = batch_shape(images, name());
+  if (static_cast<int64_t>(info.indices.size()) != n) {
+    throw std::invalid_argument(name() + ": " + std::to_string(info.indices.size()) +
+                                " indices for a batch of " + std::to_string(n));
+  }
+  constexpr uint64_t kStream = 0x616c74666c697031ULL;  // "altflip1"
+  const bool odd_epoch = info.epoch % 2 == 1;
+  for (int64_t i = 0; i < n; ++i) {
+    Rng own(info.seed ^ kStream ^
+            (static_cast<uint64_t>(info.indices[static_cast<size_t>(i)]) * 0x9e3779b97f4a7c15ULL));
+    if ((own.uniform() < 0.5) != odd_epoch) mirror(images.data() + i * c * h * w, c * h, w);
+  }
+}
+
+std::string AlternatingFlip::name() const { return "AlternatingFlip"; }
 
 std::string RandomHorizontalFlip::name() const {
   return "RandomHorizontalFlip(" + std::to_string(p_) + ")";
@@ -337,13 +366,16 @@ std::shared_ptr<const Transform> parse_augmentation(const std::string& spec, int
     int64_t size = -1;
     Padding mode = Padding::kZero;
     const auto bad = [&](const std::string& why) {
-      return std::invalid_argument("'" + item + "': " + why +
-                                   " (known: flip, crop<P>, crop<P>-reflect, translate<S>, "
-                                   "translate<S>-reflect, cutout<S>)");
+      return std::invalid_argument(
+          "'" + item + "': " + why +
+          " (known: flip, altflip, crop<P>, crop<P>-reflect, translate<S>, "
+          "translate<S>-reflect, cutout<S>)");
     };
     if (!split_item(item, word, size, mode)) throw bad("size too large");
     if (word == "flip" && size < 0 && mode == Padding::kZero) {
       parts.push_back(std::make_shared<RandomHorizontalFlip>(0.5));
+    } else if (word == "altflip" && size < 0 && mode == Padding::kZero) {
+      parts.push_back(std::make_shared<AlternatingFlip>());
     } else if (word == "crop" && size >= 0) {
       parts.push_back(std::make_shared<RandomCrop>(height, width, size, mode));
     } else if (word == "translate" && size >= 0) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,14 @@
 
 namespace nabla::data {
 
+/// Where a batch comes from, for transforms whose choices depend on more than the batch's
+/// generator (AlternatingFlip). A DataLoader passes it.
+struct BatchInfo {
+  uint64_t seed = 0;                 ///< the loader's seed
+  int64_t epoch = 0;                 ///< the epoch the batch belongs to
+  std::span<const int64_t> indices;  ///< the data set's index of each image, in batch order
+};
+
 /// A transform of a batch of images (N, C, H, W).
 class Transform {
  public:
@@ -24,6 +33,11 @@ class Transform {
   /// Transforms `images` (N, C, H, W), in place or by replacing it (a crop may change H and W);
   /// random choices come from rng. Throws std::invalid_argument for a shape it cannot take.
   virtual void apply(Tensor<float>& images, Rng& rng) const = 0;
+  /// The same, for a batch whose origin is known; most transforms ignore `info` (the default).
+  virtual void apply_to_batch(Tensor<float>& images, Rng& rng, const BatchInfo& info) const {
+    (void)info;
+    apply(images, rng);
+  }
   /// A short description, e.g. "RandomCrop(32x32, padding 4, zero)".
   virtual std::string name() const = 0;
 };
@@ -38,6 +52,8 @@ class Compose : public Transform {
   explicit Compose(std::vector<std::shared_ptr<const Transform>> transforms);
   /// Applies each transform in turn.
   void apply(Tensor<float>& images, Rng& rng) const override;
+  /// Applies each transform in turn, passing `info` on.
+  void apply_to_batch(Tensor<float>& images, Rng& rng, const BatchInfo& info) const override;
   /// "Compose(a, b, ...)".
   std::string name() const override;
   /// The transforms, in order.
@@ -83,6 +99,20 @@ class RandomHorizontalFlip : public Transform {
 
  private:
   double p_;
+};
+
+/// airbench's alternating flip: every image has a fixed random orientation (flipped or not, one
+/// fair draw from the loader's seed and the image's index) and the whole data set flips every
+/// other epoch, so that each image is seen both ways in any two epochs in a row. Needs the batch's
+/// origin (apply_to_batch, as a DataLoader calls it); apply alone throws std::logic_error.
+class AlternatingFlip : public Transform {
+ public:
+  /// Throws std::logic_error: the flips depend on the epoch and the images' indices.
+  void apply(Tensor<float>& images, Rng& rng) const override;
+  /// Flips image k when its own draw, or the epoch being odd, says so (but not both).
+  void apply_to_batch(Tensor<float>& images, Rng& rng, const BatchInfo& info) const override;
+  /// "AlternatingFlip".
+  std::string name() const override;
 };
 
 /// Shifts each image by dy, dx drawn uniformly from -max_shift..max_shift (row shift first); the
@@ -164,6 +194,7 @@ struct ChannelStats {
 ChannelStats channel_stats(const Tensor<float>& images);
 
 /// Parses a list of augmentations such as "flip,crop4": flip (RandomHorizontalFlip(0.5)),
+/// altflip (AlternatingFlip),
 /// cropP (RandomCrop to the same size, zero padding P, e.g. crop4), cropP-reflect (reflect
 /// padding), translateS and translateS-reflect (RandomTranslate by up to S), cutoutS (Cutout(S)).
 /// `height` x `width` is the images' size. An empty text gives nullptr (no augmentation). Throws
