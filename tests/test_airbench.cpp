@@ -1,0 +1,88 @@
+// airbench's parts in the library: the network (names, shapes, frozen and identity filters) and
+// the lookahead average.
+#include <gtest/gtest.h>
+
+#include "nabla/nn/airbench.h"
+#include "nabla/nn/linear.h"
+#include "nabla/ops.h"
+#include "nabla/optim/lookahead.h"
+#include "test_util.h"
+
+namespace nabla {
+namespace {
+
+TEST(AirbenchNet, HasPyTorchsNamesShapesAndFrozenParts) {
+  Rng rng(1);
+  nn::AirbenchNet<float> net(3, 10, rng, {{8, 16, 16}});
+  std::vector<std::string> names;
+  for (const auto& e : net.state_dict()) names.push_back(e.name);
+  const std::vector<std::string> first{"0.weight",
+                                       "0.bias",
+                                       "2.conv1.weight",
+                                       "2.norm1.weight",
+                                       "2.norm1.bias",
+                                       "2.norm1.running_mean",
+                                       "2.norm1.running_var",
+                                       "2.norm1.num_batches_tracked",
+                                       "2.conv2.weight"};
+  ASSERT_GE(names.size(), first.size());
+  EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 9), first);
+  EXPECT_EQ(names.back(), "7.weight");
+  const auto params = net.named_parameters();
+  std::vector<std::string> trained;
+  for (const auto& [name, p] : params) {
+    if (p.requires_grad()) trained.push_back(name);
+  }
+  // The whitening weight and every batch norm weight are frozen.
+  EXPECT_EQ(trained,
+            (std::vector<std::string>{
+                "0.bias", "2.conv1.weight", "2.norm1.bias", "2.conv2.weight", "2.norm2.bias",
+                "3.conv1.weight", "3.norm1.bias", "3.conv2.weight", "3.norm2.bias",
+                "4.conv1.weight", "4.norm1.bias", "4.conv2.weight", "4.norm2.bias", "7.weight"}));
+  // Identity filters on the first C_in outputs of each 3x3 conv; the whitening bias starts at 0.
+  const Tensor<float>& w = params[2].second.value();  // 2.conv1.weight (8, 24, 3, 3)
+  EXPECT_EQ(w[(5 * 24 + 5) * 9 + 4], 1.0F);
+  EXPECT_EQ(w[(5 * 24 + 6) * 9 + 4], 0.0F);
+  EXPECT_EQ(params[1].second.value()[3], 0.0F);
+  const Tensor<float> images = [&] {
+    Tensor<float> t({4, 3, 32, 32});
+    for (float& v : t.values()) v = static_cast<float>(rng.normal());
+    return t;
+  }();
+  net.whiten(images);
+  EXPECT_NE(params[0].second.value()[0], 0.0F);
+  const Variable<float> logits = net(Variable<float>(images));
+  EXPECT_EQ(logits.shape(), (Shape{4, 10}));
+  cross_entropy(logits, {1, 2, 3, 4}, {0.2, Reduction::kSum}).backward();
+  EXPECT_TRUE(params[0].second.grad().empty());
+  EXPECT_FALSE(params[1].second.grad().empty());
+  EXPECT_TRUE(params[3].second.grad().empty());  // 2.norm1.weight
+}
+
+TEST(Lookahead, AveragesTheWholeStateAndResetsTheModel) {
+  Rng rng(2);
+  nn::Linear<float> model(3, 2, rng);
+  optim::Lookahead<float> lookahead(model);
+  const Tensor<float> start = model.named_parameters()[0].second.value().clone();
+  Tensor<float>& w = model.named_parameters()[0].second.value();
+  for (float& v : w.values()) v += 1.0F;
+  lookahead.update(0.75);  // a quarter of the way to the model
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    EXPECT_FLOAT_EQ(w[i], start[i] + 0.25F);
+    EXPECT_FLOAT_EQ(lookahead.average()[0].second[i], start[i] + 0.25F);
+  }
+  for (float& v : w.values()) v += 4.0F;
+  lookahead.update(1.0);  // back to the average
+  for (int64_t i = 0; i < w.numel(); ++i) EXPECT_FLOAT_EQ(w[i], start[i] + 0.25F);
+  EXPECT_THROW(lookahead.update(1.5), std::invalid_argument);
+  std::map<std::string, Tensor<float>> saved;
+  for (const auto& [name, t] : lookahead.average()) saved[name] = t;
+  optim::Lookahead<float> restored(model);
+  restored.load_average(saved);
+  EXPECT_EQ(restored.average()[1].second.values()[0], lookahead.average()[1].second.values()[0]);
+  saved.erase("bias");
+  EXPECT_THROW(restored.load_average(saved), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nabla
