@@ -7,6 +7,7 @@
 
 #include "nabla/data/png_sheets.h"
 #include "nabla/io/safetensors.h"
+#include "train/airbench.h"
 #include "train/bench.h"
 #include "train/cnn.h"
 #include "train/loop.h"
@@ -56,8 +57,9 @@ void add_data_flags(CLI::App* cmd, DataConfig& c) {
   cmd->add_option("--data_dir", c.data_dir, kDataDirHelp);
   cmd->add_option("--augment", c.augment,
                   "augmentations of each training batch, after normalisation (so padding and "
-                  "cutout fill with the mean colour), e.g. flip,crop4 (flip, cropP, "
-                  "cropP-reflect, translateS, translateS-reflect, cutoutS; default none)");
+                  "cutout fill with the mean colour), e.g. flip,crop4 (flip, altflip, cropP, "
+                  "cropP-reflect, translateS, translateS-reflect, cutoutS; empty: none)")
+      ->capture_default_str();
   cmd->add_option("--normalize", c.normalize,
                   "meanimage (the course's: subtract the training set's mean image) or channel "
                   "(each channel's mean and standard deviation)")
@@ -158,6 +160,55 @@ int run_cli(int argc, const char* const* argv) {
   cnn->add_flag("--quiet", cnn_config.quiet, "no progress output");
   add_run_flags(cnn, cnn_config.checkpoint_every, cnn_config.resume, cnn_config.validation_size);
 
+  AirbenchConfig air;
+  auto* airbench = train->add_subcommand(
+      "airbench",
+      "airbench94 (Keller Jordan's fast CIFAR-10 recipe): whitening conv, three conv groups, "
+      "Nesterov SGD, label smoothing, lookahead averaging, test-time augmentation");
+  airbench->add_option("--epochs", air.epochs, "epochs of training (fractions allowed)")
+      ->capture_default_str();
+  airbench->add_option("--batch_size", air.batch_size, "examples per step")->capture_default_str();
+  airbench
+      ->add_option("--learning_rate", air.learning_rate,
+                   "airbench's learning rate (per 1024 examples, before its kilostep scaling)")
+      ->capture_default_str();
+  airbench->add_option("--momentum", air.momentum, "Nesterov momentum")->capture_default_str();
+  airbench
+      ->add_option("--weight_decay", air.weight_decay,
+                   "weight decay per 1024 examples, decoupled from the learning rate")
+      ->capture_default_str();
+  airbench
+      ->add_option("--bias_scaler", air.bias_scaler,
+                   "how much faster the batch norms' biases learn")
+      ->capture_default_str();
+  airbench->add_option("--label_smoothing", air.label_smoothing, "label smoothing in [0, 1]")
+      ->capture_default_str();
+  airbench
+      ->add_option("--whiten_bias_epochs", air.whiten_bias_epochs,
+                   "epochs during which the whitening conv's bias trains")
+      ->capture_default_str();
+  airbench->add_option("--widths", air.widths, "the three conv groups' channels")
+      ->capture_default_str();
+  airbench
+      ->add_option("--tta_level", air.tta_level,
+                   "test-time augmentation of the final accuracy: 0 none, 1 mirror, 2 mirror "
+                   "and 1-pixel translations")
+      ->capture_default_str();
+  airbench
+      ->add_option("--eval_freq", air.eval_freq,
+                   "evaluate on the test set every N steps (0: only at the end)")
+      ->capture_default_str();
+  add_data_flags(airbench, air.data);
+  airbench->add_option("--seed", air.seed, "random seed")->capture_default_str();
+  airbench->add_option("--out", air.out, "output folder")->capture_default_str();
+  airbench->add_flag("--quiet", air.quiet, "no progress output");
+  airbench
+      ->add_option("--checkpoint_every", air.checkpoint_every,
+                   "write the full training state to --out every N steps (0: at every "
+                   "evaluation)")
+      ->capture_default_str();
+  airbench->add_flag("--resume", air.resume, "continue from the last checkpoint in --out");
+
   std::string eval_model, eval_data_dir;
   auto* eval = app.add_subcommand(
       "eval", "rebuild the model a file describes and print its test loss and accuracy");
@@ -254,6 +305,8 @@ int run_cli(int argc, const char* const* argv) {
       train_mlp(mlp_flags.config);
     } else if (cnn->parsed()) {
       train_cnn(cnn_config);
+    } else if (airbench->parsed()) {
+      train_airbench(air);
     } else if (reproduce_cmd->parsed()) {
       std::stringstream names(repro_only);
       for (std::string name; std::getline(names, name, ',');) {

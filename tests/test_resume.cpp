@@ -39,32 +39,21 @@ class ResumeTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete data_; }
 
+  // `model` mlp: the MLP with manual batch norm; airbench: a narrow airbench at batch 64.
   std::vector<std::string> args(const std::filesystem::path& out, bool resume,
-                                const std::vector<std::string>& extra = {}) const {
-    std::vector<std::string> a{NABLA_BINARY,
-                               "train",
-                               "mlp",
-                               "--data_dir",
-                               data_->path().string(),
-                               "--out",
-                               out.string(),
-                               "--dnn_hidden_units",
-                               "16",
-                               "--max_steps",
-                               "240",
-                               "--batch_size",
-                               "50",
-                               "--eval_freq",
-                               "40",
-                               "--checkpoint_every",
-                               "15",
-                               "--optimizer",
-                               "adam",
-                               "--batchnorm",
-                               "manual",
-                               "--learning_rate",
-                               "1e-3",
-                               "--quiet"};
+                                const std::vector<std::string>& extra = {},
+                                const std::string& model = "mlp") const {
+    std::vector<std::string> a{NABLA_BINARY,           "train", model,        "--data_dir",
+                               data_->path().string(), "--out", out.string(), "--quiet"};
+    if (model == "airbench") {
+      // 24 steps (0.03 of 781 batches an epoch), lookahead every 5, TTA at the end.
+      a.insert(a.end(), {"--epochs", "0.03", "--batch_size", "64", "--widths", "8,16,16",
+                         "--eval_freq", "8", "--checkpoint_every", "3", "--tta_level", "2"});
+    } else {
+      a.insert(a.end(), {"--dnn_hidden_units", "16", "--max_steps", "240", "--batch_size", "50",
+                         "--eval_freq", "40", "--checkpoint_every", "15", "--optimizer", "adam",
+                         "--batchnorm", "manual", "--learning_rate", "1e-3"});
+    }
     if (resume) a.push_back("--resume");
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
@@ -105,17 +94,18 @@ class ResumeTest : public ::testing::Test {
     return true;
   }
 
-  void killed_and_resumed(const std::vector<std::string>& extra);
+  void killed_and_resumed(const std::vector<std::string>& extra, const std::string& model = "mlp");
 
   static TempDir* data_;
 };
 
 TempDir* ResumeTest::data_ = nullptr;
 
-void ResumeTest::killed_and_resumed(const std::vector<std::string>& extra) {
+void ResumeTest::killed_and_resumed(const std::vector<std::string>& extra,
+                                    const std::string& model) {
   TempDir out("resume-out");
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(wait_for(spawn(args(out.path() / "reference", false, extra))), 0);
+  ASSERT_EQ(wait_for(spawn(args(out.path() / "reference", false, extra, model))), 0);
   const double full_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
@@ -123,7 +113,7 @@ void ResumeTest::killed_and_resumed(const std::vector<std::string>& extra) {
   const auto run_dir = out.path() / "killed";
   int kills = 0, finished_rc = -1;
   for (int attempt = 0; attempt < 6 && finished_rc < 0; ++attempt) {
-    const pid_t pid = spawn(args(run_dir, attempt > 0, extra));
+    const pid_t pid = spawn(args(run_dir, attempt > 0, extra, model));
     ASSERT_GT(pid, 0);
     if (attempt < 4) {
       // The first run dies once it has written a checkpoint (an event, so at least one kill
@@ -157,6 +147,13 @@ void ResumeTest::killed_and_resumed(const std::vector<std::string>& extra) {
   EXPECT_TRUE(testing::read_text(run_dir / "model.safetensors") ==
               testing::read_text(out.path() / "reference" / "model.safetensors"))
       << "model files differ";
+  const auto summary = [](const std::filesystem::path& dir) {
+    nlohmann::json j = nlohmann::json::parse(testing::read_text(dir / "summary.json"));
+    j.erase("wall_seconds");
+    j["config"].erase("out");
+    return j;
+  };
+  EXPECT_EQ(summary(run_dir), summary(out.path() / "reference"));
 }
 
 TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) { killed_and_resumed({}); }
@@ -165,6 +162,12 @@ TEST_F(ResumeTest, KilledAtRandomMomentsThenResumedEqualsUninterrupted) { killed
 // the order and the augmentation continue exactly from the checkpoint's position.
 TEST_F(ResumeTest, AugmentedRunKilledThenResumedEqualsUninterrupted) {
   killed_and_resumed({"--augment", "flip,crop4,cutout8", "--validation_size", "49000"});
+}
+
+// airbench: the SGD momentum, the lookahead average, the alternating flips and the schedule all
+// continue exactly; the final test-time-augmented accuracy is the same.
+TEST_F(ResumeTest, AirbenchKilledThenResumedEqualsUninterrupted) {
+  killed_and_resumed({}, "airbench");
 }
 
 // A checkpoint written before the data loader (version 1: the whole order, where the next batch

@@ -76,6 +76,9 @@ struct Trainable {
   std::function<std::map<std::string, double>()> optimizer_scalars;
   std::function<void(const std::vector<NamedTensor>&, const std::map<std::string, double>&)>
       load_optimizer;
+  // Figures computed once after training (airbench's test-time augmentation), added to
+  // summary.json and the final line; an empty function for none.
+  std::function<std::map<std::string, double>()> final_figures;
 };
 
 struct LoopConfig {

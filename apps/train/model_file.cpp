@@ -8,6 +8,7 @@
 
 #include "nabla/data/image_folder.h"
 #include "nabla/io/image.h"
+#include "nabla/nn/airbench.h"
 #include "nabla/nn/convnet.h"
 #include "nabla/nn/mlp.h"
 #include "nabla/ops.h"
@@ -96,6 +97,25 @@ LoadedModel load_model(const fs::path& file) {
                       " is larger than the ConvNet's 32x32");
     }
     loaded.model = std::make_unique<nn::ConvNet<float>>(in[0], n_classes, rng);
+  } else if (loaded.kind == "airbench") {
+    if (in[1] != 32 || in[2] != 32) {
+      throw DataError(name + ": input_shape " + shape_str(in) + " is not airbench's 32x32");
+    }
+    // The widths come from the file's header: its conv weights must have them before anything of
+    // that size is allocated.
+    std::array<int64_t, 3> widths{};
+    int64_t prev = 8 * in[0];
+    for (int g = 0; g < 3; ++g) {
+      const std::string weight = std::to_string(g + 2) + ".conv1.weight";
+      const Tensor<float>* w = st.find(weight);
+      if (!w || w->rank() != 4 || w->dim(1) != prev || w->dim(2) != 3 || w->dim(3) != 3) {
+        throw DataError(name + ": " + weight + " must be (width, " + std::to_string(prev) +
+                        ", 3, 3) for an airbench model");
+      }
+      widths[static_cast<size_t>(g)] = prev = w->dim(0);
+    }
+    loaded.model = std::make_unique<nn::AirbenchNet<float>>(in[0], n_classes, rng,
+                                                            nn::AirbenchOptions{widths});
   } else if (loaded.kind == "mlp" || loaded.kind == "mlp-manual") {
     std::vector<int64_t> hidden;
     nlohmann::json config;
@@ -126,7 +146,8 @@ LoadedModel load_model(const fs::path& file) {
       throw DataError(name + ": bad model configuration in __metadata__ (" + e.what() + ")");
     }
   } else {
-    throw DataError(name + ": unknown model '" + loaded.kind + "' (expected cnn, mlp, mlp-manual)");
+    throw DataError(name + ": unknown model '" + loaded.kind +
+                    "' (expected cnn, airbench, mlp, mlp-manual)");
   }
   std::set<std::string> not_model;
   for (const NamedTensor& t : loaded.preprocessing.tensors()) not_model.insert(t.name);

@@ -58,7 +58,8 @@ void RunWriter::record(MetricsRow row) {
 }
 
 RunSummary RunWriter::finish(const std::vector<NamedTensor>& model,
-                             const std::map<std::string, std::string>& metadata) {
+                             const std::map<std::string, std::string>& metadata,
+                             const std::map<std::string, double>& extra) {
   progress_.finish();
   RunSummary s;
   s.wall_seconds = elapsed_s();
@@ -75,6 +76,8 @@ RunSummary RunWriter::finish(const std::vector<NamedTensor>& model,
   summary["best_test_acc"] = s.best_test_acc;
   summary["wall_seconds"] = s.wall_seconds;
   summary["steps"] = s.steps;
+  for (const auto& [key, value] : extra) summary[key] = value;
+  s.extra = extra;
   summary["seed"] = config_.value("seed", 0);
   if (!rows_.empty() && rows_.front().has_validation) {
     const auto best =
@@ -91,7 +94,9 @@ RunSummary RunWriter::finish(const std::vector<NamedTensor>& model,
     std::cerr << "nabla: warning: " << (out_dir_ / "curves.png").string() << " not written: " << err
               << "\n";
   }
-  std::printf("final test_acc=%.4f test_loss=%.4f\n", s.final_test_acc, s.final_test_loss);
+  std::printf("final test_acc=%.4f test_loss=%.4f", s.final_test_acc, s.final_test_loss);
+  for (const auto& [key, value] : extra) std::printf(" %s=%.4f", key.c_str(), value);
+  std::printf("\n");
   std::fflush(stdout);
   return s;
 }

@@ -19,6 +19,7 @@ namespace nabla {
 struct RunSummary {
   double final_test_acc = 0, final_test_loss = 0, best_test_acc = 0, wall_seconds = 0;
   int64_t steps = 0;
+  std::map<std::string, double> extra;  // the model's own final figures (Trainable::final_figures)
 };
 
 class RunWriter {
@@ -39,9 +40,11 @@ class RunWriter {
   void tick(int64_t step, double loss) { progress_.tick(step, loss); }
   // Adds an evaluation row and rewrites metrics.csv.
   void record(MetricsRow row);
-  // Writes the model, summary.json and curves.png, prints the final line, returns the summary.
+  // Writes the model, summary.json (with `extra` after the standard figures) and curves.png,
+  // prints the final line, returns the summary.
   RunSummary finish(const std::vector<NamedTensor>& model,
-                    const std::map<std::string, std::string>& metadata);
+                    const std::map<std::string, std::string>& metadata,
+                    const std::map<std::string, double>& extra = {});
 
  private:
   std::filesystem::path out_dir_;

@@ -1,0 +1,293 @@
+#include "train/airbench.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "nabla/nn/airbench.h"
+#include "nabla/nn/serialize.h"
+#include "nabla/ops.h"
+#include "nabla/optim/lookahead.h"
+#include "nabla/optim/optimizer.h"
+#include "nabla/profile.h"
+#include "train/classifier.h"
+#include "train/loop.h"
+
+namespace nabla {
+
+namespace {
+
+constexpr const char* kLookaheadPrefix = "lookahead.";
+
+std::array<int64_t, 3> parse_widths(const std::string& text) {
+  std::array<int64_t, 3> w{};
+  std::stringstream in(text);
+  std::string item;
+  size_t k = 0;
+  while (std::getline(in, item, ',')) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (k >= 3 || used != item.size() || v < 1 || v > 4096) {
+      throw ConfigError("--widths: three channel counts in 1..4096 separated by commas, not '" +
+                        text + "'");
+    }
+    w[k++] = v;
+  }
+  if (k != 3) throw ConfigError("--widths: three channel counts, not '" + text + "'");
+  return w;
+}
+
+int64_t batches_per_epoch(const AirbenchConfig& c, int64_t train_size) {
+  return train_size / c.batch_size;  // the last partial batch is dropped
+}
+
+int64_t total_steps(const AirbenchConfig& c, int64_t train_size) {
+  return static_cast<int64_t>(
+      std::ceil(static_cast<double>(batches_per_epoch(c, train_size)) * c.epochs));
+}
+
+// airbench's triangular schedule: from 0.2 up to 1 over the first 23% of the steps, then down to
+// 0.07 at the end; `step` counts from 0.
+double schedule(int64_t step, int64_t total) {
+  const int64_t warmup = static_cast<int64_t>(static_cast<double>(total) * 0.23);
+  if (step < warmup) {
+    const double f = static_cast<double>(step) / static_cast<double>(warmup);
+    return 0.2 * (1 - f) + 1.0 * f;
+  }
+  const double f = static_cast<double>(step - warmup) / static_cast<double>(total - warmup);
+  return 1.0 * (1 - f) + 0.07 * f;
+}
+
+// The image shifted by (dy, dx) with reflect padding: out[y][x] = in[y - dy][x - dx].
+Tensor<float> shifted(const Tensor<float>& in, int64_t dy, int64_t dx) {
+  const int64_t planes = in.dim(0) * in.dim(1), h = in.dim(2), w = in.dim(3);
+  const auto reflect = [](int64_t i, int64_t n) {
+    return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i);
+  };
+  Tensor<float> out = Tensor<float>::uninitialized(in.shape());
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* src = in.data() + p * h * w;
+    float* dst = out.data() + p * h * w;
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x)
+        dst[y * w + x] = src[reflect(y - dy, h) * w + reflect(x - dx, w)];
+    }
+  }
+  return out;
+}
+
+Tensor<float> mirrored(const Tensor<float>& in) {
+  Tensor<float> out = in.clone();
+  const int64_t rows = in.numel() / in.dim(3), w = in.dim(3);
+  for (int64_t r = 0; r < rows; ++r) std::reverse(out.data() + r * w, out.data() + (r + 1) * w);
+  return out;
+}
+
+// a = a * s + b * t elementwise.
+void blend(Tensor<float>& a, float s, const Tensor<float>& b, float t) {
+  for (int64_t i = 0; i < a.numel(); ++i) a[i] = a[i] * s + b[i] * t;
+}
+
+}  // namespace
+
+double tta_accuracy(nn::Module<float>& model, const LabeledImages& data, int64_t level,
+                    int64_t chunk) {
+  const bool was_training = model.training();
+  model.eval();
+  NoGradGuard no_grad;
+  const auto logits = [&](const Tensor<float>& x) {
+    return model(Variable<float>(x)).value().clone();
+  };
+  const auto with_mirror = [&](const Tensor<float>& x) {
+    Tensor<float> y = logits(x);
+    blend(y, 0.5F, logits(mirrored(x)), 0.5F);
+    return y;
+  };
+  const int64_t n = data.images.dim(0);
+  double hits = 0;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t end = std::min(n, begin + chunk);
+    const Tensor<float> x = data.images.slice_rows(begin, end);
+    Tensor<float> y;
+    if (level == 0) {
+      y = logits(x);
+    } else {
+      y = with_mirror(x);
+      if (level >= 2) {
+        Tensor<float> t = with_mirror(shifted(x, 1, 1));
+        blend(t, 0.5F, with_mirror(shifted(x, -1, -1)), 0.5F);
+        blend(y, 0.5F, t, 0.5F);
+      }
+    }
+    const std::vector<int32_t> labels(data.labels.begin() + begin, data.labels.begin() + end);
+    hits += accuracy(y, labels) * static_cast<double>(end - begin);
+  }
+  model.train(was_training);
+  return hits / static_cast<double>(n);
+}
+
+nlohmann::json to_json(const AirbenchConfig& c) {
+  nlohmann::json j = {{"model", "airbench"},
+                      {"epochs", c.epochs},
+                      {"batch_size", c.batch_size},
+                      {"learning_rate", c.learning_rate},
+                      {"momentum", c.momentum},
+                      {"weight_decay", c.weight_decay},
+                      {"bias_scaler", c.bias_scaler},
+                      {"label_smoothing", c.label_smoothing},
+                      {"whiten_bias_epochs", c.whiten_bias_epochs},
+                      {"widths", c.widths},
+                      {"tta_level", c.tta_level},
+                      {"eval_freq", c.eval_freq},
+                      {"seed", c.seed},
+                      {"out", c.out}};
+  add_to_json(c.data, j);
+  return j;
+}
+
+void validate(const AirbenchConfig& c) {
+  validate(c.data);
+  if (!(c.epochs > 0 && c.epochs <= 1000)) throw ConfigError("--epochs: must be in (0, 1000]");
+  if (c.batch_size < 2) throw ConfigError("--batch_size: must be >= 2 (batch norm needs it)");
+  if (!(c.learning_rate > 0)) throw ConfigError("--learning_rate: must be > 0");
+  if (!(c.momentum >= 0 && c.momentum < 1)) throw ConfigError("--momentum: must be in [0, 1)");
+  if (!(c.weight_decay >= 0)) throw ConfigError("--weight_decay: must be >= 0");
+  if (!(c.bias_scaler > 0)) throw ConfigError("--bias_scaler: must be > 0");
+  if (!(c.label_smoothing >= 0 && c.label_smoothing <= 1)) {
+    throw ConfigError("--label_smoothing: must be in [0, 1]");
+  }
+  if (c.whiten_bias_epochs < 0) throw ConfigError("--whiten_bias_epochs: must be >= 0");
+  if (c.tta_level < 0 || c.tta_level > 2) throw ConfigError("--tta_level: must be 0, 1 or 2");
+  if (c.eval_freq < 0) throw ConfigError("--eval_freq: must be >= 0");
+  if (c.checkpoint_every < 0) throw ConfigError("--checkpoint_every: must be >= 0");
+  parse_widths(c.widths);
+}
+
+RunSummary train_airbench(const AirbenchConfig& config) {
+  validate(config);
+  return train_airbench(config, load_train_data(config.data));
+}
+
+RunSummary train_airbench(const AirbenchConfig& config, TrainData data) {
+  validate(config);
+  const Shape input = data.input_shape();
+  if (input[1] != 32 || input[2] != 32) {
+    throw ConfigError("--dataset: airbench's network takes 32x32 images, not " +
+                      std::to_string(input[1]) + "x" + std::to_string(input[2]));
+  }
+  const int64_t train_size = data.train.images.dim(0);
+  if (config.batch_size > train_size) {
+    throw ConfigError("--batch_size: " + std::to_string(config.batch_size) +
+                      " is larger than the training set (" + std::to_string(train_size) + ")");
+  }
+  const int64_t per_epoch = batches_per_epoch(config, train_size);
+  const int64_t total = total_steps(config, train_size);
+
+  Rng init_rng(config.seed);
+  nn::AirbenchNet<float> model(input[0], data.n_classes(), init_rng, {parse_widths(config.widths)});
+  model.whiten(data.train.images.slice_rows(0, std::min<int64_t>(5000, train_size)));
+
+  // airbench's hyperparameters are per 1024 examples and for the distance Nesterov SGD travels.
+  const double kilostep = 1024 * (1 + 1 / (1 - config.momentum));
+  const double lr = config.learning_rate / kilostep;
+  const double wd = config.weight_decay * static_cast<double>(config.batch_size) / kilostep;
+  const double lr_biases = lr * config.bias_scaler;
+  optim::ParamGroup<float> biases, others;
+  for (const auto& [name, p] : model.named_parameters()) {
+    if (!p.requires_grad()) continue;
+    (name.find("norm") != std::string::npos ? biases : others).params.push_back(p);
+  }
+  biases.lr = biases.base_lr = static_cast<float>(lr_biases);
+  biases.weight_decay = static_cast<float>(wd / lr_biases);
+  others.lr = others.base_lr = static_cast<float>(lr);
+  others.weight_decay = static_cast<float>(wd / lr);
+  optim::SGD<float> optimizer({biases, others}, static_cast<float>(config.momentum),
+                              /*nesterov=*/true);
+  optim::Lookahead<float> lookahead(model);
+  const CrossEntropyOptions loss_options{config.label_smoothing, Reduction::kSum};
+
+  Trainable t = make_trainable(model, optimizer);
+  const auto named = model.named_parameters();
+  t.step = [&, named](const LabeledImages& batch, int64_t step) {
+    const int64_t done = step - 1;  // steps before this one
+    model.whitening().bias().node()->requires_grad = done / per_epoch < config.whiten_bias_epochs;
+    model.train();
+    optimizer.zero_grad();
+    const Variable<float> logits = model(Variable<float>(batch.images));
+    Variable<float> loss = cross_entropy(logits, batch.labels, loss_options);
+    loss.backward();
+    {
+      const profile::Scope timed("finite check");
+      for (const auto& [name, p] : named) {
+        if (!p.grad().empty()) check_finite(p.grad(), "the gradient of " + name, step);
+      }
+    }
+    const double factor = schedule(done, total);
+    for (auto& g : optimizer.param_groups()) g.lr = static_cast<float>(g.base_lr * factor);
+    {
+      const profile::Scope timed("optimizer step");
+      optimizer.step();
+    }
+    if (step % 5 == 0) {
+      lookahead.update(std::pow(0.95, 5) * std::pow(static_cast<double>(step) / total, 3));
+    }
+    if (step == total) lookahead.update(1.0);
+    const auto b = static_cast<double>(batch.labels.size());
+    return StepResult{loss.item() / b, accuracy(logits.value(), batch.labels)};
+  };
+  t.optimizer_tensors = [&] {
+    std::vector<NamedTensor> out;
+    for (auto& [name, value] : optimizer.state_tensors()) out.push_back({name, value});
+    for (const auto& [name, value] : lookahead.average()) {
+      out.push_back({kLookaheadPrefix + name, value});
+    }
+    return out;
+  };
+  t.load_optimizer = [&](const std::vector<NamedTensor>& tensors,
+                         const std::map<std::string, double>& scalars) {
+    std::map<std::string, Tensor<float>> sgd, average;
+    for (const auto& e : tensors) {
+      if (e.name.starts_with(kLookaheadPrefix)) {
+        average[e.name.substr(std::string(kLookaheadPrefix).size())] = e.value;
+      } else {
+        sgd[e.name] = e.value;
+      }
+    }
+    optimizer.load_state(sgd, scalars);
+    lookahead.load_average(average);
+  };
+  t.final_figures = [&] {
+    return std::map<std::string, double>{
+        {"tta_level", static_cast<double>(config.tta_level)},
+        {"tta_test_acc", tta_accuracy(model, data.test, config.tta_level)}};
+  };
+
+  nlohmann::json saved_config = to_json(config);
+  saved_config.erase("out");
+  LoopConfig loop{total,
+                  config.batch_size,
+                  config.eval_freq == 0 ? total : config.eval_freq,
+                  config.checkpoint_every,
+                  config.seed + 1,
+                  config.resume,
+                  make_augmentation(config.data, input)};
+  RunSpec spec{config.out,
+               "airbench",
+               to_json(config),
+               loop,
+               config.quiet,
+               {{"format", "nabla"},
+                {"model", "airbench"},
+                {"n_channels", std::to_string(input[0])},
+                {"n_classes", std::to_string(data.n_classes())},
+                {"widths", config.widths},
+                {"config", saved_config.dump()}}};
+  add_data_metadata(data, spec.metadata);
+  return train_model(t, data, spec);
+}
+
+}  // namespace nabla

@@ -1,0 +1,49 @@
+// `nabla train airbench`: the airbench94 recipe (Keller Jordan, arXiv 2404.00498) on CIFAR-10,
+// with nabla's layers: AirbenchNet, Nesterov SGD with decoupled weight decay and a higher
+// learning rate for the batch norms' biases, label smoothing, a triangular schedule, lookahead
+// averaging, alternating flip and 2-pixel reflect translation, and test-time augmentation.
+#pragma once
+
+#include <string>
+
+#include "nabla/data/dataset.h"
+#include "nabla/nn/module.h"
+#include "train/data.h"
+#include "train/run.h"
+
+namespace nabla {
+
+struct AirbenchConfig {
+  double epochs = 9.9;
+  int64_t batch_size = 1024;
+  double learning_rate = 11.5;   // per 1024 examples, before airbench's kilostep scaling
+  double momentum = 0.85;        // Nesterov
+  double weight_decay = 0.0153;  // per 1024 examples, decoupled from the learning rate
+  double bias_scaler = 64;       // the batch norms' biases learn this much faster
+  double label_smoothing = 0.2;
+  int64_t whiten_bias_epochs = 3;  // the whitening conv's bias trains for these epochs only
+  std::string widths = "64,256,256";
+  int64_t tta_level = 2;  // 0 none, 1 mirror, 2 mirror and 1-pixel translations
+  int64_t eval_freq = 0;  // 0: only at the end
+  DataConfig data{"cifar10", "", "altflip,translate2-reflect", "channel", 32};
+  uint64_t seed = 42;
+  std::string out = "results/airbench";
+  bool quiet = false;
+  int64_t checkpoint_every = 50;
+  bool resume = false;
+};
+
+nlohmann::json to_json(const AirbenchConfig& config);
+// Throws ConfigError naming the flag.
+void validate(const AirbenchConfig& config);
+
+RunSummary train_airbench(const AirbenchConfig& config);
+RunSummary train_airbench(const AirbenchConfig& config, TrainData data);
+
+// Accuracy on `data` with airbench's test-time augmentation: level 0 the plain logits, 1 the mean
+// of the image's and its mirror's, 2 half that plus half the mean of the same for the image
+// shifted by one pixel up-left and down-right (reflect padding). In eval mode, in chunks.
+double tta_accuracy(nn::Module<float>& model, const LabeledImages& data, int64_t level,
+                    int64_t chunk = 500);
+
+}  // namespace nabla
