@@ -2,11 +2,16 @@
 // the lookahead average.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "nabla/nn/airbench.h"
 #include "nabla/nn/linear.h"
 #include "nabla/ops.h"
 #include "nabla/optim/lookahead.h"
 #include "test_util.h"
+#include "train/airbench.h"
 
 namespace nabla {
 namespace {
@@ -82,6 +87,57 @@ TEST(Lookahead, AveragesTheWholeStateAndResetsTheModel) {
   EXPECT_EQ(restored.average()[1].second.values()[0], lookahead.average()[1].second.values()[0]);
   saved.erase("bias");
   EXPECT_THROW(restored.load_average(saved), std::invalid_argument);
+}
+
+Tensor<double> fixture_tensor(const nlohmann::json& j) {
+  return Tensor<double>(j["shape"].get<Shape>(), j["values"].get<std::vector<double>>());
+}
+
+// Six float64 steps of the recipe (two groups of Nesterov SGD, label smoothing summed, the
+// schedule, the whitening bias frozen after the first epoch, lookahead at step 5 and at the end)
+// against PyTorch's from the same start (tests/fixtures/make_fixtures.py, airbench_fixture).
+TEST(AirbenchParity, SixStepsFollowPyTorch) {
+  std::ifstream in(std::string(NABLA_FIXTURES_DIR) + "/airbench_parity.json");
+  ASSERT_TRUE(in.good());
+  const nlohmann::json f = nlohmann::json::parse(in);
+  const auto widths = f["widths"].get<std::vector<int64_t>>();
+  Rng rng(0);
+  nn::AirbenchNet<double> model(3, 10, rng, {{widths[0], widths[1], widths[2]}});
+  nn::StateDict<double> start;
+  for (const auto& [name, t] : f["initial"].items()) start.push_back({name, fixture_tensor(t)});
+  model.load_state_dict(start);
+  std::vector<std::string> trained;
+  for (const auto& [name, p] : model.named_parameters()) {
+    if (p.requires_grad()) trained.push_back(name);
+  }
+  EXPECT_EQ(trained, f["trained"].get<std::vector<std::string>>());
+
+  AirbenchConfig config;
+  const int64_t total = f["total"].get<int64_t>(), batch = 8, image = 3 * 32 * 32;
+  config.batch_size = batch;
+  config.whiten_bias_epochs = 1;
+  AirbenchSteps<double> steps(model, config, f["per_epoch"].get<int64_t>(), total);
+  const auto labels = f["labels"].get<std::vector<int32_t>>();
+  const auto losses = f["losses"].get<std::vector<double>>();
+  for (int64_t s = 0; s < total; ++s) {
+    Tensor<double> x({batch, 3, 32, 32});
+    for (int64_t k = 0; k < batch * image; ++k) {
+      const auto i = static_cast<double>(s * batch * image + k);
+      x[k] = std::sin(0.37 * i) + 0.5 * std::cos(0.011 * i);
+    }
+    const std::vector<int32_t> y(labels.begin() + s * batch, labels.begin() + (s + 1) * batch);
+    const double loss = steps.step(x, y, s + 1).first;
+    EXPECT_NEAR(loss, losses[static_cast<size_t>(s)], 1e-9 * std::abs(loss)) << "step " << s + 1;
+  }
+  for (const auto& e : model.state_dict()) {
+    if (e.kind != nn::BufferKind::kValue) continue;
+    SCOPED_TRACE(e.name);
+    const Tensor<double> want = fixture_tensor(f["final"][e.name]);
+    ASSERT_EQ(e.value.shape(), want.shape());
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      ASSERT_NEAR(e.value[i], want[i], 1e-9 * (1 + std::abs(want[i]))) << i;
+    }
+  }
 }
 
 }  // namespace

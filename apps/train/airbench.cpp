@@ -94,6 +94,66 @@ void blend(Tensor<float>& a, float s, const Tensor<float>& b, float t) {
 
 }  // namespace
 
+template <typename T>
+AirbenchSteps<T>::AirbenchSteps(nn::AirbenchNet<T>& model, const AirbenchConfig& config,
+                                int64_t per_epoch, int64_t total)
+    : model_(model),
+      per_epoch_(per_epoch),
+      total_(total),
+      whiten_bias_epochs_(config.whiten_bias_epochs),
+      loss_{config.label_smoothing, Reduction::kSum},
+      optimizer_(
+          [&] {
+            // airbench's hyperparameters are per 1024 examples and for the distance Nesterov
+            // SGD travels; the decay is divided by each group's rate, so that it is decoupled.
+            const double kilostep = 1024 * (1 + 1 / (1 - config.momentum));
+            const double lr = config.learning_rate / kilostep;
+            const double wd =
+                config.weight_decay * static_cast<double>(config.batch_size) / kilostep;
+            const double lr_biases = lr * config.bias_scaler;
+            optim::ParamGroup<T> biases, others;
+            for (const auto& [name, p] : model.named_parameters()) {
+              if (!p.requires_grad()) continue;
+              (name.find("norm") != std::string::npos ? biases : others).params.push_back(p);
+            }
+            biases.lr = biases.base_lr = static_cast<T>(lr_biases);
+            biases.weight_decay = static_cast<T>(wd / lr_biases);
+            others.lr = others.base_lr = static_cast<T>(lr);
+            others.weight_decay = static_cast<T>(wd / lr);
+            return std::vector<optim::ParamGroup<T>>{biases, others};
+          }(),
+          static_cast<T>(config.momentum), /*nesterov=*/true),
+      lookahead_(model) {}
+
+template <typename T>
+std::pair<T, Tensor<T>> AirbenchSteps<T>::step(const Tensor<T>& images,
+                                               const std::vector<int32_t>& labels, int64_t step,
+                                               const std::function<void()>& check) {
+  const int64_t done = step - 1;  // steps before this one
+  model_.whitening().bias().node()->requires_grad = done / per_epoch_ < whiten_bias_epochs_;
+  model_.train();
+  optimizer_.zero_grad();
+  const Variable<T> logits = model_(Variable<T>(images));
+  Variable<T> loss = cross_entropy(logits, labels, loss_);
+  loss.backward();
+  if (check) check();
+  const double factor = schedule(done, total_);
+  for (auto& g : optimizer_.param_groups()) g.lr = static_cast<T>(g.base_lr * factor);
+  {
+    const profile::Scope timed("optimizer step");
+    optimizer_.step();
+  }
+  if (step % 5 == 0) {
+    lookahead_.update(std::pow(0.95, 5) *
+                      std::pow(static_cast<double>(step) / static_cast<double>(total_), 3));
+  }
+  if (step == total_) lookahead_.update(1.0);
+  return {loss.item(), logits.value()};
+}
+
+template class AirbenchSteps<float>;
+template class AirbenchSteps<double>;
+
 double tta_accuracy(nn::Module<float>& model, const LabeledImages& data, int64_t level,
                     int64_t chunk) {
   const bool was_training = model.training();
@@ -191,53 +251,20 @@ RunSummary train_airbench(const AirbenchConfig& config, TrainData data) {
   nn::AirbenchNet<float> model(input[0], data.n_classes(), init_rng, {parse_widths(config.widths)});
   model.whiten(data.train.images.slice_rows(0, std::min<int64_t>(5000, train_size)));
 
-  // airbench's hyperparameters are per 1024 examples and for the distance Nesterov SGD travels.
-  const double kilostep = 1024 * (1 + 1 / (1 - config.momentum));
-  const double lr = config.learning_rate / kilostep;
-  const double wd = config.weight_decay * static_cast<double>(config.batch_size) / kilostep;
-  const double lr_biases = lr * config.bias_scaler;
-  optim::ParamGroup<float> biases, others;
-  for (const auto& [name, p] : model.named_parameters()) {
-    if (!p.requires_grad()) continue;
-    (name.find("norm") != std::string::npos ? biases : others).params.push_back(p);
-  }
-  biases.lr = biases.base_lr = static_cast<float>(lr_biases);
-  biases.weight_decay = static_cast<float>(wd / lr_biases);
-  others.lr = others.base_lr = static_cast<float>(lr);
-  others.weight_decay = static_cast<float>(wd / lr);
-  optim::SGD<float> optimizer({biases, others}, static_cast<float>(config.momentum),
-                              /*nesterov=*/true);
-  optim::Lookahead<float> lookahead(model);
-  const CrossEntropyOptions loss_options{config.label_smoothing, Reduction::kSum};
-
+  AirbenchSteps<float> steps(model, config, per_epoch, total);
+  optim::SGD<float>& optimizer = steps.optimizer();
+  optim::Lookahead<float>& lookahead = steps.lookahead();
   Trainable t = make_trainable(model, optimizer);
   const auto named = model.named_parameters();
   t.step = [&, named](const LabeledImages& batch, int64_t step) {
-    const int64_t done = step - 1;  // steps before this one
-    model.whitening().bias().node()->requires_grad = done / per_epoch < config.whiten_bias_epochs;
-    model.train();
-    optimizer.zero_grad();
-    const Variable<float> logits = model(Variable<float>(batch.images));
-    Variable<float> loss = cross_entropy(logits, batch.labels, loss_options);
-    loss.backward();
-    {
+    const auto [loss, logits] = steps.step(batch.images, batch.labels, step, [&] {
       const profile::Scope timed("finite check");
       for (const auto& [name, p] : named) {
         if (!p.grad().empty()) check_finite(p.grad(), "the gradient of " + name, step);
       }
-    }
-    const double factor = schedule(done, total);
-    for (auto& g : optimizer.param_groups()) g.lr = static_cast<float>(g.base_lr * factor);
-    {
-      const profile::Scope timed("optimizer step");
-      optimizer.step();
-    }
-    if (step % 5 == 0) {
-      lookahead.update(std::pow(0.95, 5) * std::pow(static_cast<double>(step) / total, 3));
-    }
-    if (step == total) lookahead.update(1.0);
+    });
     const auto b = static_cast<double>(batch.labels.size());
-    return StepResult{loss.item() / b, accuracy(logits.value(), batch.labels)};
+    return StepResult{loss / b, accuracy(logits, batch.labels)};
   };
   t.optimizer_tensors = [&] {
     std::vector<NamedTensor> out;

@@ -4,10 +4,15 @@
 // averaging, alternating flip and 2-pixel reflect translation, and test-time augmentation.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "nabla/data/dataset.h"
+#include "nabla/nn/airbench.h"
 #include "nabla/nn/module.h"
+#include "nabla/ops.h"
+#include "nabla/optim/lookahead.h"
+#include "nabla/optim/optimizer.h"
 #include "train/data.h"
 #include "train/run.h"
 
@@ -39,6 +44,32 @@ void validate(const AirbenchConfig& config);
 
 RunSummary train_airbench(const AirbenchConfig& config);
 RunSummary train_airbench(const AirbenchConfig& config, TrainData data);
+
+// The recipe's optimisation of `model`, one step at a time, in float (training) or double (the
+// PyTorch parity test): two parameter groups (batch-norm biases at bias_scaler times the learning
+// rate), Nesterov SGD with airbench's kilostep scaling and decoupled decay, the triangular
+// schedule over `total` steps, the whitening bias trained for whiten_bias_epochs epochs of
+// `per_epoch` steps, and the lookahead average every 5 steps and at the end.
+template <typename T>
+class AirbenchSteps {
+ public:
+  AirbenchSteps(nn::AirbenchNet<T>& model, const AirbenchConfig& config, int64_t per_epoch,
+                int64_t total);
+  // Step number `step` (from 1) on a batch: forward, the summed label-smoothed loss, backward,
+  // `check` (if any) between backward and the update, the update and the lookahead. Returns the
+  // loss and the logits.
+  std::pair<T, Tensor<T>> step(const Tensor<T>& images, const std::vector<int32_t>& labels,
+                               int64_t step, const std::function<void()>& check = {});
+  optim::SGD<T>& optimizer() { return optimizer_; }
+  optim::Lookahead<T>& lookahead() { return lookahead_; }
+
+ private:
+  nn::AirbenchNet<T>& model_;
+  int64_t per_epoch_, total_, whiten_bias_epochs_;
+  CrossEntropyOptions loss_;
+  optim::SGD<T> optimizer_;
+  optim::Lookahead<T> lookahead_;
+};
 
 // Accuracy on `data` with airbench's test-time augmentation: level 0 the plain logits, 1 the mean
 // of the image's and its mirror's, 2 half that plus half the mean of the same for the image
