@@ -250,8 +250,10 @@ int run_cli(int argc, const char* const* argv) {
   auto* bench_cmd = app.add_subcommand(
       "bench", "time a training step and a 10,000-image evaluation of the report's models");
   bench_cmd
-      ->add_option("--model", bench_models,
-                   "comma-separated: cnn, mlp, mlp-deep, mlp-manual, cnn-sequential")
+      ->add_option(
+          "--model", bench_models,
+          "comma-separated: cnn, mlp, mlp-deep, mlp-manual, cnn-sequential, airbench (batch 1024, "
+          "seconds a step: try --repeats 5 --eval_repeats 1)")
       ->capture_default_str();
   bench_cmd->add_option("--repeats", bench.repeats, "timed training steps per model")
       ->capture_default_str();

@@ -17,6 +17,7 @@
 #include "nabla/nn/mlp.h"
 #include "nabla/profile.h"
 #include "nabla/rng.h"
+#include "train/airbench.h"
 #include "train/classifier.h"
 #include "train/mlp.h"
 
@@ -111,6 +112,21 @@ BenchModel make_bench_model(const std::string& name, Rng& rng) {
     return m;
   }
   if (name == "cnn-sequential") return user_sequential_cnn(rng);
+  if (name == "airbench") {
+    auto model = std::make_shared<nn::AirbenchNet<float>>(3, kCifarClasses, rng);
+    const AirbenchConfig c;
+    // The full run's schedule: 48 batches an epoch, 476 steps.
+    auto steps = std::make_shared<AirbenchSteps<float>>(*model, c, 48, 476);
+    BenchModel m;
+    m.description = "airbench94's network and recipe, batch 1024, Nesterov SGD";
+    m.batch_size = c.batch_size;
+    m.trainable = make_trainable(*model, steps->optimizer());
+    m.trainable.step = [s = steps.get()](const LabeledImages& b, int64_t step) {
+      return StepResult{s->step(b.images, b.labels, step + 1).first, 0};
+    };
+    m.keep_alive = {model, steps};
+    return m;
+  }
   MlpConfig c;
   c.model = name == "mlp-manual" ? "mlp-manual" : "mlp";
   c.learning_rate = 2e-3;
@@ -221,10 +237,10 @@ void validate(const BenchConfig& c) {
   if (c.models.empty()) throw ConfigError("--model: name at least one model");
   for (const std::string& m : c.models) {
     const auto& known = bench_model_names();
-    if (m != "cnn-sequential" && std::find(known.begin(), known.end(), m) == known.end()) {
+    if (m != "cnn-sequential" && m != "airbench" &&
+        std::find(known.begin(), known.end(), m) == known.end()) {
       throw ConfigError("--model: unknown model '" + m +
-                        "' (cnn, mlp, mlp-deep, mlp-manual or "
-                        "cnn-sequential)");
+                        "' (cnn, mlp, mlp-deep, mlp-manual, cnn-sequential or airbench)");
     }
   }
   if (c.repeats < 1) throw ConfigError("--repeats must be at least 1");
