@@ -229,7 +229,8 @@ int run_cli(int argc, const char* const* argv) {
   std::string repro_only;
   auto* reproduce_cmd = app.add_subcommand(
       "reproduce",
-      "run the report's experiments (both MLPs, batch norm, the ConvNet) and write report.md");
+      "run the report's experiments (both MLPs, batch norm, the ConvNet) and airbench, and write "
+      "report.md");
   reproduce_cmd->add_option(
       "--data_dir", repro.data_dir,
       "CIFAR-10 binary folder (default: $CIFAR10_DIR, else data/cifar-10-batches-bin)");

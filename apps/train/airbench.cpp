@@ -18,7 +18,9 @@ namespace {
 
 constexpr const char* kLookaheadPrefix = "lookahead.";
 
-std::array<int64_t, 3> parse_widths(const std::string& text) {
+}  // namespace
+
+std::array<int64_t, 3> parse_airbench_widths(const std::string& text) {
   std::array<int64_t, 3> w{};
   std::stringstream in(text);
   std::string item;
@@ -41,14 +43,11 @@ std::array<int64_t, 3> parse_widths(const std::string& text) {
   return w;
 }
 
-int64_t batches_per_epoch(const AirbenchConfig& c, int64_t train_size) {
-  return train_size / c.batch_size;  // the last partial batch is dropped
+int64_t airbench_steps(const AirbenchConfig& c, int64_t train_size) {
+  return static_cast<int64_t>(std::ceil(static_cast<double>(train_size / c.batch_size) * c.epochs));
 }
 
-int64_t total_steps(const AirbenchConfig& c, int64_t train_size) {
-  return static_cast<int64_t>(
-      std::ceil(static_cast<double>(batches_per_epoch(c, train_size)) * c.epochs));
-}
+namespace {
 
 // airbench's triangular schedule: from 0.2 up to 1 over the first 23% of the steps, then down to
 // 0.07 at the end; `step` counts from 0.
@@ -224,7 +223,7 @@ void validate(const AirbenchConfig& c) {
   if (c.tta_level < 0 || c.tta_level > 2) throw ConfigError("--tta_level: must be 0, 1 or 2");
   if (c.eval_freq < 0) throw ConfigError("--eval_freq: must be >= 0");
   if (c.checkpoint_every < 0) throw ConfigError("--checkpoint_every: must be >= 0");
-  parse_widths(c.widths);
+  parse_airbench_widths(c.widths);
 }
 
 RunSummary train_airbench(const AirbenchConfig& config) {
@@ -244,11 +243,12 @@ RunSummary train_airbench(const AirbenchConfig& config, TrainData data) {
     throw ConfigError("--batch_size: " + std::to_string(config.batch_size) +
                       " is larger than the training set (" + std::to_string(train_size) + ")");
   }
-  const int64_t per_epoch = batches_per_epoch(config, train_size);
-  const int64_t total = total_steps(config, train_size);
+  const int64_t per_epoch = train_size / config.batch_size;  // the last partial batch dropped
+  const int64_t total = airbench_steps(config, train_size);
 
   Rng init_rng(config.seed);
-  nn::AirbenchNet<float> model(input[0], data.n_classes(), init_rng, {parse_widths(config.widths)});
+  nn::AirbenchNet<float> model(input[0], data.n_classes(), init_rng,
+                               {parse_airbench_widths(config.widths)});
   model.whiten(data.train.images.slice_rows(0, std::min<int64_t>(5000, train_size)));
 
   AirbenchSteps<float> steps(model, config, per_epoch, total);

@@ -4,6 +4,8 @@
 // averaging, alternating flip and 2-pixel reflect translation, and test-time augmentation.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -39,6 +41,11 @@ struct AirbenchConfig {
 };
 
 nlohmann::json to_json(const AirbenchConfig& config);
+// "64,256,256" -> {64, 256, 256}; throws ConfigError naming --widths.
+std::array<int64_t, 3> parse_airbench_widths(const std::string& text);
+// The steps of a run on `train_size` training images: ceil(epochs * batches an epoch), the last
+// partial batch of each epoch dropped.
+int64_t airbench_steps(const AirbenchConfig& config, int64_t train_size);
 // Throws ConfigError naming the flag.
 void validate(const AirbenchConfig& config);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -80,6 +81,25 @@ BenchModel model_for(const MlpConfig& c, Rng& rng) {
   return m;
 }
 
+BenchModel model_for(const AirbenchConfig& c, Rng& rng) {
+  auto model = std::make_shared<nn::AirbenchNet<float>>(
+      3, kCifarClasses, rng, nn::AirbenchOptions{parse_airbench_widths(c.widths)});
+  // The schedule of a full run on CIFAR-10's 50,000 training images.
+  const int64_t per_epoch = 50000 / c.batch_size;
+  const auto total = static_cast<int64_t>(std::ceil(static_cast<double>(per_epoch) * c.epochs));
+  auto steps = std::make_shared<AirbenchSteps<float>>(*model, c, per_epoch, total);
+  BenchModel m;
+  m.description =
+      "airbench94's network and recipe, batch " + std::to_string(c.batch_size) + ", Nesterov SGD";
+  m.batch_size = c.batch_size;
+  m.trainable = make_trainable(*model, steps->optimizer());
+  m.trainable.step = [s = steps.get()](const LabeledImages& b, int64_t step) {
+    return StepResult{s->step(b.images, b.labels, step + 1).first, 0};
+  };
+  m.keep_alive = {model, steps};
+  return m;
+}
+
 // The ConvNet's layers in a plain nn::Sequential, as a user would build them: it must run as
 // fast as the ConvNet class, since the fast paths belong to the layers.
 BenchModel user_sequential_cnn(Rng& rng) {
@@ -112,21 +132,7 @@ BenchModel make_bench_model(const std::string& name, Rng& rng) {
     return m;
   }
   if (name == "cnn-sequential") return user_sequential_cnn(rng);
-  if (name == "airbench") {
-    auto model = std::make_shared<nn::AirbenchNet<float>>(3, kCifarClasses, rng);
-    const AirbenchConfig c;
-    // The full run's schedule: 48 batches an epoch, 476 steps.
-    auto steps = std::make_shared<AirbenchSteps<float>>(*model, c, 48, 476);
-    BenchModel m;
-    m.description = "airbench94's network and recipe, batch 1024, Nesterov SGD";
-    m.batch_size = c.batch_size;
-    m.trainable = make_trainable(*model, steps->optimizer());
-    m.trainable.step = [s = steps.get()](const LabeledImages& b, int64_t step) {
-      return StepResult{s->step(b.images, b.labels, step + 1).first, 0};
-    };
-    m.keep_alive = {model, steps};
-    return m;
-  }
+  if (name == "airbench") return model_for(AirbenchConfig{}, rng);
   MlpConfig c;
   c.model = name == "mlp-manual" ? "mlp-manual" : "mlp";
   c.learning_rate = 2e-3;
@@ -370,6 +376,7 @@ MeasuredRates measure(const Config& config) {
 
 MeasuredRates measure_rates(const MlpConfig& config) { return measure(config); }
 MeasuredRates measure_rates(const CnnConfig& config) { return measure(config); }
+MeasuredRates measure_rates(const AirbenchConfig& config) { return measure(config); }
 
 double median(std::vector<double> values) {
   if (values.empty()) return 0;

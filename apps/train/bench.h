@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "train/airbench.h"
 #include "train/cnn.h"
 #include "train/mlp.h"
 
@@ -65,6 +66,7 @@ struct MeasuredRates {
 };
 MeasuredRates measure_rates(const MlpConfig& config);
 MeasuredRates measure_rates(const CnnConfig& config);
+MeasuredRates measure_rates(const AirbenchConfig& config);
 
 // {"threads": ..., "isa": ..., "models": [{"model", "step_ms" (median), "steps_ms" (all), ...}]}
 nlohmann::json to_json(const std::vector<BenchResult>& results);
