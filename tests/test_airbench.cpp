@@ -6,7 +6,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "nabla/error.h"
 #include "nabla/nn/airbench.h"
+#include "nabla/nn/init.h"
 #include "nabla/nn/linear.h"
 #include "nabla/ops.h"
 #include "nabla/optim/lookahead.h"
@@ -55,13 +57,50 @@ TEST(AirbenchNet, HasPyTorchsNamesShapesAndFrozenParts) {
     return t;
   }();
   net.whiten(images);
-  EXPECT_NE(params[0].second.value()[0], 0.0F);
+  const Tensor<float> want = nn::init::whitening_filters(images, 2, 2, 5e-4);
+  ASSERT_EQ(params[0].second.value().shape(), want.shape());
+  for (int64_t i = 0; i < want.numel(); ++i) ASSERT_EQ(params[0].second.value()[i], want[i]);
+  EXPECT_THROW(net.whiten(Tensor<float>({4, 1, 32, 32})), std::invalid_argument);
   const Variable<float> logits = net(Variable<float>(images));
   EXPECT_EQ(logits.shape(), (Shape{4, 10}));
   cross_entropy(logits, {1, 2, 3, 4}, {0.2, Reduction::kSum}).backward();
   EXPECT_TRUE(params[0].second.grad().empty());
   EXPECT_FALSE(params[1].second.grad().empty());
   EXPECT_TRUE(params[3].second.grad().empty());  // 2.norm1.weight
+}
+
+TEST(AirbenchSteps, RefuseStepsOutsideTheScheduleAndBadFlags) {
+  Rng rng(3);
+  nn::AirbenchNet<float> net(3, 10, rng, {{8, 16, 16}});
+  const AirbenchConfig config;
+  EXPECT_THROW(AirbenchSteps<float>(net, config, 0, 10), std::invalid_argument);
+  AirbenchSteps<float> steps(net, config, 2, 4);
+  Tensor<float> x({2, 3, 32, 32});
+  EXPECT_THROW(steps.step(x, {0, 1}, 5), std::invalid_argument);
+  EXPECT_THROW(steps.step(x, {0, 1}, 0), std::invalid_argument);
+  const auto refused = [](AirbenchConfig c, const std::string& flag) {
+    try {
+      validate(c);
+      ADD_FAILURE() << flag << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(flag), std::string::npos) << e.what();
+    }
+  };
+  AirbenchConfig c;
+  c.momentum = 0;
+  refused(c, "--momentum");
+  c = {};
+  c.widths = "64,256,256,";
+  refused(c, "--widths");
+  c = {};
+  c.widths = "64,256";
+  refused(c, "--widths");
+  c = {};
+  c.tta_level = 3;
+  refused(c, "--tta_level");
+  c = {};
+  c.epochs = 0;
+  refused(c, "--epochs");
 }
 
 TEST(Lookahead, AveragesTheWholeStateAndResetsTheModel) {
@@ -82,9 +121,13 @@ TEST(Lookahead, AveragesTheWholeStateAndResetsTheModel) {
   EXPECT_THROW(lookahead.update(1.5), std::invalid_argument);
   std::map<std::string, Tensor<float>> saved;
   for (const auto& [name, t] : lookahead.average()) saved[name] = t;
+  for (float& v : w.values()) v -= 3.0F;  // the model moves on; a restored average must not
   optim::Lookahead<float> restored(model);
+  EXPECT_NE(restored.average()[0].second[0], saved["weight"][0]);
   restored.load_average(saved);
-  EXPECT_EQ(restored.average()[1].second.values()[0], lookahead.average()[1].second.values()[0]);
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    EXPECT_EQ(restored.average()[0].second[i], saved["weight"][i]);
+  }
   saved.erase("bias");
   EXPECT_THROW(restored.load_average(saved), std::invalid_argument);
 }

@@ -1,5 +1,6 @@
 #include "train/airbench.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -39,7 +40,9 @@ std::array<int64_t, 3> parse_airbench_widths(const std::string& text) {
     }
     w[k++] = v;
   }
-  if (k != 3) throw ConfigError("--widths: three channel counts, not '" + text + "'");
+  if (k != 3 || text.back() == ',') {
+    throw ConfigError("--widths: three channel counts, not '" + text + "'");
+  }
   return w;
 }
 
@@ -122,12 +125,20 @@ AirbenchSteps<T>::AirbenchSteps(nn::AirbenchNet<T>& model, const AirbenchConfig&
             return std::vector<optim::ParamGroup<T>>{biases, others};
           }(),
           static_cast<T>(config.momentum), /*nesterov=*/true),
-      lookahead_(model) {}
+      lookahead_(model) {
+  if (per_epoch < 1 || total < 1) {
+    throw std::invalid_argument("AirbenchSteps: needs at least one batch an epoch and one step");
+  }
+}
 
 template <typename T>
 std::pair<T, Tensor<T>> AirbenchSteps<T>::step(const Tensor<T>& images,
                                                const std::vector<int32_t>& labels, int64_t step,
                                                const std::function<void()>& check) {
+  if (step < 1 || step > total_) {
+    throw std::invalid_argument("AirbenchSteps: step " + std::to_string(step) + " outside 1.." +
+                                std::to_string(total_));
+  }
   const int64_t done = step - 1;  // steps before this one
   model_.whitening().bias().node()->requires_grad = done / per_epoch_ < whiten_bias_epochs_;
   model_.train();
@@ -213,7 +224,9 @@ void validate(const AirbenchConfig& c) {
   if (!(c.epochs > 0 && c.epochs <= 1000)) throw ConfigError("--epochs: must be in (0, 1000]");
   if (c.batch_size < 2) throw ConfigError("--batch_size: must be >= 2 (batch norm needs it)");
   if (!(c.learning_rate > 0)) throw ConfigError("--learning_rate: must be > 0");
-  if (!(c.momentum >= 0 && c.momentum < 1)) throw ConfigError("--momentum: must be in [0, 1)");
+  if (!(c.momentum > 0 && c.momentum < 1)) {
+    throw ConfigError("--momentum: must be in (0, 1) (Nesterov needs momentum)");
+  }
   if (!(c.weight_decay >= 0)) throw ConfigError("--weight_decay: must be >= 0");
   if (!(c.bias_scaler > 0)) throw ConfigError("--bias_scaler: must be > 0");
   if (!(c.label_smoothing >= 0 && c.label_smoothing <= 1)) {

@@ -62,9 +62,10 @@ class AirbenchSteps {
  public:
   AirbenchSteps(nn::AirbenchNet<T>& model, const AirbenchConfig& config, int64_t per_epoch,
                 int64_t total);
-  // Step number `step` (from 1) on a batch: forward, the summed label-smoothed loss, backward,
-  // `check` (if any) between backward and the update, the update and the lookahead. Returns the
-  // loss and the logits.
+  // Throws std::invalid_argument unless per_epoch and total are >= 1.
+  // Step number `step` (from 1 to total; std::invalid_argument outside) on a batch: forward, the
+  // summed label-smoothed loss, backward, `check` (if any) between backward and the update, the
+  // update and the lookahead. Returns the loss and the logits.
   std::pair<T, Tensor<T>> step(const Tensor<T>& images, const std::vector<int32_t>& labels,
                                int64_t step, const std::function<void()>& check = {});
   optim::SGD<T>& optimizer() { return optimizer_; }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <string>
 
 #include "nabla/conv.h"
@@ -84,17 +85,17 @@ BenchModel model_for(const MlpConfig& c, Rng& rng) {
 BenchModel model_for(const AirbenchConfig& c, Rng& rng) {
   auto model = std::make_shared<nn::AirbenchNet<float>>(
       3, kCifarClasses, rng, nn::AirbenchOptions{parse_airbench_widths(c.widths)});
-  // The schedule of a full run on CIFAR-10's 50,000 training images.
-  const int64_t per_epoch = 50000 / c.batch_size;
-  const auto total = static_cast<int64_t>(std::ceil(static_cast<double>(per_epoch) * c.epochs));
+  // The schedule of a full run on CIFAR-10's training images.
+  const int64_t per_epoch = std::max<int64_t>(1, kCifarTrainImages / c.batch_size);
+  const int64_t total = std::max<int64_t>(1, airbench_steps(c, kCifarTrainImages));
   auto steps = std::make_shared<AirbenchSteps<float>>(*model, c, per_epoch, total);
   BenchModel m;
   m.description =
       "airbench94's network and recipe, batch " + std::to_string(c.batch_size) + ", Nesterov SGD";
   m.batch_size = c.batch_size;
   m.trainable = make_trainable(*model, steps->optimizer());
-  m.trainable.step = [s = steps.get()](const LabeledImages& b, int64_t step) {
-    return StepResult{s->step(b.images, b.labels, step + 1).first, 0};
+  m.trainable.step = [s = steps.get(), total](const LabeledImages& b, int64_t step) {
+    return StepResult{s->step(b.images, b.labels, step % total + 1).first, 0};
   };
   m.keep_alive = {model, steps};
   return m;
@@ -283,10 +284,13 @@ AugmentBench bench_augmentation(const BenchConfig& config, std::ostream& out) {
   constexpr int64_t kBig = 1024;
   const LabeledImages big = synthetic_images(kBig, rng);
   Rng draws(1);
+  std::vector<int64_t> indices(kBig);
+  std::iota(indices.begin(), indices.end(), 0);
   for (int64_t i = 0; i < config.warmup + config.repeats; ++i) {
     Tensor<float> images = big.images.clone();
     const auto start = Clock::now();
-    transform->apply(images, draws);
+    // As a loader applies it (a transform may depend on the batch's origin: altflip).
+    transform->apply_to_batch(images, draws, {config.seed, i, indices});
     if (i >= config.warmup) r.augment_1024_seconds.push_back(seconds_since(start));
   }
   {

@@ -228,8 +228,9 @@ RunSummary train_model(Trainable& model, const TrainData& data, const RunSpec& s
   run_training(model, data, spec.loop, run, [&](const std::filesystem::path& file) {
     save_safetensors(file, file_tensors(), spec.metadata);
   });
-  return run.finish(file_tensors(), spec.metadata,
-                    model.final_figures ? model.final_figures() : std::map<std::string, double>{});
+  const std::map<std::string, double> figures =
+      model.final_figures ? model.final_figures() : std::map<std::string, double>{};
+  return run.finish(file_tensors(), spec.metadata, figures);
 }
 
 }  // namespace nabla

@@ -170,8 +170,8 @@ double run_seconds(const RunConfig& config, const MeasuredRates& rates, int64_t 
                    int64_t test_images) {
   int64_t max_steps = 0, eval_freq = 0, extra_evals = 0;
   if (const auto* a = std::get_if<AirbenchConfig>(&config)) {
-    // CIFAR-10's 50,000 training images; at the end, test-time augmentation's extra passes.
-    max_steps = airbench_steps(*a, 50000);
+    // CIFAR-10's training images; at the end, test-time augmentation's extra passes.
+    max_steps = airbench_steps(*a, kCifarTrainImages);
     eval_freq = a->eval_freq > 0 ? a->eval_freq : max_steps;
     extra_evals = a->tta_level == 2 ? 6 : (a->tta_level == 1 ? 2 : 1);
   } else if (const auto* m = std::get_if<MlpConfig>(&config)) {

@@ -1,6 +1,8 @@
 #include "nabla/nn/airbench.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "nabla/nn/batchnorm2d.h"
 #include "nabla/nn/flatten.h"
@@ -61,8 +63,13 @@ AirbenchNet<T>::AirbenchNet(int64_t n_channels, int64_t n_classes, Rng& rng,
 
 template <typename T>
 void AirbenchNet<T>::whiten(const Tensor<T>& images, double eps) {
-  const Tensor<T> filters = init::whitening_filters(images, 2, 2, eps);
   Tensor<T>& weight = whitening_->weight().value();
+  if (images.rank() != 4 || images.dim(1) != weight.dim(1)) {
+    throw std::invalid_argument("AirbenchNet::whiten: images must be (N, " +
+                                std::to_string(weight.dim(1)) + ", H, W), got " +
+                                shape_str(images.shape()));
+  }
+  const Tensor<T> filters = init::whitening_filters(images, 2, 2, eps);
   std::copy(filters.values().begin(), filters.values().end(), weight.values().begin());
 }
 

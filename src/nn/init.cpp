@@ -30,7 +30,8 @@ void dirac(Tensor<T>& weight, int64_t filters) {
 
 template <typename T>
 Tensor<T> whitening_filters(const Tensor<T>& images, int64_t h, int64_t w, double eps) {
-  if (images.rank() != 4 || h < 1 || w < 1 || h > images.dim(2) || w > images.dim(3)) {
+  if (images.rank() != 4 || images.dim(0) < 1 || h < 1 || w < 1 || h > images.dim(2) ||
+      w > images.dim(3)) {
     throw std::invalid_argument("whitening_filters: " + std::to_string(h) + "x" +
                                 std::to_string(w) + " patches of images " +
                                 shape_str(images.shape()));

@@ -20,6 +20,11 @@ void Lookahead<T>::update(double decay) {
   size_t k = 0;
   for (nn::StateEntry<T>& e : model_.state_dict()) {
     if (e.kind != nn::BufferKind::kValue) continue;
+    if (k >= average_.size() || average_[k].first != e.name ||
+        average_[k].second.shape() != e.value.shape()) {
+      throw std::invalid_argument("Lookahead: the model's state changed since the average began (" +
+                                  e.name + ")");
+    }
     Tensor<T>& avg = average_[k++].second;
     T* a = avg.data();
     T* m = e.value.data();

@@ -70,7 +70,7 @@ inline float erf_approx(float z) {
 // e^x for x <= 0: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its Taylor series to r^7 (relative
 // error below 1e-8), times 2^n built in the exponent bits. Below -87 the result is 0.
 inline float exp_neg(float x) {
-  const float xc = std::max(x, -87.0F);
+  const float xc = std::max(-87.0F, x);  // NaN becomes -87: no NaN reaches the int conversion
   // n = round(x / ln 2): adding 1.5 * 2^23 rounds to an integer (floor() would not vectorise).
   const float n = (xc * 1.44269504089F + 12582912.0F) - 12582912.0F;
   const float r = (xc - n * 0.693359375F) - n * -2.12194440e-4F;  // ln 2 in two parts

@@ -23,6 +23,8 @@ inline constexpr int64_t kCifarImageBytes = 3 * 32 * 32;
 inline constexpr int64_t kCifarRecordBytes = 1 + kCifarImageBytes;
 /// Records in each official batch file.
 inline constexpr int64_t kCifarRecordsPerFile = 10000;
+/// Training images in the official release: five files of kCifarRecordsPerFile.
+inline constexpr int64_t kCifarTrainImages = 5 * kCifarRecordsPerFile;
 /// The number of classes; labels are 0..9.
 inline constexpr int kCifarClasses = 10;
 /// The class names by label: "airplane", "automobile", ..., "truck".

@@ -34,6 +34,7 @@ class AirbenchNet : public Sequential<T> {
   AirbenchNet(int64_t n_channels, int64_t n_classes, Rng& rng, AirbenchOptions options = {});
   /// Sets the whitening conv's filters from the 2x2 patches of `images` (N, C, H, W), as
   /// init::whitening_filters with eps 5e-4 (airbench uses the first 5000 training images).
+  /// Throws std::invalid_argument unless the images have the network's input channels.
   void whiten(const Tensor<T>& images, double eps = 5e-4);
   /// The whitening conv (layer 0).
   Conv2d<T>& whitening() { return *whitening_; }

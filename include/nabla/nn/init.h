@@ -21,7 +21,7 @@ void dirac(Tensor<T>& weight, int64_t filters = -1);
 /// covariance (1/P) sum p p^T of all P patches (stride 1, no padding, taken raw), its
 /// eigenvectors v_k with eigenvalues l_k in descending order, and filters v_k / sqrt(l_k + eps)
 /// followed by their negatives, as airbench's init_whitening_conv. Accumulated in double.
-/// Throws std::invalid_argument for patches larger than the images.
+/// Throws std::invalid_argument for no images or patches larger than the images.
 template <typename T>
 Tensor<T> whitening_filters(const Tensor<T>& images, int64_t h, int64_t w, double eps);
 

@@ -20,7 +20,8 @@ class Lookahead {
   /// Starts the average at the module's current state. The module must outlive this object.
   explicit Lookahead(nn::Module<T>& model);
   /// average += (1 - decay) (state - average), then state = average, for every entry; decay in
-  /// [0, 1] (1 resets the model to the average). Throws std::invalid_argument otherwise.
+  /// [0, 1] (1 resets the model to the average). Throws std::invalid_argument otherwise, or when
+  /// the model's state no longer has the entries and shapes the average began with.
   void update(double decay);
   /// The average's tensors, named as the state dict's entries.
   const std::vector<std::pair<std::string, Tensor<T>>>& average() const { return average_; }
