@@ -164,8 +164,10 @@ TEST_F(ResumeTest, AugmentedRunKilledThenResumedEqualsUninterrupted) {
   killed_and_resumed({"--augment", "flip,crop4,cutout8", "--validation_size", "49000"});
 }
 
-// airbench: the SGD momentum, the lookahead average, the alternating flips and the schedule all
-// continue exactly; the final test-time-augmented accuracy is the same.
+// airbench: the SGD momentum, the lookahead average, the augmentation and the schedule continue
+// exactly; the final test-time-augmented accuracy is the same. (Its 24 steps stay in epoch 0:
+// turning epochs is covered by the MLP's augmented test, the alternating flip's epochs by
+// Transforms.AlternatingFlipShowsEachImageBothWaysInTwoEpochs.)
 TEST_F(ResumeTest, AirbenchKilledThenResumedEqualsUninterrupted) {
   killed_and_resumed({}, "airbench");
 }

@@ -160,6 +160,23 @@ TEST(Transforms, AlternatingFlipShowsEachImageBothWaysInTwoEpochs) {
                std::invalid_argument);
 }
 
+// The deterministic shifts and mirrors of test-time augmentation, against the padded reference.
+TEST(Transforms, TranslateAndMirroredAreExact) {
+  const Tensor<float> in = random_batch({3, 2, 5, 6}, 4);
+  for (Padding mode : {Padding::kZero, Padding::kReflect}) {
+    for (const auto& [dy, dx] :
+         std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {-1, -1}, {2, -1}}) {
+      const Tensor<float> out = translate(in, dy, dx, mode);
+      expect_window(in, out, std::vector<std::pair<int64_t, int64_t>>(3, {-dy, -dx}), mode);
+    }
+  }
+  const Tensor<float> m = mirrored(in);
+  EXPECT_EQ(at(m, 2, 1, 3, 0), at(in, 2, 1, 3, 5));
+  EXPECT_EQ(at(m, 0, 0, 0, 2), at(in, 0, 0, 0, 3));
+  EXPECT_THROW(translate(in, 5, 0, Padding::kReflect), std::invalid_argument);
+  EXPECT_THROW(mirrored(Tensor<float>({2, 3})), std::invalid_argument);
+}
+
 TEST(Transforms, TranslateShiftsWithinTheRange) {
   for (Padding mode : {Padding::kZero, Padding::kReflect}) {
     const Tensor<float> in = random_batch({10, 3, 6, 6}, 4);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "nabla/data/transforms.h"
 #include "nabla/nn/airbench.h"
 #include "nabla/nn/serialize.h"
 #include "nabla/ops.h"
@@ -62,31 +63,6 @@ double schedule(int64_t step, int64_t total) {
   }
   const double f = static_cast<double>(step - warmup) / static_cast<double>(total - warmup);
   return 1.0 * (1 - f) + 0.07 * f;
-}
-
-// The image shifted by (dy, dx) with reflect padding: out[y][x] = in[y - dy][x - dx].
-Tensor<float> shifted(const Tensor<float>& in, int64_t dy, int64_t dx) {
-  const int64_t planes = in.dim(0) * in.dim(1), h = in.dim(2), w = in.dim(3);
-  const auto reflect = [](int64_t i, int64_t n) {
-    return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i);
-  };
-  Tensor<float> out = Tensor<float>::uninitialized(in.shape());
-  for (int64_t p = 0; p < planes; ++p) {
-    const float* src = in.data() + p * h * w;
-    float* dst = out.data() + p * h * w;
-    for (int64_t y = 0; y < h; ++y) {
-      for (int64_t x = 0; x < w; ++x)
-        dst[y * w + x] = src[reflect(y - dy, h) * w + reflect(x - dx, w)];
-    }
-  }
-  return out;
-}
-
-Tensor<float> mirrored(const Tensor<float>& in) {
-  Tensor<float> out = in.clone();
-  const int64_t rows = in.numel() / in.dim(3), w = in.dim(3);
-  for (int64_t r = 0; r < rows; ++r) std::reverse(out.data() + r * w, out.data() + (r + 1) * w);
-  return out;
 }
 
 // a = a * s + b * t elementwise.
@@ -174,7 +150,7 @@ double tta_accuracy(nn::Module<float>& model, const LabeledImages& data, int64_t
   };
   const auto with_mirror = [&](const Tensor<float>& x) {
     Tensor<float> y = logits(x);
-    blend(y, 0.5F, logits(mirrored(x)), 0.5F);
+    blend(y, 0.5F, logits(data::mirrored(x)), 0.5F);
     return y;
   };
   const int64_t n = data.images.dim(0);
@@ -188,8 +164,8 @@ double tta_accuracy(nn::Module<float>& model, const LabeledImages& data, int64_t
     } else {
       y = with_mirror(x);
       if (level >= 2) {
-        Tensor<float> t = with_mirror(shifted(x, 1, 1));
-        blend(t, 0.5F, with_mirror(shifted(x, -1, -1)), 0.5F);
+        Tensor<float> t = with_mirror(data::translate(x, 1, 1, data::Padding::kReflect));
+        blend(t, 0.5F, with_mirror(data::translate(x, -1, -1, data::Padding::kReflect)), 0.5F);
         blend(y, 0.5F, t, 0.5F);
       }
     }

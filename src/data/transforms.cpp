@@ -80,6 +80,22 @@ void check_reflect(Padding mode, int64_t reach, int64_t h, int64_t w, const std:
 
 }  // namespace
 
+Tensor<float> translate(const Tensor<float>& images, int64_t dy, int64_t dx, Padding mode) {
+  const auto [n, c, h, w] = batch_shape(images, "translate");
+  check_reflect(mode, std::max(std::abs(dy), std::abs(dx)), h, w, "translate");
+  Tensor<float> out = Tensor<float>::uninitialized(images.shape());
+  shifted_window(images, out, std::vector<int64_t>(static_cast<size_t>(n), -dy),
+                 std::vector<int64_t>(static_cast<size_t>(n), -dx), mode);
+  return out;
+}
+
+Tensor<float> mirrored(const Tensor<float>& images) {
+  const auto [n, c, h, w] = batch_shape(images, "mirrored");
+  Tensor<float> out = images.clone();
+  for (int64_t i = 0; i < n; ++i) mirror(out.data() + i * c * h * w, c * h, w);
+  return out;
+}
+
 Tensor<float> apply_to_image(const Transform& transform, const Tensor<float>& image, Rng& rng) {
   if (image.rank() != 3) {
     throw std::invalid_argument(transform.name() + ": an image must be (C, H, W), not " +

@@ -70,6 +70,13 @@ enum class Padding {
              ///< reflect)
 };
 
+/// Every image of `images` (N, C, H, W) shifted by dy rows and dx columns: out[y][x] =
+/// in[y - dy][x - dx], the uncovered border filled as `mode` says (reflect needs |dy|, |dx| below
+/// H and W). For test-time augmentation; throws std::invalid_argument for a shape it cannot take.
+Tensor<float> translate(const Tensor<float>& images, int64_t dy, int64_t dx, Padding mode);
+/// Every image of `images` (N, C, H, W) mirrored left to right.
+Tensor<float> mirrored(const Tensor<float>& images);
+
 /// Pads each image by `padding` on every side and cuts a height x width window at a random
 /// offset (uniform over the (H + 2 padding - height + 1) x (W + 2 padding - width + 1) offsets),
 /// as torchvision's RandomCrop(size, padding). Draws the row offset, then the column offset.
