@@ -246,12 +246,8 @@ RunSummary train_airbench(const AirbenchConfig& config, TrainData data) {
   Trainable t = make_trainable(model, optimizer);
   const auto named = model.named_parameters();
   t.step = [&, named](const LabeledImages& batch, int64_t step) {
-    const auto [loss, logits] = steps.step(batch.images, batch.labels, step, [&] {
-      const profile::Scope timed("finite check");
-      for (const auto& [name, p] : named) {
-        if (!p.grad().empty()) check_finite(p.grad(), "the gradient of " + name, step);
-      }
-    });
+    const auto [loss, logits] =
+        steps.step(batch.images, batch.labels, step, [&] { check_gradients(named, step); });
     const auto b = static_cast<double>(batch.labels.size());
     return StepResult{loss / b, accuracy(logits, batch.labels)};
   };

@@ -26,6 +26,14 @@ Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t
   return {loss / static_cast<double>(n), hits / static_cast<double>(n)};
 }
 
+void check_gradients(const std::vector<std::pair<std::string, Variable<float>>>& named,
+                     int64_t step) {
+  const profile::Scope timed("finite check");
+  for (const auto& [name, p] : named) {
+    if (!p.grad().empty()) check_finite(p.grad(), "the gradient of " + name, step);
+  }
+}
+
 Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer) {
   Trainable t;
   const auto named = model.named_parameters();
@@ -35,12 +43,7 @@ Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& opti
     const Variable<float> logits = model(Variable<float>(batch.images));
     Variable<float> loss = cross_entropy(logits, batch.labels);
     loss.backward();
-    {
-      const profile::Scope timed("finite check");
-      for (const auto& [name, p] : named) {
-        if (!p.grad().empty()) check_finite(p.grad(), "the gradient of " + name, step);
-      }
-    }
+    check_gradients(named, step);
     const profile::Scope timed("optimizer step");
     optimizer.step();
     return StepResult{loss.item(), accuracy(logits.value(), batch.labels)};

@@ -18,6 +18,11 @@ namespace nabla {
 // measurements are in docs/results.md, session 4).
 Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t chunk = 500);
 
+// Throws NumericalError naming the first parameter (of model.named_parameters()) whose gradient
+// is not finite at `step`; parameters without a gradient are skipped.
+void check_gradients(const std::vector<std::pair<std::string, Variable<float>>>& named,
+                     int64_t step);
+
 // model and optimizer must outlive the result.
 Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer);
 
