@@ -44,7 +44,7 @@ struct Conv2dGeometry {
 Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& weight, int64_t stride, int64_t pad);
 
 /// What a forward pass can keep for the backward pass on the same x and weight, so that it is not
-/// recomputed (the Winograd transforms of the filter and the input). Opaque; float32 only.
+/// recomputed (the Winograd transform of the filter). Opaque; float32 only.
 struct Conv2dSaved {
   std::shared_ptr<void> state;  ///< null when the forward pass kept nothing
 };

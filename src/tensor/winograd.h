@@ -9,10 +9,11 @@
 
 namespace nabla::detail {
 
-// What a forward pass keeps for the backward pass: the transformed filter U and input V, and
-// the output tile size of the algorithm that made them.
+// What a forward pass keeps for the backward pass: the transformed filter U and the output tile
+// size of the algorithm that made it. (The transformed input V is made again: see
+// winograd_impl.h.)
 struct WinogradSaved {
-  std::unique_ptr<float[]> U, V;
+  std::unique_ptr<float[]> U;
   int tile = 0;
 };
 
@@ -24,7 +25,7 @@ struct WinogradEpilogue {
 };
 
 bool winograd_applies(const Conv2dGeometry& g);
-// keep, when not null, receives U and V.
+// keep, when not null, receives U.
 void winograd_forward(const float* x, const float* weight, const float* bias,
                       const Conv2dGeometry& g, float* y, WinogradSaved* keep = nullptr,
                       const WinogradEpilogue& epilogue = {});

@@ -7,7 +7,9 @@
 // backward pass is the adjoint of each step:
 //   dM = A dY A^T,  dU[xi] = dM[xi]^T V[xi] -> dW = G^T dU G,  dV[xi] = dM[xi] U[xi] -> dX = B dV
 //   B^T
-// (the last summed over the overlapping input tiles). U and V may be kept from the forward pass.
+// (the last summed over the overlapping input tiles). U may be kept from the forward pass; V is
+// transformed again (keeping it for every layer of a network cost more memory than the transform
+// costs time: 0.9 GB at airbench's batch of 1024).
 // F(2x2, 3x3) is the same with 4x4 input tiles and 16 positions.
 // The GEMMs run one per thread (oneDNN's SGEMM, single-threaded inside the parallel loop), so
 // that every result is the same on any number of threads.
@@ -287,11 +289,11 @@ int64_t tiles_per_block(int64_t P, int64_t C, int64_t O) {
 }
 
 // y for the tiles of `tl` in blocks of `block` tiles, spread over the threads: each block's input
-// transform, its GEMMs (M = V U^T, one per position) and its output transform, in turn. V, when
-// not null, receives every block's V ([xi][t][c], all tiles); else V lives only per block.
+// transform, its GEMMs (M = V U^T, one per position) and its output transform, in turn. V lives
+// only per block: the backward pass transforms the input again rather than keeping V.
 template <typename F>
 void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O, int64_t block,
-                     const float* bias, bool relu, float* V, float* y) {
+                     const float* bias, bool relu, float* y) {
   constexpr int64_t P = positions<F>();
   const int64_t C = tl.C, blocks = (tl.T + block - 1) / block;
   const int64_t c_blocks = lane_blocks(C), o_blocks = lane_blocks(O);
@@ -299,13 +301,11 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
 #pragma omp parallel
   {
     auto M = buffer(P * block * O);
-    auto own_V = V != nullptr ? nullptr : buffer(P * block * C);
+    auto V = buffer(P * block * C);
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t t0 = b * block, rows = std::min(block, tl.T - t0);
-      // This block's V: its rows of the whole V, or the block's own.
-      const TileRow<float> v0 =
-          V != nullptr ? row_of(V, t0, tl.T, C) : row_of(own_V.get(), 0, rows, C);
+      const TileRow<float> v0 = row_of(V.get(), 0, rows, C);
       for (int64_t t = t0; t < t0 + rows; ++t) {
         for (int64_t cb = 0; cb < c_blocks; ++cb) {
           const TileRow<float> v{v0.at + (t - t0) * C, v0.stride};
@@ -335,12 +335,10 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
   const int64_t filter_bytes = positions<F>() * g.O * g.C * static_cast<int64_t>(sizeof(float));
   auto U = buffer(positions<F>() * g.O * g.C);
   transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
-  std::unique_ptr<float[]> V;
   if (tl.T >= kMinBlocks * block && filter_bytes <= kMaxBlockedFilter) {
-    if (keep != nullptr) V = buffer(positions<F>() * tl.T * g.C);
-    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, V.get(), y);
+    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, y);
   } else {
-    V = buffer(positions<F>() * tl.T * g.C);
+    auto V = buffer(positions<F>() * tl.T * g.C);
     auto M = buffer(positions<F>() * tl.T * g.O);
     transform_input<F>(x, tl, V.get());
     batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get());
@@ -349,7 +347,6 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
   count_pass(g);
   if (keep != nullptr) {
     keep->U = std::move(U);
-    keep->V = std::move(V);
     keep->tile = F::kOut;
   }
 }
@@ -365,12 +362,9 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   auto dM = buffer(P * tl.T * g.O);
   transform_output_adjoint<F>(dy, tl, g.O, dM.get());
   if (dweight != nullptr) {
-    std::unique_ptr<float[]> V;
-    if (kept == nullptr) {
-      V = buffer(P * tl.T * g.C);
-      transform_input<F>(x, tl, V.get());
-    }
-    weight_gradient<F>(dM.get(), kept ? kept->V.get() : V.get(), g.O, g.C, tl.T, dweight);
+    auto V = buffer(P * tl.T * g.C);
+    transform_input<F>(x, tl, V.get());
+    weight_gradient<F>(dM.get(), V.get(), g.O, g.C, tl.T, dweight);
     count_pass(g);
   }
   if (dx != nullptr) {
