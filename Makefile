@@ -3,17 +3,17 @@
 SHELL := /bin/bash
 DEB_PACKAGES := cmake g++ make libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev \
                 libstb-dev libgtest-dev gnuplot-nox libdnnl-dev doxygen zlib1g-dev \
-                libeigen3-dev
+                libeigen3-dev libonnx-dev libprotobuf-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps release debug data clean fuzz fixtures examples docs
+.PHONY: run test deps release debug data clean fuzz fixtures examples docs ort
 
 run: release data
 	./build/release/nabla reproduce --data_dir "$(DATA_DIR)" --out results
 
-test: deps
+test: deps ort
 	cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)
 	ctest --preset release -j $(JOBS)
 	bash scripts/check_examples.sh build/release
@@ -32,6 +32,16 @@ endef
 
 deps:
 	$(call install_missing,$(DEB_PACKAGES))
+
+# ONNX Runtime for the ONNX export tests: the npm package onnxruntime-node, whose CPU library
+# ships inside it (--ignore-scripts: its install script only fetches GPU files), in build/ort.
+ORT_VERSION := 1.23.2
+ort:
+	@command -v node >/dev/null && command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
+	@test -f build/ort/node_modules/onnxruntime-node/package.json || \
+	  npm install --ignore-scripts --no-audit --no-fund --silent --prefix build/ort \
+	    onnxruntime-node@$(ORT_VERSION)
 
 release: deps
 	cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)

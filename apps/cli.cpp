@@ -216,6 +216,15 @@ int run_cli(int argc, const char* const* argv) {
   eval->add_option("--data_dir", eval_data_dir,
                    std::string(kDataDirHelp) + "; the data set is the one the model records");
 
+  std::string export_model_file, export_out;
+  auto* export_cmd = app.add_subcommand(
+      "export",
+      "write a model file as ONNX (opset 17): raw pixel values in, logits out, the model's "
+      "preprocessing and class names inside");
+  export_cmd->add_option("--model", export_model_file, "a model.safetensors written by nabla train")
+      ->required();
+  export_cmd->add_option("--out", export_out, "the .onnx file to write")->required();
+
   std::string predict_model;
   std::vector<std::string> predict_images;
   auto* predict_cmd = app.add_subcommand(
@@ -329,6 +338,10 @@ int run_cli(int argc, const char* const* argv) {
       LoadedModel loaded = load_model(eval_model);
       const Evaluation e = evaluate_model(loaded, load_model_test_set(loaded, eval_data_dir));
       std::printf("test_acc=%.4f test_loss=%.4f\n", e.accuracy, e.loss);
+    } else if (export_cmd->parsed()) {
+      LoadedModel loaded = load_model(export_model_file);
+      export_onnx(loaded, export_out);
+      std::printf("wrote %s\n", export_out.c_str());
     } else if (predict_cmd->parsed()) {
       LoadedModel loaded = load_model(predict_model);
       for (const std::string& image : predict_images) {

@@ -11,6 +11,7 @@
 #include "nabla/nn/airbench.h"
 #include "nabla/nn/convnet.h"
 #include "nabla/nn/mlp.h"
+#include "nabla/onnx.h"
 #include "nabla/ops.h"
 #include "train/cnn.h"
 
@@ -188,6 +189,25 @@ LabeledImages load_model_test_set(const LoadedModel& loaded, const std::string& 
   std::vector<int64_t> all(static_cast<size_t>(test.size()));
   std::iota(all.begin(), all.end(), int64_t{0});
   return test.get_batch(all);
+}
+
+void export_onnx(LoadedModel& loaded, const fs::path& file) {
+  const Shape& in = loaded.input_shape;
+  onnx::ExportOptions options;
+  options.output_name = "logits";
+  options.class_names = loaded.classes;
+  options.metadata = {{"dataset", loaded.dataset}, {"model", loaded.kind}};
+  const Preprocessing& p = loaded.preprocessing;
+  if (p.kind == "meanimage") {
+    options.normalization.subtract = p.mean_image;
+  } else {
+    const auto per_channel = [&](const std::vector<float>& v) {
+      return Tensor<float>({in[0], 1, 1}, v);
+    };
+    options.normalization.subtract = per_channel(p.channel.mean);
+    options.normalization.divide = per_channel(p.channel.std);
+  }
+  onnx::export_model(*loaded.model, {1, in[0], in[1], in[2]}, file, options);
 }
 
 Tensor<float> read_image_for(const LoadedModel& loaded, const fs::path& file) {

@@ -47,6 +47,11 @@ struct Prediction {
 // file.
 Tensor<float> read_image_for(const LoadedModel& loaded, const std::filesystem::path& file);
 
+// The model as an ONNX file (nabla::onnx::export_model): input (batch, C, H, W) of raw pixel
+// values named "input", the preprocessing as its first nodes, logits out as "logits", the class
+// names and the data set in the metadata.
+void export_onnx(LoadedModel& loaded, const std::filesystem::path& file);
+
 // The k most probable classes for one raw image (C, H, W); the preprocessing is applied here.
 std::vector<Prediction> predict(LoadedModel& loaded, const Tensor<float>& image, int k = 3);
 

@@ -17,6 +17,8 @@ class AdaptiveAvgPool2d : public Module<T> {
   /// x (N,C,H,W) -> (N,C,out_h,out_w); throws std::invalid_argument unless x is NCHW and
   /// non-empty.
   Variable<T> forward(const Variable<T>& x) override;
+  int64_t out_h() const { return out_h_; }  ///< the output's height
+  int64_t out_w() const { return out_w_; }  ///< the output's width
 
  private:
   int64_t out_h_, out_w_;

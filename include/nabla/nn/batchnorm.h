@@ -28,6 +28,8 @@ class BatchNormParameters : public Module<T> {
   Variable<T>& gamma() { return gamma_; }
   /// The shift (n_neurons), the parameter itself.
   Variable<T>& beta() { return beta_; }
+  /// Added to the variance before the square root.
+  T eps() const { return eps_; }
 
  protected:
   int64_t n_neurons_;  ///< C, the features per example

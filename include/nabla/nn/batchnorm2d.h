@@ -29,7 +29,8 @@ class BatchNorm2d : public Module<T> {
                             size_t& consumed) override;
   /// gamma, beta and the running statistics, as eval mode uses them.
   BatchNormStats<T> stats() const {
-    return {gamma_.value(), beta_.value(), running_mean_, running_var_, static_cast<T>(options_.eps)};
+    return {gamma_.value(), beta_.value(), running_mean_, running_var_,
+            static_cast<T>(options_.eps)};
   }
 
  protected:

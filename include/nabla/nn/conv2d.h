@@ -3,6 +3,7 @@
 /// a square kernel. float32 runs Winograd (3x3, stride 1) or oneDNN; float64 im2col + GEMM.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <span>
 
@@ -60,14 +61,22 @@ class Conv2d : public Module<T> {
   /// The (O,C,K,K) filters, the parameter itself.
   Variable<T>& weight() { return weight_; }
   Variable<T>& bias() { return bias_; }  ///< undefined without a bias
+  /// The square kernel's size.
+  int64_t kernel() const { return kernel_; }
+  /// The step between windows.
+  int64_t stride() const { return stride_; }
+  /// Zeros added on each side, as ONNX orders them: top, left, bottom, right.
+  std::array<int64_t, 4> pads() const {
+    return {pad_, pad_, pad_ + pad_bottom_, pad_ + pad_right_};
+  }
 
  private:
   /// x with the zeros that the convolution's own symmetric padding does not add.
   Variable<T> pad_input(const Variable<T>& x) const;
 
   int64_t kernel_, stride_;
-  int64_t pad_ = 0;                                    ///< symmetric, done by the convolution
-  int64_t pad_right_ = 0, pad_bottom_ = 0;             ///< the extra of "same" with an even kernel
+  int64_t pad_ = 0;                         ///< symmetric, done by the convolution
+  int64_t pad_right_ = 0, pad_bottom_ = 0;  ///< the extra of "same" with an even kernel
   Variable<T> weight_, bias_;
 };
 

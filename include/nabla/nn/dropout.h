@@ -17,6 +17,8 @@ class Dropout : public Module<T> {
   explicit Dropout(double p = 0.5, uint64_t seed = 0);
   /// x -> the same shape; the identity in eval mode or with p = 0.
   Variable<T> forward(const Variable<T>& x) override;
+  /// The probability of zeroing an element in training mode.
+  double p() const { return p_; }
 
  private:
   double p_;

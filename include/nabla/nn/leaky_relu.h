@@ -14,6 +14,8 @@ class LeakyReLU : public Module<T> {
   explicit LeakyReLU(T neg_slope = T(0.01)) : neg_slope_(neg_slope) {}
   /// x where x > 0, neg_slope * x elsewhere; any shape.
   Variable<T> forward(const Variable<T>& x) override;
+  /// The slope for x <= 0.
+  T negative_slope() const { return neg_slope_; }
 
  private:
   T neg_slope_;

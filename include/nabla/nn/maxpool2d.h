@@ -17,6 +17,9 @@ class MaxPool2d : public Module<T> {
   /// x (N,C,H,W) -> (N,C,OH,OW), OH = (H + 2 pad - kernel) / stride + 1. Throws
   /// std::invalid_argument unless 2 pad <= kernel and the window fits the padded input.
   Variable<T> forward(const Variable<T>& x) override;
+  int64_t kernel() const { return kernel_; }  ///< the square window's size
+  int64_t stride() const { return stride_; }  ///< the step between windows
+  int64_t pad() const { return pad_; }        ///< cells added on each side
 
  private:
   int64_t kernel_, stride_, pad_;

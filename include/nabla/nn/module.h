@@ -59,6 +59,11 @@ class Module {
   std::vector<std::pair<std::string, Variable<T>>> named_parameters() const;
   /// The same parameters without their names, e.g. for an optimizer.
   std::vector<Variable<T>> parameters() const;
+  /// The direct children with their names, in the order they were added (as PyTorch's
+  /// named_children()).
+  const std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>>& named_children() const {
+    return children_;
+  }
   /// Buffers share storage with the module: writing into the tensor writes into the module.
   std::vector<std::pair<std::string, Tensor<T>>> named_buffers() const;
 

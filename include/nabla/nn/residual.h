@@ -17,6 +17,10 @@ class Residual : public Module<T> {
   explicit Residual(std::shared_ptr<Module<T>> body, std::shared_ptr<Module<T>> shortcut = nullptr);
   /// Throws std::invalid_argument when body(x) and shortcut(x) differ in shape.
   Variable<T> forward(const Variable<T>& x) override;
+  /// The residual branch.
+  Module<T>& body() const { return *body_; }
+  /// The shortcut, or null for the identity.
+  Module<T>* shortcut() const { return shortcut_.get(); }
 
  private:
   std::shared_ptr<Module<T>> body_, shortcut_;
