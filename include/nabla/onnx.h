@@ -11,12 +11,13 @@
 /// Every layer of nabla::nn exports (batch norms in their inference form, as PyTorch exports
 /// them; Dropout as the identity); a container exports child by child. A module of another type
 /// (a user's own layer, or a subclass of Sequential whose forward may differ) is refused with an
-/// error naming it, unless register_layer taught the exporter its graph.
+/// error naming it, unless ExportOptions::add_layer gave the export its nodes.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <typeindex>
@@ -30,26 +31,6 @@ namespace nabla::onnx {
 
 /// The ONNX operator set the files use.
 inline constexpr int64_t kOpset = 17;
-
-/// What the graph does to its input before the model: (x - subtract) / divide, each tensor
-/// broadcast against one example without its batch dimension ((C, H, W), or (C, 1, 1) for one
-/// value per channel); an empty tensor skips its step. With it, the exported model takes the
-/// raw pixel values that nabla's data sets hold.
-struct InputNormalization {
-  Tensor<float> subtract;  ///< subtracted first (a mean image or per-channel means), or empty
-  Tensor<float> divide;    ///< then divided by (per-channel standard deviations), or empty
-};
-
-/// The optional settings of export_model.
-struct ExportOptions {
-  std::string input_name = "input";    ///< the graph's input, (batch, example shape...)
-  std::string output_name = "output";  ///< the graph's output, (batch, ...)
-  InputNormalization normalization;    ///< preprocessing done inside the graph
-  /// Stored in the model's metadata as "classes", a JSON list of the names by label.
-  std::vector<std::string> class_names;
-  /// More metadata_props (key, value), e.g. the data set's name.
-  std::vector<std::pair<std::string, std::string>> metadata;
-};
 
 /// One attribute of a node: an integer, a float, a list of integers or a string.
 struct Attribute {
@@ -76,16 +57,8 @@ class GraphBuilder;
 using LayerExporter = std::function<std::string(nn::Module<float>& layer, const std::string& name,
                                                 const std::string& input, GraphBuilder& graph)>;
 
-/// Teaches the exporter the graph of modules whose type is exactly M (a user's layer, or a
-/// container whose forward is not Sequential's). Replaces any exporter M had.
-void register_layer(std::type_index type, LayerExporter exporter);
-/// register_layer(typeid(M), exporter).
-template <typename M>
-void register_layer(LayerExporter exporter) {
-  register_layer(std::type_index(typeid(M)), std::move(exporter));
-}
-/// What Sequential exports: every child in turn. Register a subclass of Sequential that only adds
-/// its layers in its constructor with register_layer<MyNet>(onnx::sequential_layers).
+/// What Sequential exports: every child in turn. A subclass of Sequential that only adds its
+/// layers in its constructor exports with options.add_layer<MyNet>(onnx::sequential_layers).
 std::string sequential_layers(nn::Module<float>& layer, const std::string& name,
                               const std::string& input, GraphBuilder& graph);
 
@@ -114,6 +87,34 @@ class GraphBuilder {
 
  protected:
   ~GraphBuilder() = default;
+};
+
+/// What the graph does to its input before the model: (x - subtract) / divide, each tensor
+/// broadcast against one example without its batch dimension ((C, H, W), or (C, 1, 1) for one
+/// value per channel); an empty tensor skips its step. With it, the exported model takes the
+/// raw pixel values that nabla's data sets hold.
+struct InputNormalization {
+  Tensor<float> subtract;  ///< subtracted first (a mean image or per-channel means), or empty
+  Tensor<float> divide;    ///< then divided by (per-channel standard deviations), or empty
+};
+
+/// The optional settings of export_model.
+struct ExportOptions {
+  std::string input_name = "input";    ///< the graph's input, (batch, example shape...)
+  std::string output_name = "output";  ///< the graph's output, (batch, ...)
+  InputNormalization normalization;    ///< preprocessing done inside the graph
+  /// Stored in the model's metadata as "classes", a JSON list of the names by label.
+  std::vector<std::string> class_names;
+  /// More metadata_props (key, value), e.g. the data set's name.
+  std::vector<std::pair<std::string, std::string>> metadata;
+  /// Exporters of layer types nabla's own do not cover, by exact type (a user's layer, or a
+  /// container whose forward is not Sequential's); they come before the built-in ones.
+  std::map<std::type_index, LayerExporter> layers;
+  /// Teaches the export the nodes of modules whose type is exactly M.
+  template <typename M>
+  void add_layer(LayerExporter exporter) {
+    layers[std::type_index(typeid(M))] = std::move(exporter);
+  }
 };
 
 /// Writes `module` as an ONNX file: input (batch, example_input_shape without its first

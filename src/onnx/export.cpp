@@ -1,7 +1,8 @@
 // ONNX export (include/nabla/onnx.h) with ONNX's own protobuf classes, checker and shape
-// inference (Debian's libonnx-dev). Each layer type has an exporter in a registry keyed by its
-// exact type; the builder walks the model through it, running nabla's forward on an example
-// alongside so that every layer's output shape is known (AdaptiveAvgPool2d needs its input's).
+// inference (Debian's libonnx-dev). Each layer type has an exporter, found by its exact type
+// (the caller's in ExportOptions::layers first, then nabla's own table); the builder walks the
+// model through it, running nabla's forward on an example alongside so that every layer's output
+// shape is known (AdaptiveAvgPool2d needs its input's).
 
 #include <cxxabi.h>
 #include <onnx/checker.h>
@@ -11,7 +12,6 @@
 #include <cmath>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -191,11 +191,6 @@ std::string mlp(Module& m, const std::string& name, const std::string& in, Graph
   return sequential_layers(m, name, g.layer(flatten, child_name(name, "flatten"), in), g);
 }
 
-struct Registry {
-  std::mutex mutex;
-  std::unordered_map<std::type_index, LayerExporter> exporters;
-};
-
 // The exporters of nabla's own layers.
 std::unordered_map<std::type_index, LayerExporter> builtin_exporters() {
   std::unordered_map<std::type_index, LayerExporter> e;
@@ -247,16 +242,13 @@ std::unordered_map<std::type_index, LayerExporter> builtin_exporters() {
   return e;
 }
 
-Registry& registry() {
-  static Registry r{{}, builtin_exporters()};
-  return r;
-}
-
-LayerExporter find_exporter(const Module& m) {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  const auto it = r.exporters.find(std::type_index(typeid(m)));
-  return it == r.exporters.end() ? LayerExporter{} : it->second;
+// The exporter of m's exact type: the caller's, else nabla's own, else none.
+LayerExporter find_exporter(const Module& m, const std::map<std::type_index, LayerExporter>& own) {
+  static const std::unordered_map<std::type_index, LayerExporter> builtin = builtin_exporters();
+  const std::type_index type(typeid(m));
+  if (const auto it = own.find(type); it != own.end()) return it->second;
+  const auto it = builtin.find(type);
+  return it == builtin.end() ? LayerExporter{} : it->second;
 }
 
 // Runs a module on an example without recording the graph.
@@ -267,7 +259,8 @@ Tensor<float> run(Module& m, const Tensor<float>& x) {
 
 class Builder final : public GraphBuilder {
  public:
-  explicit Builder(::onnx::GraphProto& graph) : graph_(graph) {}
+  Builder(::onnx::GraphProto& graph, const std::map<std::type_index, LayerExporter>& layers)
+      : graph_(graph), layers_(layers) {}
 
   std::string constant(const std::string& hint, const Tensor<float>& value) override {
     ::onnx::TensorProto* t = graph_.add_initializer();
@@ -325,10 +318,10 @@ class Builder final : public GraphBuilder {
   }
 
   std::string layer(Module& m, const std::string& name, const std::string& input) override {
-    const LayerExporter exporter = find_exporter(m);
+    const LayerExporter exporter = find_exporter(m, layers_);
     if (!exporter) {
       throw ConfigError("onnx export: cannot export " + display(name) + " of type " + type_name(m) +
-                        ": no exporter knows it (onnx::register_layer teaches one)");
+                        ": no exporter knows it (ExportOptions::add_layer gives one)");
     }
     const std::string out = exporter(m, name, input, *this);
     // The output's example, for the layers after this one that need a shape.
@@ -361,6 +354,7 @@ class Builder final : public GraphBuilder {
 
  private:
   ::onnx::GraphProto& graph_;
+  const std::map<std::type_index, LayerExporter>& layers_;
   std::set<std::string> used_;
   std::map<std::string, Tensor<float>> examples_;
 };
@@ -443,7 +437,7 @@ bool is_node_output(const ::onnx::GraphProto& graph, const std::string& name) {
   opset->set_version(kOpset);
   ::onnx::GraphProto& graph = *model.mutable_graph();
   graph.set_name("nabla");
-  Builder builder(graph);
+  Builder builder(graph, options.layers);
   GraphBuilder& g = builder;
   builder.unique(options.input_name);
   builder.unique(options.output_name);
@@ -490,13 +484,6 @@ bool is_node_output(const ::onnx::GraphProto& graph, const std::string& name) {
 }
 
 }  // namespace
-
-void register_layer(std::type_index type, LayerExporter exporter) {
-  if (!exporter) throw ConfigError("onnx::register_layer: the exporter is empty");
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  r.exporters[type] = std::move(exporter);
-}
 
 std::string sequential_layers(Module& layer, const std::string& name, const std::string& input,
                               GraphBuilder& graph) {
