@@ -2,6 +2,7 @@
 # Exports nabla model files to ONNX and checks them in ONNX Runtime on the whole CIFAR-10 test
 # set: ONNX Runtime's test accuracy must equal `nabla eval`'s within 0.001.
 # Usage: scripts/check_onnx.sh NABLA_BINARY DATA_DIR MODEL.safetensors...
+# CIFAR-10 models only (run_onnx.js reads the official test_batch.bin as 3x32x32 images).
 # Needs Node.js and onnxruntime-node (`make ort`; ORT_NODE_MODULES overrides build/ort/node_modules).
 set -euo pipefail
 nabla="$1" data_dir="$2"

@@ -8,10 +8,13 @@
 ///   options.class_names = {"cat", "dog"};
 ///   nabla::onnx::export_model(model, {1, 3, 32, 32}, "model.onnx", options);
 ///
-/// Every layer of nabla::nn exports (batch norms in their inference form, as PyTorch exports
-/// them; Dropout as the identity); a container exports child by child. A module of another type
-/// (a user's own layer, or a subclass of Sequential whose forward may differ) is refused with an
-/// error naming it, unless ExportOptions::add_layer gave the export its nodes.
+/// Every layer of nabla::nn exports (BatchNorm1d and BatchNorm2d in their inference form, as
+/// PyTorch exports them; the report's batch-statistics batch norms of nn/batchnorm.h as the same
+/// computation over whatever batch the runtime is given, as nabla evaluates them: a batch of one
+/// image then normalises to beta; Dropout as the identity); a container exports child by child. A
+/// module of another type (a user's own layer, or a subclass of Sequential whose forward may
+/// differ) is refused with an error naming it, unless ExportOptions::add_layer gave the export its
+/// nodes.
 #pragma once
 
 #include <cstdint>
@@ -118,10 +121,10 @@ struct ExportOptions {
 };
 
 /// Writes `module` as an ONNX file: input (batch, example_input_shape without its first
-/// dimension) float32, the batch dimension dynamic, output named options.output_name. Batch
-/// norms export in inference form (running statistics) whatever the module's mode; the module's
-/// modes are as they were afterwards. example_input_shape (N, ...) with N >= 1 must be an input
-/// the model accepts: nabla runs the model on zeros of that shape first. Throws ConfigError
+/// dimension) float32, the batch dimension dynamic, output named options.output_name.
+/// BatchNorm1d/2d export in inference form (running statistics) whatever the module's mode; the
+/// module's modes are as they were afterwards. example_input_shape (N, ...) with N >= 1 must be an
+/// input the model accepts: nabla runs the model on zeros of that shape first. Throws ConfigError
 /// naming the layer that cannot be exported, std::runtime_error naming the file when ONNX's
 /// checker rejects the graph or the file cannot be written; nothing is written then (the file is
 /// written whole to a temporary name and renamed).

@@ -430,7 +430,7 @@ bool is_node_output(const ::onnx::GraphProto& graph, const std::string& name) {
     check_broadcast(options.normalization.divide, example, "divide");
   }
   ::onnx::ModelProto model;
-  model.set_ir_version(::onnx::IR_VERSION);
+  model.set_ir_version(8);  // ONNX 1.12's, the first to know opset 17: any newer runtime reads it
   model.set_producer_name("nabla");
   auto* opset = model.add_opset_import();
   opset->set_domain("");
