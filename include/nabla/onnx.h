@@ -127,7 +127,7 @@ struct ExportOptions {
 /// input the model accepts: nabla runs the model on zeros of that shape first. Throws ConfigError
 /// naming the layer that cannot be exported, std::runtime_error naming the file when ONNX's
 /// checker rejects the graph or the file cannot be written; nothing is written then (the file is
-/// written whole to a temporary name and renamed).
+/// written whole to a temporary name, flushed and renamed: write_file_atomic).
 void export_model(nn::Module<float>& module, const Shape& example_input_shape,
                   const std::filesystem::path& file, const ExportOptions& options = {});
 

@@ -10,7 +10,6 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -18,6 +17,7 @@
 #include <unordered_map>
 
 #include "nabla/error.h"
+#include "nabla/io/safetensors.h"
 #include "nabla/nn/adaptive_avgpool2d.h"
 #include "nabla/nn/airbench.h"
 #include "nabla/nn/avgpool2d.h"
@@ -520,24 +520,7 @@ void export_model(Module& module, const Shape& example_input_shape,
   if (!model.SerializeToString(&bytes)) {
     throw std::runtime_error(where + ": the ONNX model does not serialise (over 2 GB?)");
   }
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw std::runtime_error(where + ": cannot write the ONNX file");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error(where + ": cannot write the ONNX file (rename failed)");
-  }
+  write_file_atomic(file, bytes);
 }
 
 }  // namespace nabla::onnx
