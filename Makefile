@@ -16,7 +16,7 @@ run: release data
 test: deps ort
 	cmake --preset release >/dev/null && cmake --build --preset release -j $(JOBS)
 	NABLA_REQUIRE_ORT=1 ctest --preset release -j $(JOBS)
-	bash scripts/check_examples.sh build/release
+	NABLA_REQUIRE_ORT=1 bash scripts/check_examples.sh build/release
 	cmake --preset debug >/dev/null && cmake --build --preset debug -j $(JOBS)
 	NABLA_REQUIRE_ORT=1 ctest --preset debug -j $(JOBS)
 

@@ -24,6 +24,22 @@ run_example() {
 }
 needs_data() { [ "$1" != custom_function ]; }
 
+# custom_cnn exports its residual model to ONNX: ONNX Runtime's accuracy on the whole test set
+# must be the one the example printed, within 0.001 (skipped without Node and onnxruntime-node).
+ort_modules="${ORT_NODE_MODULES:-$(pwd)/build/ort/node_modules}"
+check_onnx_accuracy() {
+  local printed="$1" ours theirs
+  if ! command -v node >/dev/null || [ ! -d "$ort_modules/onnxruntime-node" ]; then
+    echo "example custom_cnn: ONNX file not checked (no node or onnxruntime-node: make ort)"
+    [ -z "${NABLA_REQUIRE_ORT:-}" ]; return
+  fi
+  ours=$(sed -n 's/^test accuracy \([0-9.]*\).*/\1/p' <<< "$printed")
+  theirs=$(ORT_NODE_MODULES="$ort_modules" node tests/onnx/run_onnx.js accuracy \
+    "$work/custom_cnn.onnx" "$data/test_batch.bin" | sed -n 's/^test_acc=\([0-9.]*\).*/\1/p')
+  echo "example custom_cnn: ONNX Runtime's test accuracy $theirs, nabla's $ours"
+  awk -v a="$ours" -v b="$theirs" 'BEGIN { d = a - b; exit !(b != "" && d <= 0.001 && -d <= 0.001) }'
+}
+
 for dir in examples/*/; do
   name="$(basename "$dir")"
   if [[ ! " ${examples[*]} " =~ " $name " ]]; then
@@ -43,6 +59,7 @@ for name in "${examples[@]}"; do
   fi
   if run_example "$name" "$work/build/$name/$name" > "$work/$name.run" 2>&1; then
     echo "example $name: built and ran ($(tail -1 "$work/$name.run"))"
+    if [ "$name" = custom_cnn ]; then check_onnx_accuracy "$(tail -1 "$work/$name.run")" || failed=1; fi
   else
     echo "example $name: FAILED when run"; tail -30 "$work/$name.run"; failed=1
   fi

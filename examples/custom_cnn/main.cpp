@@ -1,10 +1,12 @@
 // Trains the residual CNN of model.h on CIFAR-10 with Nesterov SGD (weight decay on the conv and
 // linear weights only: two parameter groups) and a linear warm-up followed by a cosine schedule,
 // on batches that a DataLoader shuffles, flips and crops on a background thread; prints the test
-// accuracy and saves the model with nabla::save (classify loads it).
+// accuracy, saves the model with nabla::save (classify loads it) and exports it to ONNX, the mean
+// image inside the graph, so that ONNX Runtime takes raw pixel values.
 // Usage: custom_cnn CIFAR10_DIR [STEPS=1000] [OUT=custom_cnn.safetensors]
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "model.h"
@@ -12,6 +14,7 @@
 #include "nabla/data/loader.h"
 #include "nabla/kernels.h"
 #include "nabla/nn/serialize.h"
+#include "nabla/onnx.h"
 #include "nabla/ops.h"
 #include "nabla/optim/schedule.h"
 
@@ -74,6 +77,14 @@ int main(int argc, char** argv) {
       correct += best[static_cast<size_t>(i - begin)] == cifar.test.labels[static_cast<size_t>(i)];
   }
   nabla::save(*model, out, {{"model", "custom_cnn"}}, {{"mean_image", cifar.mean_image}});
-  std::printf("test accuracy %.4f, saved %s\n",
-              static_cast<double>(correct) / static_cast<double>(n), out.c_str());
+  nabla::onnx::ExportOptions onnx_options;
+  onnx_options.output_name = "logits";
+  onnx_options.normalization.subtract = cifar.mean_image;
+  onnx_options.class_names.assign(nabla::kCifarClassNames,
+                                  nabla::kCifarClassNames + nabla::kCifarClasses);
+  const std::string onnx_file = std::filesystem::path(out).replace_extension(".onnx").string();
+  nabla::onnx::export_model(*model, {1, 3, 32, 32}, onnx_file, onnx_options);
+  std::printf("test accuracy %.4f, saved %s and %s\n",
+              static_cast<double>(correct) / static_cast<double>(n), out.c_str(),
+              onnx_file.c_str());
 }
