@@ -71,7 +71,7 @@ clean:
 
 # Builds the libFuzzer targets (clang) and runs each briefly on a copy of its seed corpus.
 FUZZ_SECONDS ?= 15
-FUZZ_TARGETS := cifar png_sheets safetensors image cifar100 idx
+FUZZ_TARGETS := cifar png_sheets safetensors image cifar100 idx model_file
 fuzz: deps
 	$(call install_missing,clang-14 libclang-rt-14-dev libomp-14-dev)
 	cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS) --target $(FUZZ_TARGETS:%=fuzz_%)
