@@ -71,9 +71,6 @@ class GraphBuilder {
  public:
   /// Adds a float constant (an initializer) named after `hint`; returns its name.
   virtual std::string constant(const std::string& hint, const Tensor<float>& value) = 0;
-  /// Adds an int64 constant (e.g. a shape or the axes of a reduction); returns its name.
-  virtual std::string constant_ints(const std::string& hint, const std::vector<int64_t>& value,
-                                    const Shape& shape) = 0;
   /// Adds a node of ONNX operator `op` (default domain) named after `hint`, with its inputs and
   /// attributes; returns the name of its one output.
   virtual std::string node(const std::string& op, const std::string& hint,

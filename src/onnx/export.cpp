@@ -272,17 +272,6 @@ class Builder final : public GraphBuilder {
     return name;
   }
 
-  std::string constant_ints(const std::string& hint, const std::vector<int64_t>& value,
-                            const Shape& shape) override {
-    ::onnx::TensorProto* t = graph_.add_initializer();
-    const std::string name = unique(hint);
-    t->set_name(name);
-    t->set_data_type(::onnx::TensorProto::INT64);
-    for (int64_t d : shape) t->add_dims(d);
-    for (int64_t v : value) t->add_int64_data(v);
-    return name;
-  }
-
   std::string node(const std::string& op, const std::string& hint,
                    const std::vector<std::string>& inputs,
                    const std::vector<Attribute>& attributes) override {
