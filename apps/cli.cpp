@@ -13,6 +13,7 @@
 #include "train/loop.h"
 #include "train/mlp.h"
 #include "train/model_file.h"
+#include "train/replicas.h"
 #include "train/reproduce.h"
 
 namespace nabla {
@@ -80,6 +81,10 @@ void add_run_flags(CLI::App* cmd, int64_t& checkpoint_every, bool& resume,
   cmd->add_flag("--resume", resume, "continue from the last checkpoint in --out");
 }
 
+constexpr const char* kSyncBnHelp =
+    "with mpirun: batch norm uses the statistics of the whole global batch (all processes' "
+    "shares), not each process's own share";
+
 // The flags of the MLP commands, with the report's defaults.
 struct MlpFlags {
   std::string hidden = "100";
@@ -113,17 +118,28 @@ void add_mlp_flags(CLI::App* cmd, MlpFlags& f, const std::string& model) {
                     "L2 weight decay (PyTorch's, added to the gradient)")
         ->capture_default_str();
     cmd->add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+    cmd->add_flag("--sync_bn", c.sync_bn, kSyncBnHelp);
   }
 }
 
-int report_error(const std::string& message, int code) {
-  std::cerr << "nabla: error: " << message << "\n";
+// Prints the error; in a run of several processes (mpirun), names this one's rank and ends the
+// others too, so that none waits for this one forever.
+int report_error(const std::string& message, int code, const Replicas& replicas) {
+  // One write, so that the lines of several processes do not interleave.
+  const std::string line =
+      "nabla: error: " +
+      (replicas.size() > 1 ? "[rank " + std::to_string(replicas.rank()) + "] " : std::string()) +
+      message + "\n";
+  std::cerr << line << std::flush;
+  replicas.abort(code);
   return code;
 }
 
 }  // namespace
 
 int run_cli(int argc, const char* const* argv) {
+  // MPI starts here when mpirun started this process, and ends when run_cli returns.
+  const std::unique_ptr<Replicas> replicas = start_replicas();
   CLI::App app{
       "nabla: train and understand neural networks on CIFAR-10 in C++.\n"
       "Exit codes: 0 success, 1 run-time failure (bad data, unwritable output), 2 bad usage.",
@@ -158,6 +174,7 @@ int run_cli(int argc, const char* const* argv) {
   cnn->add_option("--init_from", cnn_config.init_from,
                   "start from the parameters in this safetensors file");
   cnn->add_flag("--quiet", cnn_config.quiet, "no progress output");
+  cnn->add_flag("--sync_bn", cnn_config.sync_bn, kSyncBnHelp);
   add_run_flags(cnn, cnn_config.checkpoint_every, cnn_config.resume, cnn_config.validation_size);
 
   AirbenchConfig air;
@@ -208,6 +225,7 @@ int run_cli(int argc, const char* const* argv) {
                    "evaluation)")
       ->capture_default_str();
   airbench->add_flag("--resume", air.resume, "continue from the last checkpoint in --out");
+  airbench->add_flag("--sync_bn", air.sync_bn, kSyncBnHelp);
 
   std::string eval_model, eval_data_dir;
   auto* eval = app.add_subcommand(
@@ -305,20 +323,25 @@ int run_cli(int argc, const char* const* argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    return report_error(e.what(), kUsageError);
+    return report_error(e.what(), kUsageError, *replicas);
   }
 
   try {
     if (mlp_manual->parsed()) {
       manual_flags.config.dnn_hidden_units = parse_units("--dnn_hidden_units", manual_flags.hidden);
+      if (replicas->size() > 1) {
+        throw ConfigError(
+            "train mlp-manual: runs in one process; data-parallel training (mpirun) is for "
+            "train mlp, cnn and airbench");
+      }
       train_mlp_manual(manual_flags.config);
     } else if (mlp->parsed()) {
       mlp_flags.config.dnn_hidden_units = parse_units("--dnn_hidden_units", mlp_flags.hidden);
-      train_mlp(mlp_flags.config);
+      train_mlp(mlp_flags.config, *replicas);
     } else if (cnn->parsed()) {
-      train_cnn(cnn_config);
+      train_cnn(cnn_config, *replicas);
     } else if (airbench->parsed()) {
-      train_airbench(air);
+      train_airbench(air, *replicas);
     } else if (reproduce_cmd->parsed()) {
       std::stringstream names(repro_only);
       for (std::string name; std::getline(names, name, ',');) {
@@ -365,12 +388,13 @@ int run_cli(int argc, const char* const* argv) {
           d.classes.size(), d.classes.front().c_str(), d.classes.back().c_str());
     }
   } catch (const ConfigError& e) {
-    return report_error(e.what(), kUsageError);
+    return report_error(e.what(), kUsageError, *replicas);
   } catch (const Interrupted& e) {
-    report_error(e.what(), 1);
+    // Every process stopped after the same step; rank 0 wrote the checkpoint.
+    std::cerr << "nabla: error: " << e.what() << "\n";
     return 128 + e.signal;
   } catch (const std::exception& e) {
-    return report_error(e.what(), 1);
+    return report_error(e.what(), 1, *replicas);
   }
   return 0;
 }

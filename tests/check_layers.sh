@@ -5,13 +5,13 @@
 #   1 autograd.h ops.h function.h gradcheck.h, io/, manual/ (hand-written backprop on tensors)
 #   2 data/
 #   3 nn/
-#   4 optim/, onnx.h
+#   4 optim/, onnx.h, dist/ (data-parallel training over MPI, library nabla::dist)
 # Usage: tests/check_layers.sh [INCLUDE_DIR]   (exits 1 naming every include that goes up)
 set -euo pipefail
 root="${1:-$(dirname "$0")/../include}"
 level() {
   case "$1" in
-    optim/* | onnx.h) echo 4 ;;
+    optim/* | onnx.h | dist/*) echo 4 ;;
     nn/*) echo 3 ;;
     data/*) echo 2 ;;
     autograd.h | ops.h | function.h | gradcheck.h | io/* | manual/*) echo 1 ;;

@@ -192,6 +192,7 @@ nlohmann::json to_json(const AirbenchConfig& c) {
                       {"seed", c.seed},
                       {"out", c.out}};
   add_to_json(c.data, j);
+  if (c.sync_bn) j["sync_bn"] = true;
   return j;
 }
 
@@ -215,12 +216,13 @@ void validate(const AirbenchConfig& c) {
   parse_airbench_widths(c.widths);
 }
 
-RunSummary train_airbench(const AirbenchConfig& config) {
+RunSummary train_airbench(const AirbenchConfig& config, const Replicas& replicas) {
   validate(config);
-  return train_airbench(config, load_train_data(config.data));
+  check_batch_splits(config.batch_size, replicas);
+  return train_airbench(config, load_train_data(config.data), replicas);
 }
 
-RunSummary train_airbench(const AirbenchConfig& config, TrainData data) {
+RunSummary train_airbench(const AirbenchConfig& config, TrainData data, const Replicas& replicas) {
   validate(config);
   const Shape input = data.input_shape();
   if (input[1] != 32 || input[2] != 32) {
@@ -243,11 +245,14 @@ RunSummary train_airbench(const AirbenchConfig& config, TrainData data) {
   AirbenchSteps<float> steps(model, config, per_epoch, total);
   optim::SGD<float>& optimizer = steps.optimizer();
   optim::Lookahead<float>& lookahead = steps.lookahead();
+  const ReplicaStep replica = replicas.replicate(model, config.sync_bn, /*average=*/false);
   Trainable t = make_trainable(model, optimizer);
   const auto named = model.named_parameters();
   t.step = [&, named](const LabeledImages& batch, int64_t step) {
-    const auto [loss, logits] =
-        steps.step(batch.images, batch.labels, step, [&] { check_gradients(named, step); });
+    const auto [loss, logits] = steps.step(batch.images, batch.labels, step, [&] {
+      if (replica.after_backward) replica.after_backward();
+      check_gradients(named, step);
+    });
     const auto b = static_cast<double>(batch.labels.size());
     return StepResult{loss / b, accuracy(logits, batch.labels)};
   };
@@ -273,9 +278,11 @@ RunSummary train_airbench(const AirbenchConfig& config, TrainData data) {
     lookahead.load_average(average);
   };
   t.final_figures = [&] {
-    return std::map<std::string, double>{
+    std::map<std::string, double> figures{
         {"tta_level", static_cast<double>(config.tta_level)},
         {"tta_test_acc", tta_accuracy(model, data.test, config.tta_level)}};
+    if (replica.stats) figures.merge(replica.stats());
+    return figures;
   };
 
   nlohmann::json saved_config = to_json(config);
@@ -299,7 +306,7 @@ RunSummary train_airbench(const AirbenchConfig& config, TrainData data) {
                 {"widths", config.widths},
                 {"config", saved_config.dump()}}};
   add_data_metadata(data, spec.metadata);
-  return train_model(t, data, spec);
+  return train_model(t, data, spec, replicas);
 }
 
 }  // namespace nabla

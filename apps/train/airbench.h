@@ -16,6 +16,7 @@
 #include "nabla/optim/lookahead.h"
 #include "nabla/optim/optimizer.h"
 #include "train/data.h"
+#include "train/replicas.h"
 #include "train/run.h"
 
 namespace nabla {
@@ -38,6 +39,7 @@ struct AirbenchConfig {
   bool quiet = false;
   int64_t checkpoint_every = 50;
   bool resume = false;
+  bool sync_bn = false;  // data-parallel: batch norm over the global batch (--sync_bn)
 };
 
 nlohmann::json to_json(const AirbenchConfig& config);
@@ -49,8 +51,12 @@ int64_t airbench_steps(const AirbenchConfig& config, int64_t train_size);
 // Throws ConfigError naming the flag.
 void validate(const AirbenchConfig& config);
 
-RunSummary train_airbench(const AirbenchConfig& config);
-RunSummary train_airbench(const AirbenchConfig& config, TrainData data);
+// Data-parallel over `replicas` (mpirun): see Replicas. The loss is summed over the examples,
+// so the replicas' gradients are summed, not averaged.
+RunSummary train_airbench(const AirbenchConfig& config,
+                          const Replicas& replicas = single_process());
+RunSummary train_airbench(const AirbenchConfig& config, TrainData data,
+                          const Replicas& replicas = single_process());
 
 // The recipe's optimisation of `model`, one step at a time, in float (training) or double (the
 // PyTorch parity test): two parameter groups (batch-norm biases at bias_scaler times the learning

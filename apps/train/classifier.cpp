@@ -34,15 +34,18 @@ void check_gradients(const std::vector<std::pair<std::string, Variable<float>>>&
   }
 }
 
-Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer) {
+Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer,
+                         const ReplicaStep& replica) {
   Trainable t;
   const auto named = model.named_parameters();
-  t.step = [&model, &optimizer, named](const LabeledImages& batch, int64_t step) {
+  t.step = [&model, &optimizer, named, after_backward = replica.after_backward](
+               const LabeledImages& batch, int64_t step) {
     model.train();
     optimizer.zero_grad();
     const Variable<float> logits = model(Variable<float>(batch.images));
     Variable<float> loss = cross_entropy(logits, batch.labels);
     loss.backward();
+    if (after_backward) after_backward();
     check_gradients(named, step);
     const profile::Scope timed("optimizer step");
     optimizer.step();
@@ -65,6 +68,7 @@ Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& opti
     for (const auto& t : tensors) by_name[t.name] = t.value;
     optimizer.load_state(by_name, scalars);
   };
+  t.final_figures = replica.stats;
   return t;
 }
 

@@ -10,6 +10,7 @@
 #include "nabla/nn/serialize.h"
 #include "nabla/optim/optimizer.h"
 #include "train/loop.h"
+#include "train/replicas.h"
 
 namespace nabla {
 
@@ -23,8 +24,10 @@ Evaluation evaluate(nn::Module<float>& model, const LabeledImages& data, int64_t
 void check_gradients(const std::vector<std::pair<std::string, Variable<float>>>& named,
                      int64_t step);
 
-// model and optimizer must outlive the result.
-Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer);
+// model and optimizer must outlive the result. `replica` (Replicas::replicate) runs between the
+// backward pass and the update, and its figures join the final ones.
+Trainable make_trainable(nn::Module<float>& model, optim::Optimizer<float>& optimizer,
+                         const ReplicaStep& replica = {});
 
 // "adam" (PyTorch's defaults: betas 0.9 and 0.999, eps 1e-8) or "sgd"; momentum is SGD's.
 std::unique_ptr<optim::Optimizer<float>> make_optimizer(const std::string& name,

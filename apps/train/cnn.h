@@ -6,6 +6,7 @@
 #include "nabla/nn/convnet.h"
 #include "train/data.h"
 #include "train/mlp.h"
+#include "train/replicas.h"
 #include "train/run.h"
 
 namespace nabla {
@@ -24,13 +25,16 @@ struct CnnConfig {
   int64_t checkpoint_every = 0;  // 0: at every evaluation
   int64_t validation_size = 0;   // the first N training examples, held out
   bool resume = false;
+  bool sync_bn = false;  // data-parallel: batch norm over the global batch (--sync_bn)
 };
 
 nlohmann::json to_json(const CnnConfig& config);
 // Throws ConfigError naming the flag.
 void validate(const CnnConfig& config, int64_t train_size = 0);
 
-RunSummary train_cnn(const CnnConfig& config);
-RunSummary train_cnn(const CnnConfig& config, TrainData data);
+// Data-parallel over `replicas` (mpirun): see Replicas.
+RunSummary train_cnn(const CnnConfig& config, const Replicas& replicas = single_process());
+RunSummary train_cnn(const CnnConfig& config, TrainData data,
+                     const Replicas& replicas = single_process());
 
 }  // namespace nabla

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "nabla/data/loader.h"
 #include "nabla/kernels.h"
@@ -44,6 +45,12 @@ void check_same_config(const nlohmann::json& saved, const nlohmann::json& now,
     for (const auto& item : side->items()) {
       const std::string& key = item.key();
       if (key == "out" || key == "data_dir" || key == "quiet") continue;
+      if (key == "ranks" && saved.value("ranks", 1) != now.value("ranks", 1)) {
+        throw ConfigError(
+            "--resume: " + file + " was made by " + std::to_string(saved.value("ranks", 1)) +
+            " processes; resume it with mpirun -np " + std::to_string(saved.value("ranks", 1)) +
+            ", not with " + std::to_string(now.value("ranks", 1)));
+      }
       if (!saved.contains(key) || !now.contains(key) || saved[key] != now[key]) {
         throw ConfigError("--resume: " + file + " was made with --" + key + " " +
                           shown(saved, key) + ", not " + shown(now, key));
@@ -124,23 +131,38 @@ double accuracy(const Tensor<float>& scores, const std::vector<int32_t>& labels)
   return pred.empty() ? 0.0 : static_cast<double>(hits) / static_cast<double>(pred.size());
 }
 
-void run_training(Trainable& model, const TrainData& data, const LoopConfig& loop, RunWriter& run,
+void check_batch_splits(int64_t batch_size, const Replicas& replicas) {
+  if (batch_size % replicas.size() != 0) {
+    throw ConfigError("--batch_size: " + std::to_string(batch_size) +
+                      " does not split evenly over " + std::to_string(replicas.size()) +
+                      " processes (mpirun -np)");
+  }
+}
+
+void run_training(Trainable& model, const TrainData& data, const RunSpec& spec, RunWriter* run,
+                  const Replicas& replicas,
                   const std::function<void(const std::filesystem::path&)>& write_model) {
-  const std::filesystem::path checkpoint_file = run.dir() / "checkpoint.safetensors";
+  const LoopConfig& loop = spec.loop;
+  const std::filesystem::path checkpoint_file =
+      std::filesystem::path(spec.out) / "checkpoint.safetensors";
   const int64_t checkpoint_every =
       loop.checkpoint_every > 0 ? loop.checkpoint_every : loop.eval_freq;
+  const int64_t n_replicas = replicas.size();
+  check_batch_splits(loop.batch_size, replicas);
   data::DataLoader train(std::make_shared<data::TensorDataset>(data.train),
-                         {.batch_size = loop.batch_size,
+                         {.batch_size = loop.batch_size / n_replicas,
                           .order = data::Order::kCourse,
                           .seed = loop.seed,
                           .drop_last = true,
                           .workers = 1,
-                          .prefetch = 2},
+                          .prefetch = 2,
+                          .rank = replicas.rank(),
+                          .world_size = n_replicas},
                          loop.augment);
   int64_t start = 0;
   if (loop.resume && std::filesystem::exists(checkpoint_file)) {
     Checkpoint c = load_checkpoint(checkpoint_file);
-    check_same_config(c.config, run.config(), checkpoint_file.string());
+    check_same_config(c.config, spec.config, checkpoint_file.string());
     try {
       model.load_model_tensors(c.model);
       if (model.load_optimizer) model.load_optimizer(c.optimizer, c.optimizer_scalars);
@@ -148,17 +170,31 @@ void run_training(Trainable& model, const TrainData& data, const LoopConfig& loo
     } catch (const std::invalid_argument& e) {
       throw DataError(checkpoint_file.string() + ": does not fit this run (" + e.what() + ")");
     }
-    run.restore(c.metrics, c.elapsed_s, c.step);
+    if (run) {
+      run->restore(c.metrics, c.elapsed_s, c.step);
+      run->note("resuming from step " + std::to_string(c.step) + " (" + checkpoint_file.string() +
+                ")");
+    }
     start = c.step;
-    run.note("resuming from step " + std::to_string(start) + " (" + checkpoint_file.string() + ")");
+  }
+  if (n_replicas > 1) {
+    // Every replica must continue from the same step: --out must be where all of them see it.
+    std::vector<double> starts{static_cast<double>(start)};
+    replicas.sum(starts);
+    if (starts[0] != static_cast<double>(start * n_replicas)) {
+      throw DataError(checkpoint_file.string() +
+                      ": not every process sees the same checkpoint; with several hosts, --out "
+                      "must be on a file system they share");
+    }
   }
 
   const auto save = [&](int64_t step) {
+    if (!run) return;
     Checkpoint c;
     c.step = step;
-    c.elapsed_s = run.elapsed_s();
-    c.config = run.config();
-    c.metrics = run.rows();
+    c.elapsed_s = run->elapsed_s();
+    c.config = spec.config;
+    c.metrics = run->rows();
     c.data = train.position();
     c.model = model.model_tensors();
     if (model.optimizer_tensors) c.optimizer = model.optimizer_tensors();
@@ -181,56 +217,75 @@ void run_training(Trainable& model, const TrainData& data, const LoopConfig& loo
     } catch (const NumericalError& e) {
       throw numerical_fault(e.what());
     }
+    int stop = signals.received();
+    if (n_replicas > 1) {
+      // The global batch's loss and accuracy (equal shares: the mean of the replicas'), and a
+      // stop signal that any replica received, so that all stop after the same step.
+      std::vector<double> totals{r.loss, r.batch_accuracy, stop != 0 ? 1.0 : 0.0};
+      replicas.sum(totals);
+      r.loss = totals[0] / static_cast<double>(n_replicas);
+      r.batch_accuracy = totals[1] / static_cast<double>(n_replicas);
+      if (stop == 0 && totals[2] > 0) stop = SIGTERM;
+    }
     if (!std::isfinite(r.loss)) {
       throw numerical_fault("step " + std::to_string(step) + ": the loss is not finite (" +
                             std::to_string(r.loss) + ")");
     }
-    run.tick(step, r.loss);
-    if (step % loop.eval_freq == 0 || step == loop.max_steps) {
+    if (run) run->tick(step, r.loss);
+    if (run && (step % loop.eval_freq == 0 || step == loop.max_steps)) {
       MetricsRow row{step, r.loss, r.batch_accuracy, 0, 0, 0, false, 0, 0};
       const Evaluation test = model.evaluate(data.test);
       row.test_loss = test.loss;
       row.test_acc = test.accuracy;
       if (data.validation.labels.empty()) {
-        row.elapsed_s = run.elapsed_s();
-        run.record(row);
+        row.elapsed_s = run->elapsed_s();
+        run->record(row);
       } else {
         const Evaluation val = model.evaluate(data.validation);
         row.has_validation = true;
         row.val_loss = val.loss;
         row.val_acc = val.accuracy;
         bool best = true;
-        for (const auto& earlier : run.rows()) best = best && val.accuracy > earlier.val_acc;
-        if (best) write_model(run.dir() / "best_model.safetensors");
-        row.elapsed_s = run.elapsed_s();
-        run.record(row);
+        for (const auto& earlier : run->rows()) best = best && val.accuracy > earlier.val_acc;
+        if (best) write_model(std::filesystem::path(spec.out) / "best_model.safetensors");
+        row.elapsed_s = run->elapsed_s();
+        run->record(row);
       }
     }
     const bool saved = step % checkpoint_every == 0 || step == loop.max_steps;
     if (saved) save(step);
-    if (const int sig = signals.received()) {
+    if (stop != 0) {
       if (!saved) save(step);
-      throw Interrupted("stopped by " + std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") +
+      throw Interrupted("stopped by " + std::string(stop == SIGINT ? "SIGINT" : "SIGTERM") +
                             " after step " + std::to_string(step) + "; the checkpoint is in " +
                             checkpoint_file.string() + ", continue with --resume",
-                        sig);
+                        stop);
     }
   }
 }
 
-RunSummary train_model(Trainable& model, const TrainData& data, const RunSpec& spec) {
-  RunWriter run(spec.out, spec.title, spec.config, spec.loop.max_steps, spec.quiet);
+RunSummary train_model(Trainable& model, const TrainData& data, const RunSpec& spec,
+                       const Replicas& replicas) {
+  RunSpec run_spec = spec;
+  if (replicas.size() > 1) run_spec.config["ranks"] = replicas.size();
+  std::optional<RunWriter> run;
+  if (replicas.rank() == 0) {
+    run.emplace(run_spec.out, run_spec.title, run_spec.config, run_spec.loop.max_steps,
+                run_spec.quiet);
+  }
   const auto file_tensors = [&] {
     std::vector<NamedTensor> tensors = model.model_tensors();
     for (NamedTensor& t : data.preprocessing.tensors()) tensors.push_back(std::move(t));
     return tensors;
   };
-  run_training(model, data, spec.loop, run, [&](const std::filesystem::path& file) {
-    save_safetensors(file, file_tensors(), spec.metadata);
-  });
+  run_training(model, data, run_spec, run ? &*run : nullptr, replicas,
+               [&](const std::filesystem::path& file) {
+                 save_safetensors(file, file_tensors(), run_spec.metadata);
+               });
+  if (!run) return {};
   const std::map<std::string, double> figures =
       model.final_figures ? model.final_figures() : std::map<std::string, double>{};
-  return run.finish(file_tensors(), spec.metadata, figures);
+  return run->finish(file_tensors(), run_spec.metadata, figures);
 }
 
 }  // namespace nabla

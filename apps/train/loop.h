@@ -17,6 +17,7 @@
 #include "nabla/error.h"
 #include "nabla/io/safetensors.h"
 #include "train/data.h"
+#include "train/replicas.h"
 #include "train/run.h"
 
 namespace nabla {
@@ -94,13 +95,6 @@ struct LoopConfig {
 void validate_loop(const LoopConfig& loop, double learning_rate, const std::string& optimizer,
                    int64_t validation_size, int64_t train_size, int64_t min_batch = 1);
 
-// With a validation set, `write_model` is called with best_model.safetensors in --out whenever
-// the validation accuracy improves: the best model is chosen on validation, never on test.
-// Batches come from a data::DataLoader in the course's order (drop_last), made on a background
-// thread, augmented by loop.augment; checkpoints save its position.
-void run_training(Trainable& model, const TrainData& data, const LoopConfig& loop, RunWriter& run,
-                  const std::function<void(const std::filesystem::path&)>& write_model);
-
 // The part of `nabla train mlp-manual | mlp | cnn` around the model, the same for all three.
 struct RunSpec {
   std::string out;        // --out
@@ -120,10 +114,26 @@ Rng prepare_run(const Config& config, TrainData& data) {
   return Rng(config.seed);
 }
 
+// With a validation set, `write_model` is called with best_model.safetensors in --out whenever
+// the validation accuracy improves: the best model is chosen on validation, never on test.
+// Batches come from a data::DataLoader in the course's order (drop_last), made on a background
+// thread, augmented by loop.augment; checkpoints save its position. With several replicas, each
+// takes its shard of every global batch (loop.batch_size / replicas); the step's loss and
+// accuracy and a stop signal are summed over them; rank 0 alone holds `run` (nullptr on the
+// others): it evaluates and writes the metrics, the models and the checkpoints.
+void run_training(Trainable& model, const TrainData& data, const RunSpec& spec, RunWriter* run,
+                  const Replicas& replicas,
+                  const std::function<void(const std::filesystem::path&)>& write_model);
+
 // Trains `model` as the command says: the run's folder and progress (RunWriter), the loop
 // (run_training), the model files (the model's tensors, the preprocessing's, the metadata),
-// summary.json and curves.png. Returns the summary.
-RunSummary train_model(Trainable& model, const TrainData& data, const RunSpec& spec);
+// summary.json and curves.png, all written by rank 0. Returns the summary (empty on other ranks).
+RunSummary train_model(Trainable& model, const TrainData& data, const RunSpec& spec,
+                       const Replicas& replicas = single_process());
+
+// Throws ConfigError unless the global batch splits evenly over the replicas (drop_last then
+// gives every replica the same number of batches).
+void check_batch_splits(int64_t batch_size, const Replicas& replicas);
 
 // Throws NumericalError naming `name` and the step if any value of t is NaN or infinite.
 void check_finite(const Tensor<float>& t, const std::string& name, int64_t step);

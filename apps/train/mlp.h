@@ -13,6 +13,7 @@
 #include "nabla/manual/modules.h"
 #include "train/data.h"
 #include "train/loop.h"
+#include "train/replicas.h"
 #include "train/run.h"
 
 namespace nabla {
@@ -36,7 +37,8 @@ struct MlpConfig {
   std::string optimizer = "sgd";   // sgd or adam
   std::string batchnorm = "none";  // none, autograd or manual
   double weight_decay = 0;
-  double momentum = 0;  // sgd only
+  double momentum = 0;   // sgd only
+  bool sync_bn = false;  // data-parallel: batch norm over the global batch (--sync_bn)
 };
 
 nlohmann::json to_json(const MlpConfig& config);
@@ -52,7 +54,9 @@ RunSummary train_mlp_manual(const MlpConfig& config, TrainData data);
 Trainable make_manual_trainable(manual::MLP<float>& model, manual::CrossEntropy<float>& ce,
                                 float learning_rate);
 
-RunSummary train_mlp(const MlpConfig& config);
-RunSummary train_mlp(const MlpConfig& config, TrainData data);
+// Data-parallel over `replicas` (mpirun): see Replicas.
+RunSummary train_mlp(const MlpConfig& config, const Replicas& replicas = single_process());
+RunSummary train_mlp(const MlpConfig& config, TrainData data,
+                     const Replicas& replicas = single_process());
 
 }  // namespace nabla

@@ -14,6 +14,7 @@ nlohmann::json to_json(const CnnConfig& c) {
                       {"seed", c.seed},           {"out", c.out},
                       {"init_from", c.init_from}, {"validation_size", c.validation_size}};
   add_to_json(c.data, j);
+  if (c.sync_bn) j["sync_bn"] = true;
   return j;
 }
 
@@ -28,12 +29,13 @@ void validate(const CnnConfig& c, int64_t train_size) {
                 /*min_batch=*/2);
 }
 
-RunSummary train_cnn(const CnnConfig& config) {
+RunSummary train_cnn(const CnnConfig& config, const Replicas& replicas) {
   validate(config, config.data.dataset == "cifar10" ? 5 * kCifarRecordsPerFile : 0);
-  return train_cnn(config, load_train_data(config.data));
+  check_batch_splits(config.batch_size, replicas);
+  return train_cnn(config, load_train_data(config.data), replicas);
 }
 
-RunSummary train_cnn(const CnnConfig& config, TrainData data) {
+RunSummary train_cnn(const CnnConfig& config, TrainData data, const Replicas& replicas) {
   Rng init_rng = prepare_run(config, data);
   const Shape input = data.input_shape();
   if (input[1] > 32 || input[2] > 32) {
@@ -47,7 +49,8 @@ RunSummary train_cnn(const CnnConfig& config, TrainData data) {
     load(model, config.init_from, /*strict=*/true, {"mean_image", "channel_mean", "channel_std"});
   }
   const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate);
-  Trainable t = make_trainable(model, *optimizer);
+  Trainable t = make_trainable(model, *optimizer,
+                               replicas.replicate(model, config.sync_bn, /*average=*/true));
   nlohmann::json saved_config = to_json(config);
   saved_config.erase("out");  // where a model was written is not part of it
   RunSpec spec{config.out,
@@ -62,7 +65,7 @@ RunSummary train_cnn(const CnnConfig& config, TrainData data) {
                 {"config", saved_config.dump()}}};
   spec.loop.augment = make_augmentation(config.data, input);
   add_data_metadata(data, spec.metadata);
-  return train_model(t, data, spec);
+  return train_model(t, data, spec, replicas);
 }
 
 }  // namespace nabla

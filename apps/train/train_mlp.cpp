@@ -28,6 +28,7 @@ nlohmann::json to_json(const MlpConfig& c) {
     j["batchnorm"] = c.batchnorm;
     j["weight_decay"] = c.weight_decay;
     j["momentum"] = c.momentum;
+    if (c.sync_bn) j["sync_bn"] = true;
   }
   return j;
 }
@@ -148,20 +149,22 @@ RunSummary train_mlp_manual(const MlpConfig& config, TrainData data) {
   return train_model(t, data, run_spec(config, data));
 }
 
-RunSummary train_mlp(const MlpConfig& config) {
+RunSummary train_mlp(const MlpConfig& config, const Replicas& replicas) {
   validate(config, config.data.dataset == "cifar10" ? 5 * kCifarRecordsPerFile : 0);
-  return train_mlp(config, load_train_data(config.data));
+  check_batch_splits(config.batch_size, replicas);
+  return train_mlp(config, load_train_data(config.data), replicas);
 }
 
-RunSummary train_mlp(const MlpConfig& config, TrainData data) {
+RunSummary train_mlp(const MlpConfig& config, TrainData data, const Replicas& replicas) {
   Rng init_rng = prepare_run(config, data);
   nn::MLP<float> model(inputs_per_example(data), config.dnn_hidden_units, data.n_classes(),
                        static_cast<float>(config.neg_slope),
                        nn::parse_batchnorm_kind(config.batchnorm), init_rng);
   const auto optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate,
                                         config.momentum, config.weight_decay);
-  Trainable t = make_trainable(model, *optimizer);
-  return train_model(t, data, run_spec(config, data));
+  Trainable t = make_trainable(model, *optimizer,
+                               replicas.replicate(model, config.sync_bn, /*average=*/true));
+  return train_model(t, data, run_spec(config, data), replicas);
 }
 
 }  // namespace nabla

@@ -6,9 +6,11 @@
 /// the links to inputs), so that only the leaves keep their gradients.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nabla/tensor.h"
@@ -30,6 +32,12 @@ struct Node {
   std::vector<std::shared_ptr<Node<T>>> inputs;
   /// Receives this node's gradient; adds each input's share with Node::accumulate.
   std::function<void(const Tensor<T>& grad)> backward;
+  /// Called, in the order added, when a backward pass has finished this node's gradient: after
+  /// every op that uses the node has sent its share, before the node sends it on. For a parameter
+  /// that is "its gradient for this pass is complete", where a data-parallel reducer starts
+  /// sending it while the rest of the backward pass runs. Each has the handle that removes it.
+  std::vector<std::pair<int64_t, std::function<void()>>> grad_ready_hooks;
+  int64_t next_hook = 0;  ///< the handle the next hook gets
 
   /// grad += g (allocating on first use); g must have value's shape.
   void accumulate(const Tensor<T>& g);
@@ -72,6 +80,11 @@ class Variable {
   void backward();
   /// Backpropagates from this variable with the given upstream gradient (same shape).
   void backward(const Tensor<T>& grad_output);
+  /// Adds a hook that backward() calls once it has finished this variable's gradient (see
+  /// Node::grad_ready_hooks; PyTorch's register_post_accumulate_grad_hook). Returns its handle.
+  int64_t add_grad_ready_hook(std::function<void()> hook);
+  /// Removes the hook with that handle; nothing for a handle it does not hold.
+  void remove_grad_ready_hook(int64_t handle);
   /// Drops the gradient (grad() becomes empty), so that the next backward starts from zero.
   void zero_grad() { node_->grad = Tensor<T>(); }
   /// The same value, cut from the graph.

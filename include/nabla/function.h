@@ -7,10 +7,11 @@
 ///
 /// and `using Scalar = T;`. forward runs without recording and may save tensors and constants in
 /// ctx; backward returns one gradient per input, and may return an empty tensor where
-/// ctx.needs_input_grad[i] is false (it should not compute those). apply<F>(inputs, args...) runs it
-/// and records it on the tape.
+/// ctx.needs_input_grad[i] is false (it should not compute those). apply<F>(inputs, args...) runs
+/// it and records it on the tape.
 #pragma once
 
+#include <any>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -32,6 +33,9 @@ class FunctionContext {
   const std::vector<Tensor<T>>& saved_tensors() const { return saved_; }
   /// Non-tensor values that backward needs (eps, sizes, ...).
   std::map<std::string, double> constants;
+  /// Anything else backward needs that is neither a tensor nor a number (a callback, a
+  /// communicator), as the attributes a PyTorch Function sets on its ctx.
+  std::any state;
   /// One flag per input: whether backward must compute that input's gradient.
   std::vector<bool> needs_input_grad;
 

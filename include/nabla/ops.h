@@ -6,12 +6,19 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "nabla/autograd.h"
 #include "nabla/conv.h"
 
 namespace nabla {
+
+/// Sums values over the replicas of a data-parallel run, in place: afterwards every replica holds
+/// the totals. Every replica makes the same calls in the same order (a collective); nabla/dist.h
+/// makes one from a communicator. An empty one means a single process.
+using ReplicaSum = std::function<void(std::span<double> values)>;
 
 /// a (M,K) @ b (K,N) -> (M,N).
 template <typename T>
@@ -53,6 +60,10 @@ Variable<T> sqrt(const Variable<T>& x);
 /// Sums over `dims` (empty: all). keepdim keeps them as size 1.
 template <typename T>
 Variable<T> sum(const Variable<T>& x, std::vector<int64_t> dims = {}, bool keepdim = false);
+/// x summed over the replicas (`sum` called on its values, in double): every replica gets the
+/// same total. dx is dy summed over the replicas, as the total feeds every replica's loss.
+template <typename T>
+Variable<T> replica_sum(const Variable<T>& x, const ReplicaSum& sum);
 /// Mean over `dims` (empty: all), composed from sum. keepdim keeps them as size 1.
 template <typename T>
 Variable<T> mean(const Variable<T>& x, std::vector<int64_t> dims = {}, bool keepdim = false);
@@ -135,14 +146,18 @@ Variable<T> pad2d(const Variable<T>& x, int64_t left, int64_t right, int64_t top
 /// statistics (biased variance) normalise, and running_mean/running_var (C) are updated in place
 /// with `momentum` and the unbiased variance, as PyTorch does. Evaluation: the running statistics
 /// normalise. With `relu`, the result is relu(batch_norm2d(x)) in one op (one pass over the
-/// data each way, no intermediate tensor), as the ConvNet's blocks use it.
+/// data each way, no intermediate tensor), as the ConvNet's blocks use it. With `replica_sum`
+/// (synchronised batch norm, torch.nn.SyncBatchNorm), training statistics are those of the
+/// batches of all replicas together: the per-channel sums and counts, then the squared deviations
+/// from the common mean, are summed over the replicas, and so are the backward pass's two sums.
 template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
                          Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
-                         T eps, bool relu = false);
+                         T eps, bool relu = false, const ReplicaSum& replica_sum = {});
 /// Inference only, with autograd off (NoGradGuard; throws std::logic_error otherwise):
 /// batch_norm2d(conv2d(x, weight, bias), eval mode) and, with relu, the ReLU after it, as one
-/// convolution with the batch norm folded into its filters and bias (conv2d_bn_inference in conv.h).
+/// convolution with the batch norm folded into its filters and bias (conv2d_bn_inference in
+/// conv.h).
 template <typename T>
 Variable<T> conv2d_bn_inference(const Variable<T>& x, const Variable<T>& weight,
                                 const Variable<T>& bias, int64_t stride, int64_t pad,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,16 @@ using detail::norm_backward_dx;
 using detail::norm_backward_sums;
 using detail::norm_forward;
 using detail::Planes;
+
+namespace {
+
+// `values` summed over the replicas.
+std::vector<double> summed(const ReplicaSum& sum, std::vector<double> values) {
+  sum(values);
+  return values;
+}
+
+}  // namespace
 
 // dx, dweight, dbias from conv2d_backward, each only when that input needs it.
 template <typename T>
@@ -96,7 +107,7 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
 template <typename T>
 Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const Variable<T>& beta,
                          Tensor<T>& running_mean, Tensor<T>& running_var, bool training, T momentum,
-                         T eps, bool relu) {
+                         T eps, bool relu, const ReplicaSum& replica_sum) {
   const Tensor<T>& xv = x.value();
   if (xv.rank() != 4) {
     throw std::invalid_argument("batch_norm2d: input must be NCHW, got " + shape_str(xv.shape()));
@@ -107,7 +118,10 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
     throw std::invalid_argument("batch_norm2d: input has " + std::to_string(C) +
                                 " channels, parameters do not match");
   }
-  if (training && M < 2) {
+  const bool synced = training && replica_sum;
+  // The values per channel in the batches of all replicas.
+  const int64_t M_all = synced ? static_cast<int64_t>(summed(replica_sum, {double(M)})[0]) : M;
+  if (training && M_all < 2) {
     throw std::invalid_argument("batch_norm2d: training needs more than one value per channel");
   }
   // Per channel: the statistics used (batch or running), for the backward pass.
@@ -118,8 +132,32 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
     return ChannelNorm<T>{mean[c], inv_std[c], gamma.value()[c], beta.value()[c], relu};
   };
   const Planes planes{N, S, C * S};
+  if (synced) {
+    // Each pass over the channels, then one sum over the replicas: sums, then squared deviations.
+    std::vector<double> sums(static_cast<size_t>(C)), squares(static_cast<size_t>(C));
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < C; ++c) sums[c] = channel_sum(px + c * S, planes);
+    sums = summed(replica_sum, std::move(sums));
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < C; ++c) {
+      squares[c] = channel_sq_dev(px + c * S, planes, sums[c] / static_cast<double>(M_all));
+    }
+    squares = summed(replica_sum, std::move(squares));
+    for (int64_t c = 0; c < C; ++c) {
+      const double mu = sums[c] / static_cast<double>(M_all);
+      mean[c] = static_cast<T>(mu);
+      inv_std[c] = T(1) / std::sqrt(static_cast<T>(squares[c] / static_cast<double>(M_all)) + eps);
+      running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean[c];
+      running_var[c] = (T(1) - momentum) * running_var[c] +
+                       momentum * static_cast<T>(squares[c] / static_cast<double>(M_all - 1));
+    }
+  }
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < C; ++c) {
+    if (synced) {
+      norm_forward(channel(c), px + c * S, py + c * S, planes);
+      continue;
+    }
     T var;
     if (training) {
       // The mean first, then the squared deviations from it (two passes: no cancellation).
@@ -140,7 +178,8 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
   auto xn = x.node(), gn = gamma.node(), bn = beta.node();
   return Variable<T>::make_result(
       std::move(y), relu ? "batch_norm2d_relu" : "batch_norm2d", {xn, gn, bn},
-      [xn, gn, bn, mean, inv_std, relu, training, N, C, S, M](const Tensor<T>& dy) {
+      [xn, gn, bn, mean, inv_std, relu, training, N, C, S, M_all, replica_sum,
+       synced](const Tensor<T>& dy) {
         Tensor<T> dgamma({C}), dbeta({C});
         Tensor<T> dx =
             xn->requires_grad ? Tensor<T>::uninitialized(xn->value.shape()) : Tensor<T>();
@@ -149,20 +188,43 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
         const T* px = xn->value.data();
         const T* pdy = dy.data();
         T* pdx = dx.data();
+        const Planes planes{N, S, C * S};
+        const auto channel = [&](int64_t c) {
+          return ChannelNorm<T>{mean[c], inv_std[c], g[c], be[c], relu};
+        };
+        // Synchronised: this replica's sums give dgamma and dbeta (its share, which the gradient
+        // reducer adds up); dx needs the sums over all replicas' batches.
+        std::vector<double> totals;
+        if (synced) {
+          totals.resize(2 * static_cast<size_t>(C));
+#pragma omp parallel for schedule(static)
+          for (int64_t c = 0; c < C; ++c) {
+            std::tie(totals[2 * c], totals[2 * c + 1]) =
+                norm_backward_sums(channel(c), px + c * S, pdy + c * S, planes);
+          }
+          for (int64_t c = 0; c < C; ++c) {
+            dbeta[c] = static_cast<T>(totals[2 * c]);
+            dgamma[c] = static_cast<T>(totals[2 * c + 1]);
+          }
+          if (!dx.empty()) totals = summed(replica_sum, std::move(totals));
+        }
 #pragma omp parallel for schedule(static)
         for (int64_t c = 0; c < C; ++c) {
-          const ChannelNorm<T> a{mean[c], inv_std[c], g[c], be[c], relu};
-          const Planes planes{N, S, C * S};
-          const std::pair<double, double> sums =
-              norm_backward_sums(a, px + c * S, pdy + c * S, planes);
-          const double sum_dz = sums.first, sum_dz_xhat = sums.second;
-          dgamma[c] = static_cast<T>(sum_dz_xhat);
-          dbeta[c] = static_cast<T>(sum_dz);
+          const ChannelNorm<T> a = channel(c);
+          double sum_dz = 0, sum_dz_xhat = 0;
+          if (synced) {
+            sum_dz = totals[2 * c];
+            sum_dz_xhat = totals[2 * c + 1];
+          } else {
+            std::tie(sum_dz, sum_dz_xhat) = norm_backward_sums(a, px + c * S, pdy + c * S, planes);
+            dgamma[c] = static_cast<T>(sum_dz_xhat);
+            dbeta[c] = static_cast<T>(sum_dz);
+          }
           if (dx.empty()) continue;
           const T scale = g[c] * inv_std[c];
-          const T mean_dz = training ? static_cast<T>(sum_dz / static_cast<double>(M)) : T(0);
+          const T mean_dz = training ? static_cast<T>(sum_dz / static_cast<double>(M_all)) : T(0);
           const T mean_dz_xhat =
-              training ? static_cast<T>(sum_dz_xhat / static_cast<double>(M)) : T(0);
+              training ? static_cast<T>(sum_dz_xhat / static_cast<double>(M_all)) : T(0);
           norm_backward_dx(a, px + c * S, pdy + c * S, pdx + c * S, planes, scale, mean_dz,
                            mean_dz_xhat);
         }
@@ -180,7 +242,8 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
                                               const BatchNormStats<T>&, bool);                     \
   template Variable<T> max_pool2d<T>(const Variable<T>&, int64_t, int64_t, int64_t);               \
   template Variable<T> batch_norm2d<T>(const Variable<T>&, const Variable<T>&, const Variable<T>&, \
-                                       Tensor<T>&, Tensor<T>&, bool, T, T, bool);
+                                       Tensor<T>&, Tensor<T>&, bool, T, T, bool,                   \
+                                       const ReplicaSum&);
 NABLA_CONV_OPS(float)
 NABLA_CONV_OPS(double)
 

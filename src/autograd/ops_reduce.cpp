@@ -34,6 +34,30 @@ Variable<T> sum(const Variable<T>& x, std::vector<int64_t> dims, bool keepdim) {
                                   });
 }
 
+namespace {
+
+// t summed over the replicas, through a double buffer.
+template <typename T>
+Tensor<T> summed_over_replicas(const Tensor<T>& t, const ReplicaSum& sum) {
+  std::vector<double> values(t.values().begin(), t.values().end());
+  sum(values);
+  Tensor<T> out(t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) out[i] = static_cast<T>(values[static_cast<size_t>(i)]);
+  return out;
+}
+
+}  // namespace
+
+// y = x summed over the replicas; dx = dy summed over the replicas.
+template <typename T>
+Variable<T> replica_sum(const Variable<T>& x, const ReplicaSum& sum) {
+  if (!sum) throw std::invalid_argument("replica_sum: no ReplicaSum given");
+  auto xn = x.node();
+  return Variable<T>::make_result(
+      summed_over_replicas(x.value(), sum), "replica_sum", {xn},
+      [xn, sum](const Tensor<T>& dy) { xn->accumulate_owned(summed_over_replicas(dy, sum)); });
+}
+
 template <typename T>
 Variable<T> mean(const Variable<T>& x, std::vector<int64_t> dims, bool keepdim) {
   dims = normalize_dims(std::move(dims), x.value().rank());
@@ -105,6 +129,7 @@ Variable<T> flatten(const Variable<T>& x, int64_t start_dim) {
 
 #define NABLA_REDUCE(T)                                                              \
   template Variable<T> sum<T>(const Variable<T>&, std::vector<int64_t>, bool);       \
+  template Variable<T> replica_sum<T>(const Variable<T>&, const ReplicaSum&);        \
   template Variable<T> mean<T>(const Variable<T>&, std::vector<int64_t>, bool);      \
   template Variable<T> var<T>(const Variable<T>&, std::vector<int64_t>, bool, bool); \
   template Variable<T> max<T>(const Variable<T>&, int64_t, bool);                    \

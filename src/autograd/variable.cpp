@@ -90,6 +90,18 @@ Variable<T> Variable<T>::make_result(Tensor<T> value, const char* op,
 }
 
 template <typename T>
+int64_t Variable<T>::add_grad_ready_hook(std::function<void()> hook) {
+  const int64_t handle = node_->next_hook++;
+  node_->grad_ready_hooks.emplace_back(handle, std::move(hook));
+  return handle;
+}
+
+template <typename T>
+void Variable<T>::remove_grad_ready_hook(int64_t handle) {
+  std::erase_if(node_->grad_ready_hooks, [handle](const auto& h) { return h.first == handle; });
+}
+
+template <typename T>
 void Variable<T>::backward() {
   if (numel() != 1) {
     throw std::invalid_argument("backward() without a gradient needs a scalar, got shape " +
@@ -121,6 +133,9 @@ void Variable<T>::backward(const Tensor<T>& grad_output) {
   node_->accumulate(grad_output);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node<T>& node = **it;
+    if (!node.grad.empty()) {
+      for (const auto& hook : node.grad_ready_hooks) hook.second();
+    }
     if (node.backward && !node.grad.empty()) {
       if (profile::enabled()) {
         const auto start = std::chrono::steady_clock::now();

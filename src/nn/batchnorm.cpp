@@ -31,15 +31,78 @@ BatchNormParameters<T>::BatchNormParameters(int64_t n_neurons, T eps)
 template <typename T>
 Variable<T> CustomBatchNormAutograd<T>::forward(const Variable<T>& x) {
   check_batchnorm_input(x.shape(), this->n_neurons_, "CustomBatchNormAutograd");
+  if (this->replica_sum_ && this->training()) {
+    // The mean and biased variance of all replicas' batches: sums over each batch, added up.
+    // (Evaluation, which one replica may run alone, normalises by its own batch.)
+    std::vector<double> count{static_cast<double>(x.dim(0))};
+    this->replica_sum_(count);
+    const T inv_total = T(1) / static_cast<T>(count[0]);
+    const Variable<T> mu = replica_sum(sum(x, {0}, true), this->replica_sum_) * inv_total;
+    const Variable<T> centered = x - mu;
+    const Variable<T> sigma2 =
+        replica_sum(sum(centered * centered, {0}, true), this->replica_sum_) * inv_total;
+    return this->gamma_ * (centered / sqrt(sigma2 + this->eps_)) + this->beta_;
+  }
   const Variable<T> mu = mean(x, {0}, true);
   const Variable<T> sigma2 = var(x, {0}, /*unbiased=*/false, true);
   const Variable<T> xhat = (x - mu) / sqrt(sigma2 + this->eps_);
   return this->gamma_ * xhat + this->beta_;
 }
 
+namespace {
+
+// The per-channel statistics of a (B, C) batch, or of all replicas' batches when synchronised:
+// sums over each batch added up by the ReplicaSum. B is then the total batch.
+template <typename T>
+struct ReplicaBatch {
+  const ReplicaSum& sum;
+  T B;
+  // Per channel c of x (B, C): the sum over the rows of f(row, c), over all replicas.
+  template <typename F>
+  std::vector<T> column_sums(int64_t rows, int64_t C, F f) const {
+    std::vector<double> totals(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) {
+      T t = 0;
+      for (int64_t s = 0; s < rows; ++s) t += f(s, c);
+      totals[c] = static_cast<double>(t);
+    }
+    sum(totals);
+    return std::vector<T>(totals.begin(), totals.end());
+  }
+};
+
+template <typename T>
+Tensor<T> synced_forward(FunctionContext<T>& ctx, const Tensor<T>& x, const Tensor<T>& gamma,
+                         const Tensor<T>& beta, T eps, const ReplicaSum& sum) {
+  const int64_t B = x.dim(0), C = x.dim(1);
+  std::vector<double> count{static_cast<double>(B)};
+  sum(count);
+  const ReplicaBatch<T> all{sum, static_cast<T>(count[0])};
+  std::vector<T> mean = all.column_sums(B, C, [&](int64_t s, int64_t c) { return x[s * C + c]; });
+  for (T& m : mean) m /= all.B;
+  const std::vector<T> squares = all.column_sums(B, C, [&](int64_t s, int64_t c) {
+    return (x[s * C + c] - mean[c]) * (x[s * C + c] - mean[c]);
+  });
+  Tensor<T> xhat(x.shape()), inv_std({C}), y(x.shape());
+  for (int64_t c = 0; c < C; ++c) {
+    inv_std[c] = T(1) / std::sqrt(squares[c] / all.B + eps);
+    for (int64_t s = 0; s < B; ++s) {
+      xhat[s * C + c] = (x[s * C + c] - mean[c]) * inv_std[c];
+      y[s * C + c] = gamma[c] * xhat[s * C + c] + beta[c];
+    }
+  }
+  ctx.save_for_backward({xhat, inv_std, gamma});
+  ctx.constants["total_batch"] = static_cast<double>(all.B);
+  ctx.state = sum;
+  return y;
+}
+
+}  // namespace
+
 template <typename T>
 Tensor<T> CustomBatchNormManualFunction<T>::forward(FunctionContext<T>& ctx,
-                                                    const std::vector<Tensor<T>>& inputs, T eps) {
+                                                    const std::vector<Tensor<T>>& inputs, T eps,
+                                                    const ReplicaSum& sum) {
   if (inputs.size() != 3) {
     throw std::invalid_argument("CustomBatchNormManualFunction takes x, gamma and beta");
   }
@@ -50,6 +113,7 @@ Tensor<T> CustomBatchNormManualFunction<T>::forward(FunctionContext<T>& ctx,
   if (beta.numel() != gamma.numel()) {
     throw std::invalid_argument("CustomBatchNormManualFunction: gamma and beta sizes differ");
   }
+  if (sum) return synced_forward(ctx, x, gamma, beta, eps, sum);
   const int64_t B = x.dim(0), C = x.dim(1);
   Tensor<T> xhat(x.shape()), inv_std({C}), y(x.shape());
   for (int64_t c = 0; c < C; ++c) {
@@ -91,6 +155,24 @@ std::vector<Tensor<T>> CustomBatchNormManualFunction<T>::backward(FunctionContex
   }
   if (ctx.needs_input_grad[0]) {
     Tensor<T> dx(xhat.shape());
+    if (ctx.state.has_value()) {
+      // Synchronised: the two sums and B are those of all replicas' batches.
+      const ReplicaBatch<T> all{std::any_cast<const ReplicaSum&>(ctx.state),
+                                static_cast<T>(ctx.constants.at("total_batch"))};
+      const auto dxhat = [&](int64_t s, int64_t c) { return dy[s * C + c] * gamma[c]; };
+      const std::vector<T> sum_dxhat = all.column_sums(B, C, dxhat);
+      const std::vector<T> sum_dxhat_xhat = all.column_sums(
+          B, C, [&](int64_t s, int64_t c) { return dxhat(s, c) * xhat[s * C + c]; });
+      for (int64_t s = 0; s < B; ++s) {
+        for (int64_t c = 0; c < C; ++c) {
+          dx[s * C + c] =
+              (all.B * dxhat(s, c) - sum_dxhat[c] - xhat[s * C + c] * sum_dxhat_xhat[c]) *
+              inv_std[c] / all.B;
+        }
+      }
+      grads[0] = dx;
+      return grads;
+    }
     const T b = static_cast<T>(B);
     for (int64_t c = 0; c < C; ++c) {
       T sum_dxhat = 0, sum_dxhat_xhat = 0;
@@ -112,7 +194,9 @@ std::vector<Tensor<T>> CustomBatchNormManualFunction<T>::backward(FunctionContex
 template <typename T>
 Variable<T> CustomBatchNormManualModule<T>::forward(const Variable<T>& x) {
   check_batchnorm_input(x.shape(), this->n_neurons_, "CustomBatchNormManualModule");
-  return apply<CustomBatchNormManualFunction<T>>({x, this->gamma_, this->beta_}, this->eps_);
+  return apply<CustomBatchNormManualFunction<T>>(
+      {x, this->gamma_, this->beta_}, this->eps_,
+      this->training() ? this->replica_sum_ : ReplicaSum());
 }
 
 template class BatchNormParameters<float>;

@@ -36,7 +36,8 @@ template <typename T>
 Variable<T> BatchNorm2d<T>::normalize(const Variable<T>& x4, bool relu) {
   if (this->training()) num_batches_tracked_[0] += T(1);
   return batch_norm2d(x4, gamma_, beta_, running_mean_, running_var_, this->training(),
-                      static_cast<T>(options_.momentum), static_cast<T>(options_.eps), relu);
+                      static_cast<T>(options_.momentum), static_cast<T>(options_.eps), relu,
+                      replica_sum_);
 }
 
 template <typename T>

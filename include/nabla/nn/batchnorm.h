@@ -12,6 +12,7 @@
 
 #include "nabla/function.h"
 #include "nabla/nn/module.h"
+#include "nabla/ops.h"
 
 namespace nabla::nn {
 
@@ -30,11 +31,16 @@ class BatchNormParameters : public Module<T> {
   Variable<T>& beta() { return beta_; }
   /// Added to the variance before the square root.
   T eps() const { return eps_; }
+  /// Synchronised batch norm: in training mode, the statistics (and the backward pass's sums) of
+  /// the batches of all replicas, added up by `sum`; empty, or in eval mode: this batch's alone.
+  /// See dist::convert_sync_batchnorm.
+  void set_replica_sum(ReplicaSum sum) { replica_sum_ = std::move(sum); }
 
  protected:
   int64_t n_neurons_;  ///< C, the features per example
   T eps_;              ///< added to the variance before the square root
   Variable<T> gamma_, beta_;
+  ReplicaSum replica_sum_;  ///< empty unless synchronised
   /// \var gamma_
   /// The scale, "weight" in the state dict.
   /// \var beta_
@@ -52,14 +58,17 @@ class CustomBatchNormAutograd : public BatchNormParameters<T> {
   Variable<T> forward(const Variable<T>& x) override;
 };
 
-/// inputs: x (B, C), gamma (C), beta (C); saves xhat, 1/sqrt(var + eps) and gamma.
+/// inputs: x (B, C), gamma (C), beta (C); saves xhat, 1/sqrt(var + eps) and gamma. With a
+/// ReplicaSum, the statistics are those of all replicas' batches together (the sums over each
+/// batch are added up; B becomes the total batch) and so are the backward pass's two sums.
 template <typename T>
 struct CustomBatchNormManualFunction {
   /// The element type, as apply() requires.
   using Scalar = T;
   /// y (B, C) from batch statistics; throws std::invalid_argument unless inputs are x (B, C),
   /// gamma (C) and beta (C).
-  static Tensor<T> forward(FunctionContext<T>& ctx, const std::vector<Tensor<T>>& inputs, T eps);
+  static Tensor<T> forward(FunctionContext<T>& ctx, const std::vector<Tensor<T>>& inputs, T eps,
+                           const ReplicaSum& sum = {});
   /// dy (B, C) -> {dx, dgamma, dbeta}; each is empty when its input needs no gradient.
   static std::vector<Tensor<T>> backward(FunctionContext<T>& ctx, const Tensor<T>& grad_output);
 };

@@ -11,6 +11,7 @@
 #include "nabla/conv.h"
 #include "nabla/nn/batchnorm_options.h"
 #include "nabla/nn/module.h"
+#include "nabla/ops.h"
 
 namespace nabla::nn {
 
@@ -27,6 +28,10 @@ class BatchNorm2d : public Module<T> {
   /// Followed by a ReLU: both as one op (batch_norm2d with relu), one pass over memory each way.
   Variable<T> forward_fused(const Variable<T>& x, std::span<const std::shared_ptr<Module<T>>> next,
                             size_t& consumed) override;
+  /// Synchronised batch norm (torch.nn.SyncBatchNorm): in training, the statistics of the batches
+  /// of all replicas, added up by `sum` (batch_norm2d's replica_sum); empty: this batch's alone.
+  /// dist::convert_sync_batchnorm sets it on every batch norm of a model.
+  void set_replica_sum(ReplicaSum sum) { replica_sum_ = std::move(sum); }
   /// gamma, beta and the running statistics, as eval mode uses them.
   BatchNormStats<T> stats() const {
     return {gamma_.value(), beta_.value(), running_mean_, running_var_,
@@ -41,6 +46,7 @@ class BatchNorm2d : public Module<T> {
   BatchNormOptions options_;
   Variable<T> gamma_, beta_;
   Tensor<T> running_mean_, running_var_, num_batches_tracked_;
+  ReplicaSum replica_sum_;
 };
 
 }  // namespace nabla::nn
