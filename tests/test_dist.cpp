@@ -145,7 +145,7 @@ TEST(Dist, SyncBatchNormLayersMatchOneProcessOnTheGlobalBatch) {
 
 TEST(Dist, TheConvNetMatchesOneProcessOnTheGlobalBatch) {
   expect_sync_matches_single(
-      [](Rng& rng) { return std::make_shared<nn::ConvNet<double>>(3, 10, rng); }, {3, 32, 32}, 4,
+      [](Rng& rng) { return std::make_shared<nn::ConvNet<double>>(3, 10, rng); }, {3, 16, 16}, 4,
       10);
 }
 
@@ -197,8 +197,8 @@ void expect_training_follows_single(const ModelFactory& make, const Shape& examp
 
 TEST(Dist, FiftyStepsOfTheConvNetFollowOneProcess) {
   expect_training_follows_single(
-      [](Rng& rng) { return std::make_shared<nn::ConvNet<double>>(3, 10, rng); }, {3, 16, 16}, 8,
-      10, 1e-3);
+      [](Rng& rng) { return std::make_shared<nn::ConvNet<double>>(3, 10, rng); }, {3, 8, 8}, 8, 10,
+      1e-3);
 }
 
 TEST(Dist, FiftyStepsOfTheMlpFollowOneProcess) {

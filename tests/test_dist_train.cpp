@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
@@ -60,6 +61,12 @@ void write_idx_data(const std::filesystem::path& dir, int64_t train, int64_t tes
 class DistTrainTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // For the runs: one thread a process (two processes share the two cores), and under
+    // LeakSanitizer (the debug build) Open MPI's plugins kept loaded and stacks unwound fully, so
+    // that lsan_mpi.supp can name what Open MPI keeps until the end.
+    setenv("OMP_NUM_THREADS", "1", 1);
+    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
+    setenv("LSAN_OPTIONS", "suppressions=" NABLA_LSAN_MPI_SUPP ":fast_unwind_on_malloc=0", 1);
     data_ = new TempDir("dist-data");
     write_idx_data(data_->path(), 2048, 100);
   }

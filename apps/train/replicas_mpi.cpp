@@ -38,11 +38,15 @@ class MpiReplicas : public Replicas {
     };
     step.stats = [reducer, size = world_.size()] {
       const dist::ReducerStats& s = reducer->stats();
+      const std::vector<int64_t> buckets = reducer->bucket_bytes();
       const auto steps = static_cast<double>(std::max<int64_t>(1, s.steps));
       return std::map<std::string, double>{
           {"dist_ranks", size},
-          {"dist_buckets", static_cast<double>(reducer->bucket_bytes().size())},
+          {"dist_buckets", static_cast<double>(buckets.size())},
           {"dist_gradient_mb_per_step", static_cast<double>(s.bytes_per_step) / 1e6},
+          // Sent last, when the backward pass has ended: never overlapped.
+          {"dist_last_bucket_mb",
+           buckets.empty() ? 0.0 : static_cast<double>(buckets.back()) / 1e6},
           {"dist_buckets_overlapped_per_step", static_cast<double>(s.buckets_overlapped) / steps},
           {"dist_wait_s_per_step", s.wait_seconds / steps}};
     };
