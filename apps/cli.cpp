@@ -139,7 +139,12 @@ int report_error(const std::string& message, int code, const Replicas& replicas)
 
 int run_cli(int argc, const char* const* argv) {
   // MPI starts here when mpirun started this process, and ends when run_cli returns.
-  const std::unique_ptr<Replicas> replicas = start_replicas();
+  std::unique_ptr<Replicas> replicas;
+  try {
+    replicas = start_replicas();
+  } catch (const std::exception& e) {
+    return report_error(e.what(), 1, single_process());
+  }
   CLI::App app{
       "nabla: train and understand neural networks on CIFAR-10 in C++.\n"
       "Exit codes: 0 success, 1 run-time failure (bad data, unwritable output), 2 bad usage.",
@@ -327,13 +332,14 @@ int run_cli(int argc, const char* const* argv) {
   }
 
   try {
+    if (replicas->size() > 1 && !mlp->parsed() && !cnn->parsed() && !airbench->parsed()) {
+      // N copies of any other command would only repeat one another's work and files.
+      throw ConfigError(
+          "under mpirun only train mlp, cnn and airbench run (data-parallel); run this command "
+          "without mpirun");
+    }
     if (mlp_manual->parsed()) {
       manual_flags.config.dnn_hidden_units = parse_units("--dnn_hidden_units", manual_flags.hidden);
-      if (replicas->size() > 1) {
-        throw ConfigError(
-            "train mlp-manual: runs in one process; data-parallel training (mpirun) is for "
-            "train mlp, cnn and airbench");
-      }
       train_mlp_manual(manual_flags.config);
     } else if (mlp->parsed()) {
       mlp_flags.config.dnn_hidden_units = parse_units("--dnn_hidden_units", mlp_flags.hidden);

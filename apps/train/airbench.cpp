@@ -242,10 +242,11 @@ RunSummary train_airbench(const AirbenchConfig& config, TrainData data, const Re
                                {parse_airbench_widths(config.widths)});
   model.whiten(data.train.images.slice_rows(0, std::min<int64_t>(5000, train_size)));
 
+  // Before the lookahead copies the parameters: every replica must start from rank 0's.
+  const ReplicaStep replica = replicas.replicate(model, config.sync_bn, /*average=*/false);
   AirbenchSteps<float> steps(model, config, per_epoch, total);
   optim::SGD<float>& optimizer = steps.optimizer();
   optim::Lookahead<float>& lookahead = steps.lookahead();
-  const ReplicaStep replica = replicas.replicate(model, config.sync_bn, /*average=*/false);
   Trainable t = make_trainable(model, optimizer);
   const auto named = model.named_parameters();
   t.step = [&, named](const LabeledImages& batch, int64_t step) {

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -17,8 +18,9 @@ namespace nabla {
 namespace {
 
 // The one piece of process-wide state: which stop signal arrived (0: none). Signal handlers may
-// only touch a volatile sig_atomic_t.
-volatile std::sig_atomic_t g_stop_signal = 0;
+// only touch a lock-free atomic (threads MPI starts may be the ones that take the signal).
+std::atomic<int> g_stop_signal = 0;
+static_assert(std::atomic<int>::is_always_lock_free);
 
 extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
 
@@ -87,7 +89,7 @@ StopSignals::~StopSignals() {
   sigaltstack(&previous_alt_, nullptr);
 }
 
-int StopSignals::received() const { return g_stop_signal; }
+int StopSignals::received() const { return g_stop_signal.load(); }
 
 void validate_loop(const LoopConfig& loop, double learning_rate, const std::string& optimizer,
                    int64_t validation_size, int64_t train_size, int64_t min_batch) {
@@ -217,15 +219,12 @@ void run_training(Trainable& model, const TrainData& data, const RunSpec& spec, 
     } catch (const NumericalError& e) {
       throw numerical_fault(e.what());
     }
-    int stop = signals.received();
     if (n_replicas > 1) {
-      // The global batch's loss and accuracy (equal shares: the mean of the replicas'), and a
-      // stop signal that any replica received, so that all stop after the same step.
-      std::vector<double> totals{r.loss, r.batch_accuracy, stop != 0 ? 1.0 : 0.0};
+      // The global batch's loss and accuracy: equal shares, so the mean of the replicas'.
+      std::vector<double> totals{r.loss, r.batch_accuracy};
       replicas.sum(totals);
       r.loss = totals[0] / static_cast<double>(n_replicas);
       r.batch_accuracy = totals[1] / static_cast<double>(n_replicas);
-      if (stop == 0 && totals[2] > 0) stop = SIGTERM;
     }
     if (!std::isfinite(r.loss)) {
       throw numerical_fault("step " + std::to_string(step) + ": the loss is not finite (" +
@@ -254,6 +253,13 @@ void run_training(Trainable& model, const TrainData& data, const RunSpec& spec, 
     }
     const bool saved = step % checkpoint_every == 0 || step == loop.max_steps;
     if (saved) save(step);
+    int stop = signals.received();
+    if (n_replicas > 1) {
+      // A signal any replica received stops all after this step: SIGTERM if any got it.
+      std::vector<double> got{stop == SIGINT ? 1.0 : 0.0, stop == SIGTERM ? 1.0 : 0.0};
+      replicas.sum(got);
+      stop = got[1] > 0 ? SIGTERM : got[0] > 0 ? SIGINT : 0;
+    }
     if (stop != 0) {
       if (!saved) save(step);
       throw Interrupted("stopped by " + std::string(stop == SIGINT ? "SIGINT" : "SIGTERM") +

@@ -24,13 +24,9 @@ class MpiReplicas : public Replicas {
     if (world_.size() == 1) return {};
     dist::broadcast_module(model, world_);
     if (sync_bn) dist::convert_sync_batchnorm(model, world_);
-    std::vector<Variable<float>> trained;
-    for (const Variable<float>& p : model.parameters()) {
-      if (p.requires_grad()) trained.push_back(p);
-    }
     // The gradients travel on a communicator of their own, apart from batch norm's sums.
     auto reducer = std::make_shared<dist::GradientReducer<float>>(
-        std::move(trained), world_.duplicate(), dist::ReducerOptions{.average = average});
+        model.parameters(), world_.duplicate(), dist::ReducerOptions{.average = average});
     ReplicaStep step;
     step.after_backward = [reducer, &model, sync_bn, world = world_] {
       reducer->finish();

@@ -16,8 +16,9 @@
 namespace nabla {
 
 /// Sums values over the replicas of a data-parallel run, in place: afterwards every replica holds
-/// the totals. Every replica makes the same calls in the same order (a collective); nabla/dist.h
-/// makes one from a communicator. An empty one means a single process.
+/// the totals. Every replica makes the same calls in the same order (a collective);
+/// dist::Communicator::replica_sum (nabla/dist/communicator.h) makes one. An empty one means a
+/// single process.
 using ReplicaSum = std::function<void(std::span<double> values)>;
 
 /// a (M,K) @ b (K,N) -> (M,N).

@@ -18,14 +18,16 @@ MPI_Datatype mpi_type() {
 }  // namespace
 
 // A group of parameters whose gradients travel together: copied into one flat buffer, summed in
-// place over the processes by one MPI_Iallreduce, copied back by finish().
+// place over the processes by one MPI_Iallreduce, copied back by finish(). After the gradients,
+// flat holds one value per parameter: 1 where this process had a gradient, so that the sum says
+// whether any process had one.
 template <typename T>
 struct GradientReducer<T>::Bucket {
   std::vector<size_t> params;    // indices into params_
   std::vector<int64_t> offsets;  // of each parameter's gradient in flat
+  int64_t flags = 0;             // where the had-a-gradient values begin in flat
   std::vector<T> flat;
-  std::vector<bool> had_grad;  // whether each parameter had a gradient when the bucket started
-  size_t pending = 0;          // parameters whose gradient has not arrived in this pass
+  size_t pending = 0;  // parameters whose gradient has not arrived in this pass
   bool started = false;
   MPI_Request request = MPI_REQUEST_NULL;
 };
@@ -33,11 +35,15 @@ struct GradientReducer<T>::Bucket {
 template <typename T>
 GradientReducer<T>::GradientReducer(std::vector<Variable<T>> params, Communicator comm,
                                     ReducerOptions options)
-    : params_(std::move(params)), comm_(std::move(comm)), options_(options) {
+    : comm_(std::move(comm)), options_(options) {
   if (options_.bucket_bytes < 1 || options_.first_bucket_bytes < 1) {
     throw std::invalid_argument("GradientReducer: bucket sizes must be >= 1 byte");
   }
   if (comm_.size() == 1) return;
+  // A frozen parameter never gets a gradient: waiting for it would hold back every later bucket.
+  for (Variable<T>& p : params) {
+    if (p.requires_grad()) params_.push_back(std::move(p));
+  }
   std::vector<size_t> bucket_of(params_.size());
   int64_t bytes = 0;
   for (size_t k = params_.size(); k-- > 0;) {
@@ -61,7 +67,8 @@ GradientReducer<T>::GradientReducer(std::vector<Variable<T>> params, Communicato
   }
   for (Bucket& b : buckets_) {
     b.pending = b.params.size();
-    b.had_grad.assign(b.params.size(), false);
+    b.flags = static_cast<int64_t>(b.flat.size());
+    b.flat.resize(b.flat.size() + b.params.size());
     stats_.bytes_per_step += static_cast<int64_t>(b.flat.size() * sizeof(T));
   }
   hooks_.resize(params_.size());
@@ -112,7 +119,7 @@ void GradientReducer<T>::start(Bucket& b) {
   for (size_t j = 0; j < b.params.size(); ++j) {
     const Tensor<T>& grad = params_[b.params[j]].grad();
     T* dst = b.flat.data() + b.offsets[j];
-    b.had_grad[j] = !grad.empty();
+    b.flat[static_cast<size_t>(b.flags) + j] = grad.empty() ? T(0) : T(1);
     if (grad.empty()) {
       std::fill(dst, dst + params_[b.params[j]].numel(), T(0));
     } else {
@@ -136,8 +143,11 @@ void GradientReducer<T>::finish() {
       throw std::runtime_error("GradientReducer: MPI_Wait failed");
     }
     for (size_t j = 0; j < b.params.size(); ++j) {
-      if (!b.had_grad[j]) continue;
-      Tensor<T>& grad = params_[b.params[j]].grad();
+      // No process had a gradient: none here either. Some had: every process gets the sum.
+      if (b.flat[static_cast<size_t>(b.flags) + j] == T(0)) continue;
+      Variable<T>& param = params_[b.params[j]];
+      if (param.grad().empty()) param.grad() = Tensor<T>(param.shape());
+      Tensor<T>& grad = param.grad();
       const T* src = b.flat.data() + b.offsets[j];
       for (int64_t i = 0; i < grad.numel(); ++i) grad[i] = src[i] * scale;
     }

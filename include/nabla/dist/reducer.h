@@ -49,8 +49,8 @@ template <typename T>
 class GradientReducer {
  public:
   /// Groups the parameters into buckets, last parameters first (the order in which the backward
-  /// pass finishes them), and hooks them (Variable::add_grad_ready_hook). Throws
-  /// std::invalid_argument for a bucket size below 1.
+  /// pass finishes them), and hooks them (Variable::add_grad_ready_hook). Parameters frozen now
+  /// (no requires_grad) are left out. Throws std::invalid_argument for a bucket size below 1.
   GradientReducer(std::vector<Variable<T>> params, Communicator comm, ReducerOptions options = {});
   /// Waits for buckets still in flight and removes the hooks.
   ~GradientReducer();
@@ -59,8 +59,9 @@ class GradientReducer {
 
   /// After backward(): starts the buckets not yet sent (those with a parameter that got no
   /// gradient in this pass, which counts as zeros), waits for all, and writes the sums (or
-  /// averages) into the gradients. A parameter without a gradient here keeps none. Throws
-  /// std::logic_error when a backward pass reached a parameter twice before finish().
+  /// averages) into the gradients. A parameter that no process gave a gradient keeps none; one
+  /// that some did gets the sum on every process. Throws std::logic_error when a backward pass
+  /// reached a parameter twice before finish().
   void finish();
   /// The size of each bucket in bytes, in the order they are sent.
   std::vector<int64_t> bucket_bytes() const;
