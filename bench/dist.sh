@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-model=cnn batch=64 steps=5,25 repeats=3
+model=cnn batch=64 steps=5,65 repeats=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
@@ -82,7 +82,8 @@ g, last = s["dist_gradient_mb_per_step"], s["dist_last_bucket_mb"]
 print(f"gradients: {g:.1f} MB a step in {s['dist_buckets']:.0f} buckets, "
       f"{s['dist_buckets_overlapped_per_step']:.1f} started during the backward pass; "
       f"the last ({last:.1f} MB) starts when it ends")
-print(f"time in GradientReducer::finish (waiting for allreduce): {s['dist_wait_s_per_step'] * 1e3:.1f} ms a step")
+print(f"time in allreduce a step: {s['dist_hook_s_per_step'] * 1e3:.1f} ms starting buckets and moving "
+      f"them on during the backward pass, {s['dist_wait_s_per_step'] * 1e3:.1f} ms waiting for them after it")
 allreduce = {}
 for line in open(f"{out}/allreduce"):
     _, mb, ms, bus = line.split()

@@ -44,7 +44,8 @@ class MpiReplicas : public Replicas {
           {"dist_last_bucket_mb",
            buckets.empty() ? 0.0 : static_cast<double>(buckets.back()) / 1e6},
           {"dist_buckets_overlapped_per_step", static_cast<double>(s.buckets_overlapped) / steps},
-          {"dist_wait_s_per_step", s.wait_seconds / steps}};
+          {"dist_wait_s_per_step", s.wait_seconds / steps},
+          {"dist_hook_s_per_step", s.hook_seconds / steps}};
     };
     return step;
   }

@@ -87,6 +87,7 @@ GradientReducer<T>::~GradientReducer() {
 
 template <typename T>
 void GradientReducer<T>::on_grad_ready(size_t bucket) {
+  const auto begin = std::chrono::steady_clock::now();
   Bucket& b = buckets_[bucket];
   if (b.started || b.pending == 0) {
     throw std::logic_error(
@@ -104,6 +105,8 @@ void GradientReducer<T>::on_grad_ready(size_t bucket) {
     int done = 0;
     MPI_Test(&other.request, &done, MPI_STATUS_IGNORE);
   }
+  stats_.hook_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
 }
 
 template <typename T>

@@ -39,7 +39,10 @@ struct ReducerStats {
   int64_t bytes_per_step = 0;  ///< gradient bytes each process sends into the sums per step
   /// Buckets that started while the backward pass was still running (the rest start in finish()).
   int64_t buckets_overlapped = 0;
-  double wait_seconds = 0;  ///< time spent in finish(): what communication added to the steps
+  double wait_seconds = 0;  ///< time spent in finish(), waiting for the last buckets
+  /// Time spent during the backward pass starting buckets and letting MPI move them on: with no
+  /// spare core, also time taken from the backward pass.
+  double hook_seconds = 0;
 };
 
 /// Sums (or averages) the gradients of `params` over a Communicator's processes after each
