@@ -228,5 +228,37 @@ TEST(Tape, DeepGraphWithoutRecursion) {
   EXPECT_EQ(x.grad()[0], 1.0);
 }
 
+// A grad-ready hook runs once per backward pass, when the parameter's gradient is complete: after
+// every op that uses it has added its share (here two uses), never before.
+TEST(Autograd, GradReadyHooksRunOnceTheGradientIsComplete) {
+  Rng rng(9);
+  V w = randn({3}, rng), x = randn({3}, rng, 1.0, false);
+  std::vector<double> seen;
+  const int64_t handle = w.add_grad_ready_hook([&] { seen.push_back(sum(V(w.grad())).item()); });
+  for (int pass = 0; pass < 2; ++pass) {
+    w.zero_grad();
+    sum(w * x + w * w).backward();
+    const V expected = x + w * 2.0;  // d/dw of w.x + w.w
+    ASSERT_EQ(seen.size(), static_cast<size_t>(pass + 1));
+    EXPECT_NEAR(seen.back(), sum(expected).item(), 1e-12);
+  }
+  w.remove_grad_ready_hook(handle);
+  sum(w * x).backward();
+  EXPECT_EQ(seen.size(), 2u);
+}
+
+// replica_sum on a single replica (a ReplicaSum that leaves values as they are) is the identity,
+// its gradient too; the sums it asks for are counted.
+TEST(Autograd, ReplicaSumOfOneReplicaIsTheIdentity) {
+  Rng rng(10);
+  V x = randn({2, 3}, rng);
+  int calls = 0;
+  const ReplicaSum one = [&calls](std::span<double>) { ++calls; };
+  const auto r = gradcheck([&] { return replica_sum(x, one) * x; }, {{"x", x}});
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_GT(calls, 0);
+  EXPECT_THROW(replica_sum(x, ReplicaSum()), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace nabla

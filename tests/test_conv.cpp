@@ -7,11 +7,11 @@
 #include <string>
 
 #include "nabla/conv.h"
-#include "nabla/pool.h"
 #include "nabla/gradcheck.h"
 #include "nabla/kernels.h"
 #include "nabla/nn/convnet.h"
 #include "nabla/ops.h"
+#include "nabla/pool.h"
 #include "test_util.h"
 
 namespace nabla {
@@ -250,9 +250,14 @@ TEST(ConvNet, ShapeParameterCountAndNames) {
   // PyTorch's state-dict order: each module's parameters, then its buffers, module by module.
   const auto state = net.state_dict();
   ASSERT_EQ(state.size(), params.size() + buffers.size());
-  const char* const first_block[] = {"conv1.weight",     "conv1.bias",      "bn1.weight",
-                                     "bn1.bias",         "bn1.running_mean", "bn1.running_var",
-                                     "bn1.num_batches_tracked", "conv2.weight"};
+  const char* const first_block[] = {"conv1.weight",
+                                     "conv1.bias",
+                                     "bn1.weight",
+                                     "bn1.bias",
+                                     "bn1.running_mean",
+                                     "bn1.running_var",
+                                     "bn1.num_batches_tracked",
+                                     "conv2.weight"};
   for (size_t i = 0; i < std::size(first_block); ++i) EXPECT_EQ(state[i].name, first_block[i]);
   EXPECT_EQ(state[6].kind, nn::BufferKind::kCount);
   EXPECT_EQ(state[6].value.shape(), Shape{});
@@ -297,6 +302,34 @@ TEST(ConvNet, FoldedInferenceRefusesAutograd) {
   EXPECT_THROW(conv2d_bn_inference(x, w, b, 1, 1,
                                    BatchNormStats<float>{ones, ones, ones, ones, 1e-5F}, true),
                std::logic_error);
+}
+
+// The synchronised path (a ReplicaSum) on a single replica: the same values as the plain path and
+// its own float64 gradient check; each training pass sums over the replicas three times forward
+// (count, sums, squared deviations) and once backward.
+TEST(ConvOps, BatchNorm2dSynchronisedPathOnOneReplica) {
+  Rng rng(14);
+  V x(random_normal({3, 2, 4, 3}, rng, 2.0), true), g(random_normal({2}, rng), true),
+      b(random_normal({2}, rng), true);
+  int calls = 0;
+  const ReplicaSum one = [&calls](std::span<double>) { ++calls; };
+  for (bool relu : {false, true}) {
+    Tensor<double> rm({2}), rv = Tensor<double>::full({2}, 1.0);
+    Tensor<double> rm_sync({2}), rv_sync = Tensor<double>::full({2}, 1.0);
+    const V plain = batch_norm2d(x, g, b, rm, rv, true, 0.1, 1e-5, relu);
+    calls = 0;
+    V synced = batch_norm2d(x, g, b, rm_sync, rv_sync, true, 0.1, 1e-5, relu, one);
+    EXPECT_EQ(calls, 3);
+    EXPECT_LT(max_abs_diff(synced.value(), plain.value()), 1e-12);
+    EXPECT_LT(max_abs_diff(rm_sync, rm), 1e-12);
+    EXPECT_LT(max_abs_diff(rv_sync, rv), 1e-12);
+    sum(synced).backward();
+    EXPECT_EQ(calls, 4);
+    const auto check =
+        gradcheck([&] { return batch_norm2d(x, g, b, rm, rv, true, 0.1, 1e-5, relu, one); },
+                  {{"x", x}, {"gamma", g}, {"beta", b}});
+    EXPECT_TRUE(check.ok) << check.message;
+  }
 }
 
 }  // namespace

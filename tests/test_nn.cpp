@@ -264,5 +264,32 @@ TEST(ManualVsAutograd, SameGradientsFromSameWeights) {
   }
 }
 
+// The report's batch norms, synchronised over a single replica (a ReplicaSum that leaves values as
+// they are): the plain outputs, and their own float64 gradient checks; evaluation never sums.
+TEST(BatchNorm, SynchronisedOnOneReplicaIsThePlainBatchNorm) {
+  Rng rng(15);
+  const V x(randn({6, 4}, rng, 0.5, 2.0), true);
+  int calls = 0;
+  const ReplicaSum one = [&calls](std::span<double>) { ++calls; };
+  CustomBatchNormAutograd<double> autograd_bn(4);
+  CustomBatchNormManualModule<double> manual_bn(4);
+  for (BatchNormParameters<double>* bn :
+       std::vector<BatchNormParameters<double>*>{&autograd_bn, &manual_bn}) {
+    bn->gamma().value() = randn({4}, rng, 1.0, 0.3);
+    bn->beta().value() = randn({4}, rng);
+    const Tensor<double> plain = (*bn)(x).value().clone();
+    bn->set_replica_sum(one);
+    calls = 0;
+    EXPECT_LT(max_abs_diff((*bn)(x).value(), plain), 1e-12);
+    EXPECT_GT(calls, 0);
+    const auto check = gradcheck([&] { return (*bn)(x); }, inputs_of(*bn, x));
+    EXPECT_TRUE(check.ok) << check.message;
+    bn->eval();
+    calls = 0;
+    (*bn)(x);
+    EXPECT_EQ(calls, 0);
+  }
+}
+
 }  // namespace
 }  // namespace nabla::nn
