@@ -4,9 +4,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "dist/mpi_type.h"
+
 namespace nabla::dist {
 
 namespace {
+
+using detail::mpi_type;
 
 // MPI_Init_thread's and the collectives' errors return (MPI_ERRORS_RETURN is not the default for
 // MPI_COMM_WORLD): a failed call aborts the run, which no process can recover from anyway.
@@ -16,17 +20,6 @@ void check(int rc, const char* call) {
   int length = 0;
   MPI_Error_string(rc, text, &length);
   throw std::runtime_error(std::string(call) + " failed: " + std::string(text, length));
-}
-
-template <typename T>
-MPI_Datatype mpi_type();
-template <>
-MPI_Datatype mpi_type<float>() {
-  return MPI_FLOAT;
-}
-template <>
-MPI_Datatype mpi_type<double>() {
-  return MPI_DOUBLE;
 }
 
 template <typename T>

@@ -6,16 +6,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "dist/mpi_type.h"
+
 namespace nabla::dist {
 
-namespace {
-
-template <typename T>
-MPI_Datatype mpi_type() {
-  return sizeof(T) == sizeof(float) ? MPI_FLOAT : MPI_DOUBLE;
-}
-
-}  // namespace
+using detail::mpi_type;
 
 // A group of parameters whose gradients travel together: copied into one flat buffer, summed in
 // place over the processes by one MPI_Iallreduce, copied back by finish(). After the gradients,
