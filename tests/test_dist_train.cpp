@@ -102,10 +102,6 @@ class DistTrainTest : public ::testing::Test {
     return rc == 0 ? pid : -1;
   }
 
-  static int exit_code(int status) {
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
   // Waits for the process; after kHangSeconds it is taken for hung: killed with its children,
   // and -1 returned. The limit only catches a hang, generous for a loaded machine.
   static int wait_for(pid_t pid) {
@@ -113,7 +109,7 @@ class DistTrainTest : public ::testing::Test {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
       int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) return exit_code(status);
+      if (waitpid(pid, &status, WNOHANG) == pid) return testing::exit_code(status);
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
           kHangSeconds) {
         for (pid_t child : children_of(pid)) ::kill(child, SIGKILL);
@@ -127,19 +123,6 @@ class DistTrainTest : public ::testing::Test {
 
   static int run(const std::vector<std::string>& a, const std::filesystem::path& log) {
     return wait_for(spawn(a, log));
-  }
-
-  // Waits until `file` exists (true) or the process exits first (false, *rc its exit code).
-  static bool wait_for_file(pid_t pid, const std::filesystem::path& file, int* rc) {
-    while (!std::filesystem::exists(file)) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        *rc = exit_code(status);
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return true;
   }
 
   // The processes whose parent is `pid` (mpirun's ranks).
@@ -258,7 +241,7 @@ TEST_F(DistTrainTest, KilledTwoProcessRunResumesToTheSameFiles) {
   const pid_t pid = spawn(command(2, "mlp", dir, flags), out.path() / "killed.log");
   ASSERT_GT(pid, 0);
   int rc = -1;
-  ASSERT_TRUE(wait_for_file(pid, dir / "checkpoint.safetensors", &rc))
+  ASSERT_TRUE(testing::wait_for_file(pid, dir / "checkpoint.safetensors", &rc))
       << "the run exited with " << rc << " before its first checkpoint";
   for (pid_t child : children_of(pid)) ::kill(child, SIGKILL);
   ::kill(pid, SIGKILL);
@@ -294,7 +277,7 @@ TEST_F(DistTrainTest, ADeadProcessStopsTheOthers) {
     ASSERT_GT(pid, 0);
     int rc = -1;
     // metrics.csv appears after the first evaluation: both processes are in the training loop.
-    ASSERT_TRUE(wait_for_file(pid, dir / "metrics.csv", &rc)) << "exited with " << rc;
+    ASSERT_TRUE(testing::wait_for_file(pid, dir / "metrics.csv", &rc)) << "exited with " << rc;
     pid_t target = -1;
     for (pid_t child : children_of(pid)) {
       if (rank_of(child) == victim) target = child;

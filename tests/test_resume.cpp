@@ -95,22 +95,7 @@ class ResumeTest : public ::testing::Test {
   static int wait_for(pid_t pid) {
     int status = 0;
     waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  // Waits, however long it takes, until `file` exists or the process exits. True when the file
-  // appeared first; otherwise *rc is the process's exit code. An event, not a time: a loaded
-  // machine only makes it wait longer.
-  static bool wait_for_file(pid_t pid, const std::filesystem::path& file, int* rc) {
-    while (!std::filesystem::exists(file)) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return true;
+    return testing::exit_code(status);
   }
 
   void killed_and_resumed(const std::vector<std::string>& extra, const std::string& model = "mlp");
@@ -140,7 +125,7 @@ void ResumeTest::killed_and_resumed(const std::vector<std::string>& extra,
       // they load data or write a checkpoint.
       int rc = -1;
       if (attempt == 0) {
-        if (!wait_for_file(pid, run_dir / "checkpoint.safetensors", &rc)) {
+        if (!testing::wait_for_file(pid, run_dir / "checkpoint.safetensors", &rc)) {
           FAIL() << "the run exited with " << rc << " before its first checkpoint";
         }
       } else {
@@ -200,7 +185,7 @@ TEST_F(ResumeTest, VersionOneCheckpointResumesExactly) {
   const auto ckpt = run_dir / "checkpoint.safetensors";
   const pid_t pid = spawn(args(run_dir, false, extra));
   int rc = -1;
-  if (!wait_for_file(pid, ckpt, &rc)) FAIL() << "the run exited with " << rc << " first";
+  if (!testing::wait_for_file(pid, ckpt, &rc)) FAIL() << "the run exited with " << rc << " first";
   ::kill(pid, SIGKILL);
   wait_for(pid);
 
@@ -252,7 +237,7 @@ TEST_F(ResumeTest, SigtermWritesACheckpointAndExits) {
   // Wait until training has begun (the first checkpoint exists), then ask it to stop.
   const auto ckpt = out.path() / "checkpoint.safetensors";
   int rc = -1;
-  if (!wait_for_file(pid, ckpt, &rc))
+  if (!testing::wait_for_file(pid, ckpt, &rc))
     FAIL() << "the run exited with " << rc << " before its first checkpoint";
   ::kill(pid, SIGTERM);
   rc = wait_for(pid);

@@ -1,10 +1,14 @@
 // Helpers shared by the tests: temporary folders, synthetic CIFAR-10 files, running the binary.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "nabla/data/cifar10.h"
@@ -109,6 +113,26 @@ inline CommandResult run_command(const std::string& command) {
   const int status = ::pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// A child's exit code from waitpid's status; 128 + N when signal N ended it, as a shell says.
+inline int exit_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Waits, however long it takes, until `file` exists or the process exits. True when the file
+// appeared first; otherwise *rc is the process's exit code. An event, not a time: a loaded
+// machine only makes it wait longer.
+inline bool wait_for_file(pid_t pid, const std::filesystem::path& file, int* rc) {
+  while (!std::filesystem::exists(file)) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      *rc = exit_code(status);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 inline std::string read_text(const std::filesystem::path& file) {

@@ -51,50 +51,33 @@ Variable<T> CustomBatchNormAutograd<T>::forward(const Variable<T>& x) {
 
 namespace {
 
-// The per-channel statistics of a (B, C) batch, or of all replicas' batches when synchronised:
-// sums over each batch added up by the ReplicaSum. B is then the total batch.
+// The per-channel sums of a (B, C) batch or, synchronised, of all replicas' batches together: each
+// replica's sums (in T, as one process adds them) added up by the ReplicaSum, and B the total
+// batch. Without a ReplicaSum, this batch's sums alone.
 template <typename T>
 struct ReplicaBatch {
-  const ReplicaSum& sum;
+  const ReplicaSum& sum;  // empty: this batch alone
   T B;
-  // Per channel c of x (B, C): the sum over the rows of f(row, c), over all replicas.
+  // Per channel c: the sum over the rows of f(row, c).
   template <typename F>
   std::vector<T> column_sums(int64_t rows, int64_t C, F f) const {
-    std::vector<double> totals(static_cast<size_t>(C));
+    std::vector<T> totals(static_cast<size_t>(C));
     for (int64_t c = 0; c < C; ++c) {
-      T t = 0;
-      for (int64_t s = 0; s < rows; ++s) t += f(s, c);
-      totals[c] = static_cast<double>(t);
+      for (int64_t s = 0; s < rows; ++s) totals[c] += f(s, c);
     }
-    sum(totals);
-    return std::vector<T>(totals.begin(), totals.end());
+    if (!sum) return totals;
+    std::vector<double> all(totals.begin(), totals.end());
+    sum(all);
+    return std::vector<T>(all.begin(), all.end());
   }
 };
 
+// A batch of B rows, with the total over the replicas when synchronised.
 template <typename T>
-Tensor<T> synced_forward(FunctionContext<T>& ctx, const Tensor<T>& x, const Tensor<T>& gamma,
-                         const Tensor<T>& beta, T eps, const ReplicaSum& sum) {
-  const int64_t B = x.dim(0), C = x.dim(1);
+ReplicaBatch<T> replica_batch(const ReplicaSum& sum, int64_t B) {
   std::vector<double> count{static_cast<double>(B)};
-  sum(count);
-  const ReplicaBatch<T> all{sum, static_cast<T>(count[0])};
-  std::vector<T> mean = all.column_sums(B, C, [&](int64_t s, int64_t c) { return x[s * C + c]; });
-  for (T& m : mean) m /= all.B;
-  const std::vector<T> squares = all.column_sums(B, C, [&](int64_t s, int64_t c) {
-    return (x[s * C + c] - mean[c]) * (x[s * C + c] - mean[c]);
-  });
-  Tensor<T> xhat(x.shape()), inv_std({C}), y(x.shape());
-  for (int64_t c = 0; c < C; ++c) {
-    inv_std[c] = T(1) / std::sqrt(squares[c] / all.B + eps);
-    for (int64_t s = 0; s < B; ++s) {
-      xhat[s * C + c] = (x[s * C + c] - mean[c]) * inv_std[c];
-      y[s * C + c] = gamma[c] * xhat[s * C + c] + beta[c];
-    }
-  }
-  ctx.save_for_backward({xhat, inv_std, gamma});
-  ctx.constants["total_batch"] = static_cast<double>(all.B);
-  ctx.state = sum;
-  return y;
+  if (sum) sum(count);
+  return {sum, static_cast<T>(count[0])};
 }
 
 }  // namespace
@@ -113,23 +96,24 @@ Tensor<T> CustomBatchNormManualFunction<T>::forward(FunctionContext<T>& ctx,
   if (beta.numel() != gamma.numel()) {
     throw std::invalid_argument("CustomBatchNormManualFunction: gamma and beta sizes differ");
   }
-  if (sum) return synced_forward(ctx, x, gamma, beta, eps, sum);
   const int64_t B = x.dim(0), C = x.dim(1);
+  const ReplicaBatch<T> all = replica_batch<T>(sum, B);
+  std::vector<T> mean = all.column_sums(B, C, [&](int64_t s, int64_t c) { return x[s * C + c]; });
+  for (T& m : mean) m /= all.B;
+  const std::vector<T> squares = all.column_sums(B, C, [&](int64_t s, int64_t c) {
+    return (x[s * C + c] - mean[c]) * (x[s * C + c] - mean[c]);
+  });
   Tensor<T> xhat(x.shape()), inv_std({C}), y(x.shape());
   for (int64_t c = 0; c < C; ++c) {
-    T mean = 0;
-    for (int64_t s = 0; s < B; ++s) mean += x[s * C + c];
-    mean /= static_cast<T>(B);
-    T var = 0;
-    for (int64_t s = 0; s < B; ++s) var += (x[s * C + c] - mean) * (x[s * C + c] - mean);
-    var /= static_cast<T>(B);
-    inv_std[c] = T(1) / std::sqrt(var + eps);
+    inv_std[c] = T(1) / std::sqrt(squares[c] / all.B + eps);
     for (int64_t s = 0; s < B; ++s) {
-      xhat[s * C + c] = (x[s * C + c] - mean) * inv_std[c];
+      xhat[s * C + c] = (x[s * C + c] - mean[c]) * inv_std[c];
       y[s * C + c] = gamma[c] * xhat[s * C + c] + beta[c];
     }
   }
   ctx.save_for_backward({xhat, inv_std, gamma});
+  ctx.constants["total_batch"] = static_cast<double>(all.B);
+  if (sum) ctx.state = sum;
   return y;
 }
 
@@ -154,36 +138,20 @@ std::vector<Tensor<T>> CustomBatchNormManualFunction<T>::backward(FunctionContex
     }
   }
   if (ctx.needs_input_grad[0]) {
+    // Synchronised, the two sums and B are those of all replicas' batches.
+    const ReplicaSum none;
+    const ReplicaBatch<T> all{
+        ctx.state.has_value() ? std::any_cast<const ReplicaSum&>(ctx.state) : none,
+        static_cast<T>(ctx.constants.at("total_batch"))};
+    const auto dxhat = [&](int64_t s, int64_t c) { return dy[s * C + c] * gamma[c]; };
+    const std::vector<T> sum_dxhat = all.column_sums(B, C, dxhat);
+    const std::vector<T> sum_dxhat_xhat =
+        all.column_sums(B, C, [&](int64_t s, int64_t c) { return dxhat(s, c) * xhat[s * C + c]; });
     Tensor<T> dx(xhat.shape());
-    if (ctx.state.has_value()) {
-      // Synchronised: the two sums and B are those of all replicas' batches.
-      const ReplicaBatch<T> all{std::any_cast<const ReplicaSum&>(ctx.state),
-                                static_cast<T>(ctx.constants.at("total_batch"))};
-      const auto dxhat = [&](int64_t s, int64_t c) { return dy[s * C + c] * gamma[c]; };
-      const std::vector<T> sum_dxhat = all.column_sums(B, C, dxhat);
-      const std::vector<T> sum_dxhat_xhat = all.column_sums(
-          B, C, [&](int64_t s, int64_t c) { return dxhat(s, c) * xhat[s * C + c]; });
-      for (int64_t s = 0; s < B; ++s) {
-        for (int64_t c = 0; c < C; ++c) {
-          dx[s * C + c] =
-              (all.B * dxhat(s, c) - sum_dxhat[c] - xhat[s * C + c] * sum_dxhat_xhat[c]) *
-              inv_std[c] / all.B;
-        }
-      }
-      grads[0] = dx;
-      return grads;
-    }
-    const T b = static_cast<T>(B);
-    for (int64_t c = 0; c < C; ++c) {
-      T sum_dxhat = 0, sum_dxhat_xhat = 0;
-      for (int64_t s = 0; s < B; ++s) {
-        const T dxhat = dy[s * C + c] * gamma[c];
-        sum_dxhat += dxhat;
-        sum_dxhat_xhat += dxhat * xhat[s * C + c];
-      }
-      for (int64_t s = 0; s < B; ++s) {
-        const T dxhat = dy[s * C + c] * gamma[c];
-        dx[s * C + c] = (b * dxhat - sum_dxhat - xhat[s * C + c] * sum_dxhat_xhat) * inv_std[c] / b;
+    for (int64_t s = 0; s < B; ++s) {
+      for (int64_t c = 0; c < C; ++c) {
+        dx[s * C + c] = (all.B * dxhat(s, c) - sum_dxhat[c] - xhat[s * C + c] * sum_dxhat_xhat[c]) *
+                        inv_std[c] / all.B;
       }
     }
     grads[0] = dx;
