@@ -16,6 +16,7 @@
 #include "nabla/kernels.h"
 #include "nabla/rng.h"
 #include "simd/simd.h"
+#include "tensor/gemm_kernel.h"
 #include "test_util.h"
 
 namespace nabla {
@@ -436,6 +437,70 @@ TEST(GemmKernels, FloatMatchesReferenceOnOddShapes) {
       }
     }
   }
+}
+
+// nabla's own GEMM (the Winograd products' kernel) against a float64 product, on every instruction
+// set: A and B row-major and transposed, leading dimensions wider than the matrices, sizes around
+// the micro-kernel's block (rows, columns) and the packed depth, accumulation, and K = 0. Entries
+// of C's leading-dimension padding stay as they were.
+TEST(GemmKernels, OwnKernelMatchesFloat64ProductOnEveryIsa) {
+  Rng rng(23);
+  for_each_isa([&] {
+    const detail::GemmShape shape = detail::gemm_build().shape;
+    const int64_t mr = shape.mr, nr = shape.nr;
+    for (const auto& [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                                  {mr, nr, 24},
+                                  {mr + 1, nr - 1, 7},
+                                  {3 * mr - 1, 2 * nr + 3, 257},
+                                  {24 * mr + 5, nr + 1, 3},
+                                  {5, 3 * nr, 600},
+                                  {2, 7, 0}}) {
+      for (const bool a_transposed : {false, true}) {
+        for (const bool b_transposed : {false, true}) {
+          for (const bool accumulate : {false, true}) {
+            SCOPED_TRACE(std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) +
+                         (a_transposed ? " A^T" : "") + (b_transposed ? " B^T" : "") +
+                         (accumulate ? " +=" : ""));
+            const int64_t lda = (a_transposed ? M : K) + 3, ldb = (b_transposed ? K : N) + 2,
+                          ldc = N + 5;
+            const std::vector<float> a = random_values((a_transposed ? K : M) * lda + 1, rng);
+            const std::vector<float> b = random_values((b_transposed ? N : K) * ldb + 1, rng);
+            std::vector<float> c = random_values(M * ldc, rng);
+            const std::vector<float> c_before = c;
+            detail::gemm_f32({.M = M,
+                              .N = N,
+                              .K = K,
+                              .a = a.data(),
+                              .a_row = a_transposed ? 1 : lda,
+                              .a_col = a_transposed ? lda : 1,
+                              .b = b.data(),
+                              .b_row = b_transposed ? 1 : ldb,
+                              .b_col = b_transposed ? ldb : 1,
+                              .c = c.data(),
+                              .ldc = ldc,
+                              .accumulate = accumulate});
+            for (int64_t i = 0; i < M; ++i) {
+              for (int64_t j = 0; j < ldc; ++j) {
+                const size_t at = static_cast<size_t>(i * ldc + j);
+                if (j >= N) {
+                  ASSERT_EQ(c[at], c_before[at]) << "padding of row " << i;
+                  continue;
+                }
+                double sum = accumulate ? c_before[at] : 0.0, magnitude = std::abs(sum);
+                for (int64_t k = 0; k < K; ++k) {
+                  const double x = a[static_cast<size_t>(a_transposed ? k * lda + i : i * lda + k)];
+                  const double y = b[static_cast<size_t>(b_transposed ? j * ldb + k : k * ldb + j)];
+                  sum += x * y;
+                  magnitude += std::abs(x * y);
+                }
+                ASSERT_NEAR(c[at], sum, 1e-6 * magnitude + 1e-30) << "C(" << i << ", " << j << ")";
+              }
+            }
+          }
+        }
+      }
+    }
+  });
 }
 
 }  // namespace
