@@ -3,11 +3,13 @@
 #include <omp.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -282,6 +284,60 @@ TEST(StopSignals, SignalsDuringSgemmLeaveTheHeapIntact) {
   sender.join();
   EXPECT_NE(signals.received(), 0);
   EXPECT_EQ(c[0], 0.5F * 0.25F * K);
+}
+
+// The loop's order of the training examples: the course's walks the stored order in epoch 0
+// (every seed alike); kShuffled (airbench's) draws a fresh permutation from the seed, epoch 0
+// included. The step records which examples each batch held (each image's value is its index).
+std::vector<int64_t> epoch_zero(data::Order order, uint64_t seed) {
+  constexpr int64_t kExamples = 20, kBatch = 5;
+  TrainData data;
+  data.classes = {"a", "b"};
+  data.train.images = Tensor<float>({kExamples, 1, 1, 1});
+  for (int64_t i = 0; i < kExamples; ++i) data.train.images[i] = static_cast<float>(i);
+  data.train.labels.assign(kExamples, 0);
+  data.test = data.train;
+  std::vector<int64_t> seen;
+  Trainable t;
+  t.step = [&](const LabeledImages& batch, int64_t) {
+    for (int64_t i = 0; i < batch.images.dim(0); ++i) {
+      seen.push_back(static_cast<int64_t>(batch.images[i]));
+    }
+    return StepResult{};
+  };
+  t.evaluate = [](const LabeledImages&) { return Evaluation{}; };
+  t.model_tensors = [] { return std::vector<NamedTensor>{}; };
+  t.load_model_tensors = [](const std::vector<NamedTensor>&) {};
+  const RunSpec spec{.out = "unused",
+                     .title = "order",
+                     .config = nlohmann::json::object(),
+                     .loop = {.max_steps = kExamples / kBatch,
+                              .batch_size = kBatch,
+                              .eval_freq = kExamples / kBatch,
+                              .checkpoint_every = 0,
+                              .seed = seed,
+                              .resume = false,
+                              .augment = nullptr,
+                              .order = order},
+                     .quiet = true,
+                     .metadata = {}};
+  run_training(t, data, spec, nullptr, single_process(), [](const std::filesystem::path&) {});
+  return seen;
+}
+
+TEST(TrainingLoop, EpochOrderIsTheCoursesOrAFreshPermutationFromTheSeed) {
+  std::vector<int64_t> stored(20);
+  std::iota(stored.begin(), stored.end(), int64_t{0});
+  EXPECT_EQ(epoch_zero(data::Order::kCourse, 1), stored);
+  EXPECT_EQ(epoch_zero(data::Order::kCourse, 2), stored);
+  const std::vector<int64_t> one = epoch_zero(data::Order::kShuffled, 1);
+  const std::vector<int64_t> two = epoch_zero(data::Order::kShuffled, 2);
+  EXPECT_NE(one, stored);
+  EXPECT_NE(one, two);
+  EXPECT_EQ(epoch_zero(data::Order::kShuffled, 1), one);
+  std::vector<int64_t> sorted = one;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, stored);
 }
 
 }  // namespace

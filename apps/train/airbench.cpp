@@ -288,13 +288,16 @@ RunSummary train_airbench(const AirbenchConfig& config, TrainData data, const Re
 
   nlohmann::json saved_config = to_json(config);
   saved_config.erase("out");
-  LoopConfig loop{total,
-                  config.batch_size,
-                  config.eval_freq == 0 ? total : config.eval_freq,
-                  config.checkpoint_every,
-                  config.seed + 1,
-                  config.resume,
-                  make_augmentation(config.data, input)};
+  // airbench94 draws a new order every epoch, the first included, so every seed sees every
+  // image in epoch 0 (the course's order would give every seed the stored order first).
+  const LoopConfig loop{.max_steps = total,
+                        .batch_size = config.batch_size,
+                        .eval_freq = config.eval_freq == 0 ? total : config.eval_freq,
+                        .checkpoint_every = config.checkpoint_every,
+                        .seed = config.seed + 1,
+                        .resume = config.resume,
+                        .augment = make_augmentation(config.data, input),
+                        .order = data::Order::kShuffled};
   RunSpec spec{config.out,
                "airbench",
                to_json(config),

@@ -153,7 +153,7 @@ void run_training(Trainable& model, const TrainData& data, const RunSpec& spec, 
   check_batch_splits(loop.batch_size, replicas);
   data::DataLoader train(std::make_shared<data::TensorDataset>(data.train),
                          {.batch_size = loop.batch_size / n_replicas,
-                          .order = data::Order::kCourse,
+                          .order = loop.order,
                           .seed = loop.seed,
                           .drop_last = true,
                           .workers = 1,

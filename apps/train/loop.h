@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/data/loader.h"
 #include "nabla/data/transforms.h"
 #include "nabla/error.h"
 #include "nabla/io/safetensors.h"
@@ -88,6 +89,9 @@ struct LoopConfig {
   uint64_t seed = 0;             // of the data order and the augmentation
   bool resume = false;
   std::shared_ptr<const data::Transform> augment;  // of each training batch; nullptr: none
+  // The order of the training examples in each epoch: the course's (its commands' bits), or a
+  // fresh permutation every epoch, the first included (airbench94's).
+  data::Order order = data::Order::kCourse;
 };
 
 // The settings every training command shares: throws ConfigError naming the flag. train_size 0
@@ -116,7 +120,7 @@ Rng prepare_run(const Config& config, TrainData& data) {
 
 // With a validation set, `write_model` is called with best_model.safetensors in --out whenever
 // the validation accuracy improves: the best model is chosen on validation, never on test.
-// Batches come from a data::DataLoader in the course's order (drop_last), made on a background
+// Batches come from a data::DataLoader in loop.order (drop_last), made on a background
 // thread, augmented by loop.augment; checkpoints save its position. With several replicas, each
 // takes its shard of every global batch (loop.batch_size / replicas); the step's loss and
 // accuracy and a stop signal are summed over them; rank 0 alone holds `run` (nullptr on the
