@@ -294,6 +294,9 @@ int run_cli(int argc, const char* const* argv) {
   bench_cmd->add_option("--eval_repeats", bench.eval_repeats, "timed evaluations (0: none)")
       ->capture_default_str();
   bench_cmd->add_option("--json", bench_json, "also write the figures to this JSON file");
+  bench_cmd->add_flag("--layers", bench.layers,
+                      "also each convolution pass (GEMMs against the measured FMA peak) and each "
+                      "memory-bound op (against the measured bandwidth) of the step");
   bench_cmd->add_option("--augment", bench.augment,
                         "instead of the models: what augmenting (e.g. flip,crop4) costs the "
                         "ConvNet's training step");

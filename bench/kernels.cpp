@@ -4,8 +4,8 @@
 // last-level cache), and the Winograd convolutions' products of airbench at batch 1024 (per
 // position: forward V U^T, input gradient dM U, weight gradient dM^T V) in nabla's own kernel
 // (src/tensor/gemm_kernel.h) and in oneDNN's SGEMM, each as GFLOPS per core and percent of the
-// measured peak. Two settings: one block of tiles in cache on one core, and the whole batch with
-// the positions spread over the threads, as the unfused Winograd passes run them.
+// measured peak (nabla/machine.h). Two settings: one block of tiles in cache on one core, and the
+// whole batch with the positions spread over the threads, as the unfused Winograd passes run them.
 //   build/release/bench_kernels [--repeats N]     (medians of N runs; OMP_NUM_THREADS sets threads)
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/machine.h"
 #include "simd/simd.h"
 #include "tensor/gemm_kernel.h"
 
@@ -38,33 +39,6 @@ double median_seconds(int repeats, const std::function<void()>& f) {
   for (int r = 0; r < repeats; ++r) t.push_back(seconds_of(f));
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
-}
-
-// GFLOPS of the FMA loop on `threads` threads at once (each its own loop).
-double fma_peak_gflops(int threads, int repeats) {
-  const auto& build = nabla::detail::gemm_build();
-  constexpr int64_t kIterations = 4000000;
-  volatile float sink = 0.0F;
-  const double s = median_seconds(repeats, [&] {
-#pragma omp parallel num_threads(threads)
-    {
-      const float r = build.fma_peak_loop(kIterations);
-#pragma omp critical
-      sink = sink + r;
-    }
-  });
-  return static_cast<double>(threads) * kIterations * build.flops_per_iteration / s / 1e9;
-}
-
-// GB/s of b = s * a (bytes read plus bytes written) over two arrays of `mib` MiB, on all threads.
-double bandwidth_gbs(int64_t mib, int repeats) {
-  const int64_t n = mib * (int64_t{1} << 20) / static_cast<int64_t>(sizeof(float));
-  std::vector<float> a(static_cast<size_t>(n), 1.0F), b(static_cast<size_t>(n), 0.0F);
-  const double s = median_seconds(repeats, [&] {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) b[static_cast<size_t>(i)] = 1.0001F * a[static_cast<size_t>(i)];
-  });
-  return 2.0 * static_cast<double>(n) * sizeof(float) / s / 1e9;
 }
 
 // One Winograd layer of airbench at batch 1024: T tiles, C input and O output channels.
@@ -173,11 +147,12 @@ int main(int argc, char** argv) {
   std::printf("bench_kernels: %s build, micro-kernel %d x %d, %d threads, medians of %d\n",
               nabla::simd::isa_name(nabla::simd::active_isa()).c_str(), shape.mr, shape.nr, threads,
               repeats);
-  const double peak1 = fma_peak_gflops(1, repeats), peak_all = fma_peak_gflops(threads, repeats);
+  const nabla::MachinePeak peak = nabla::measure_machine_peak(repeats);
+  const double peak1 = peak.gflops_one_core, peak_all = peak.gflops_all_threads;
   std::printf("FMA peak: 1 core %.1f GFLOPS, %d threads %.1f GFLOPS (%.1f a core)\n", peak1,
               threads, peak_all, peak_all / threads);
-  std::printf("memory bandwidth (b = s * a, 2 x 512 MiB, %d threads): %.1f GB/s\n", threads,
-              bandwidth_gbs(512, repeats));
+  std::printf("memory bandwidth (b = s * a, 2 x 256 MiB, %d threads): %.1f GB/s\n", threads,
+              peak.bandwidth_gbs);
 
   const Layer layers[] = {{"24->64 at 31x31, F(4,3)", 65536, 24, 64, 36},
                           {"64->64 at 15x15, F(4,3)", 16384, 64, 64, 36},

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Layering of the public headers: a header may include headers of its own layer or a lower one,
 # never a higher one. Layers, lowest first:
-#   0 tensor: tensor.h rng.h error.h kernels.h broadcast.h conv.h pool.h profile.h linalg.h
+#   0 tensor: tensor.h rng.h error.h kernels.h broadcast.h conv.h pool.h profile.h linalg.h machine.h
 #   1 autograd.h ops.h function.h gradcheck.h, io/, manual/ (hand-written backprop on tensors)
 #   2 data/
 #   3 nn/
@@ -15,7 +15,7 @@ level() {
     nn/*) echo 3 ;;
     data/*) echo 2 ;;
     autograd.h | ops.h | function.h | gradcheck.h | io/* | manual/*) echo 1 ;;
-    tensor.h | rng.h | error.h | kernels.h | broadcast.h | conv.h | pool.h | profile.h | linalg.h) echo 0 ;;
+    tensor.h | rng.h | error.h | kernels.h | broadcast.h | conv.h | pool.h | profile.h | linalg.h | machine.h) echo 0 ;;
     *) echo "unknown" ;;
   esac
 }

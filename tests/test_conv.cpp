@@ -12,6 +12,7 @@
 #include "nabla/nn/convnet.h"
 #include "nabla/ops.h"
 #include "nabla/pool.h"
+#include "nabla/profile.h"
 #include "test_util.h"
 
 namespace nabla {
@@ -329,6 +330,59 @@ TEST(ConvOps, BatchNorm2dSynchronisedPathOnOneReplica) {
         gradcheck([&] { return batch_norm2d(x, g, b, rm, rv, true, 0.1, 1e-5, relu, one); },
                   {{"x", x}, {"gamma", g}, {"beta", b}});
     EXPECT_TRUE(check.ok) << check.message;
+  }
+}
+
+// With profiling on, every convolution pass is added up under its layer's geometry and pass
+// (`nabla bench --layers`): the direct convolution's FLOPs, and for Winograd its GEMMs' FLOPs
+// (36 positions x tiles x C x O x 2) and thread-seconds; off, nothing is recorded.
+TEST(ConvProfile, EveryPassIsRecordedUnderItsLayer) {
+  Rng rng(31);
+  const Tensor<float> x = tensor_cast<float>(testing::random_normal({8, 16, 16, 16}, rng));
+  const Tensor<float> w = tensor_cast<float>(testing::random_normal({32, 16, 3, 3}, rng));
+  const Tensor<float> rgb = tensor_cast<float>(testing::random_normal({2, 3, 8, 8}, rng));
+  const Tensor<float> w_rgb = tensor_cast<float>(testing::random_normal({4, 3, 3, 3}, rng));
+  const auto run = [&] {
+    const Tensor<float> y = conv2d_forward(x, w, Tensor<float>(), 1, 1);
+    conv2d_backward(y, x, w, 1, 1, true, true, false);
+    const Tensor<float> y_rgb = conv2d_forward(rgb, w_rgb, Tensor<float>(), 1, 1);
+    conv2d_backward(y_rgb, rgb, w_rgb, 1, 1, true, true, false);
+  };
+  profile::take();
+  run();
+  EXPECT_TRUE(profile::take().kernels.empty());
+  profile::enable(true);
+  run();
+  run();
+  const profile::Totals totals = profile::take();
+  profile::enable(false);
+  const std::string layer = "3x3 conv 16->32 on 16x16, stride 1, batch 8";
+  const double direct = 2.0 * 8 * 32 * 16 * 16 * 16 * 9;
+  // 16x16 maps: 4 x 4 tiles of 4 x 4 a map, 128 tiles (enough for F(4,3)).
+  const double gemm = 2.0 * 36 * 128 * 16 * 32;
+  for (const char* pass : {"forward", "input gradient", "weight gradient"}) {
+    SCOPED_TRACE(pass);
+    const auto it = totals.kernels.find({layer, pass});
+    ASSERT_NE(it, totals.kernels.end());
+    EXPECT_EQ(it->second.algorithm, "winograd F(4,3)");
+    EXPECT_EQ(it->second.calls, 2);
+    EXPECT_DOUBLE_EQ(it->second.flops, 2 * direct);
+    EXPECT_DOUBLE_EQ(it->second.gemm_flops, 2 * gemm);
+    EXPECT_GT(it->second.seconds, 0.0);
+    EXPECT_GT(it->second.gemm_seconds, 0.0);
+  }
+  const auto dy = totals.kernels.find({layer, "backward: transform of dy"});
+  ASSERT_NE(dy, totals.kernels.end());
+  EXPECT_EQ(dy->second.flops, 0.0);
+  for (const char* pass : {"forward", "input gradient", "weight gradient"}) {
+    SCOPED_TRACE(pass);
+    const auto it = totals.kernels.find({"3x3 conv 3->4 on 8x8, stride 1, batch 2", pass});
+    ASSERT_NE(it, totals.kernels.end());
+    EXPECT_EQ(it->second.algorithm, std::string(pass) == "weight gradient"
+                                        ? "im2col + GEMM by image groups"
+                                        : "oneDNN direct");
+    EXPECT_DOUBLE_EQ(it->second.flops, 2 * (2.0 * 2 * 4 * 8 * 8 * 3 * 9));
+    EXPECT_EQ(it->second.gemm_seconds, 0.0);
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "nabla/conv.h"
 #include "nabla/kernels.h"
+#include "nabla/machine.h"
 #include "nabla/rng.h"
 #include "simd/simd.h"
 #include "tensor/gemm_kernel.h"
@@ -278,6 +279,9 @@ std::vector<ConvCase> float_conv_cases() {
        ConvCase{{2, 17, 37, 29}, {19, 17, 3, 3}, 1, 1},
        ConvCase{{1, 33, 45, 46}, {16, 33, 3, 3}, 1, 1},
        ConvCase{{32, 64, 8, 8}, {32, 64, 3, 3}, 1, 1},
+       // More images than one block of the backward pass holds (34 of these a block): the
+       // weight gradient summed over blocks, the last one partial.
+       ConvCase{{40, 17, 32, 32}, {19, 17, 3, 3}, 1, 1},
        // Winograd F(2x2, 3x3): too few 4x4 tiles, at least 32 of 2x2; maps of 2x2 and 3x3.
        ConvCase{{32, 64, 4, 4}, {48, 64, 3, 3}, 1, 1},
        ConvCase{{8, 20, 7, 9}, {17, 20, 3, 3}, 1, 1},
@@ -501,6 +505,17 @@ TEST(GemmKernels, OwnKernelMatchesFloat64ProductOnEveryIsa) {
       }
     }
   });
+}
+
+// The machine's ceiling is measured, whatever the machine: positive, finite figures (their size
+// depends on the machine and its load, so nothing more is asserted of them).
+TEST(MachinePeak, MeasuresPositiveFiniteRates) {
+  const MachinePeak peak = measure_machine_peak(1);
+  EXPECT_GE(peak.threads, 1);
+  for (const double v : {peak.gflops_one_core, peak.gflops_all_threads, peak.bandwidth_gbs}) {
+    EXPECT_TRUE(std::isfinite(v));
+    EXPECT_GT(v, 0.0);
+  }
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "nabla/io/safetensors.h"
 #include "nabla/kernels.h"
 #include "test_util.h"
+#include "train/bench_layers.h"
 #include "train/cnn.h"
 #include "train/loop.h"
 #include "train/mlp.h"
@@ -338,6 +339,38 @@ TEST(TrainingLoop, EpochOrderIsTheCoursesOrAFreshPermutationFromTheSeed) {
   std::vector<int64_t> sorted = one;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(sorted, stored);
+}
+
+// `nabla bench --layers`' table: per step (two steps here), each pass's GFLOP, milliseconds and
+// GFLOPS, its GEMMs' wall time (thread-seconds over the threads) and percent of one core's peak,
+// and each memory-bound op's GB/s against the measured bandwidth.
+TEST(BenchLayers, TableGivesEachPassAgainstTheMeasuredPeak) {
+  BenchResult r;
+  r.step_seconds = {0.5, 0.7};
+  r.step_kernels[{"3x3 conv 64->64 on 8x8, stride 1, batch 4", "forward"}] = {
+      .algorithm = "winograd F(4,3)",
+      .calls = 2,
+      .seconds = 0.2,               // 100 ms a step
+      .flops = 4e9,                 // 2 GFLOP a step: 20 GFLOPS
+      .gemm_seconds = 0.16,         // 40 ms of wall a step on 2 threads
+      .gemm_flops = 8e9};           // 8e9 / 0.16 s = 50 GFLOPS a thread: 50% of 100
+  r.step_bytes["gelu"] = 2e9;       // 1 GB a step
+  r.step_breakdown["gelu"] = 0.25;  // per step: 4 GB/s, 40% of 10
+  std::ostringstream out;
+  print_layers(
+      r, {.threads = 2, .gflops_one_core = 100, .gflops_all_threads = 200, .bandwidth_gbs = 10},
+      out);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("3x3 conv 64->64 on 8x8, stride 1, batch 4      forward"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("winograd F(4,3)                  2.00    100.0     20.0      40.0    50%"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("gelu                          1.000    250.0      4.0      40%"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("convolutions in all: 100.0 ms of a 600.0 ms step"), std::string::npos)
+      << text;
 }
 
 }  // namespace

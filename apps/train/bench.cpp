@@ -19,6 +19,7 @@
 #include "nabla/profile.h"
 #include "nabla/rng.h"
 #include "train/airbench.h"
+#include "train/bench_layers.h"
 #include "train/classifier.h"
 #include "train/mlp.h"
 
@@ -195,7 +196,9 @@ BenchResult bench_model(const std::string& name, const BenchConfig& config) {
   constexpr int64_t kBatches = 4;
   std::vector<LabeledImages> batches;
   for (int64_t i = 0; i < kBatches; ++i) batches.push_back(synthetic_images(m.batch_size, rng));
-  BenchResult r{name, m.description, {}, {}, 0, 0, {}};
+  BenchResult r;
+  r.model = name;
+  r.description = m.description;
   for (int64_t i = 0; i < config.warmup; ++i) m.trainable.step(batches[i % kBatches], i);
   profile::take();
   profile::enable(true);
@@ -216,6 +219,8 @@ BenchResult bench_model(const std::string& name, const BenchConfig& config) {
     attributed += s;
   }
   r.step_breakdown["other"] = std::max(0.0, measured - attributed) / reps;
+  r.step_kernels = std::move(totals.kernels);
+  r.step_bytes = std::move(totals.bytes);
   profile::enable(false);
   if (config.eval_repeats > 0) {
     const LabeledImages test = synthetic_images(config.eval_images, rng);
@@ -265,10 +270,16 @@ void print_machine(std::ostream& out) {
 std::vector<BenchResult> run_bench(const BenchConfig& config, std::ostream& out) {
   validate(config);
   print_machine(out);
+  MachinePeak peak;
+  if (config.layers) {
+    peak = measure_machine_peak();
+    print_peak(peak, out);
+  }
   std::vector<BenchResult> results;
   for (const std::string& name : config.models) {
     results.push_back(bench_model(name, config));
     print_result(results.back(), out);
+    if (config.layers) print_layers(results.back(), peak, out);
   }
   return results;
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/profile.h"
 #include "train/airbench.h"
 #include "train/cnn.h"
 #include "train/mlp.h"
@@ -28,6 +29,7 @@ struct BenchConfig {
   int64_t eval_images = 10000;
   uint64_t seed = 42;
   std::string augment;  // e.g. "flip,crop4": also time the augmentation (bench_augmentation)
+  bool layers = false;  // --layers: the step per convolution pass and op, against the peak
 };
 
 struct BenchResult {
@@ -36,6 +38,10 @@ struct BenchResult {
   double step_flops = 0, eval_flops = 0;  // per step, per evaluation
   // Seconds per step by op ("conv2d", "conv2d backward", "adam", "other", ...).
   std::map<std::string, double> step_breakdown;
+  // The timed steps' convolution passes and the bytes of the ops that record them (summed over
+  // step_seconds.size() steps).
+  std::map<profile::KernelKey, profile::KernelTime> step_kernels;
+  std::map<std::string, double> step_bytes;
 };
 
 // Throws ConfigError for an unknown model or a bad count.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 namespace nabla::profile {
 
@@ -26,10 +27,32 @@ void add_seconds(const std::string& name, double seconds);
 /// Adds to the count of floating-point operations; nothing when profiling is off.
 void add_flops(double flops);
 
+/// Adds the bytes an op read and wrote to its total under name (for GB/s beside its seconds).
+void add_bytes(const std::string& name, double bytes);
+
+/// One pass of one convolution kernel (`nabla bench --layers`): its wall time and the FLOPs of the
+/// direct convolution it computes, and, for the algorithms built on GEMMs, the seconds the threads
+/// spent in them (summed over the threads) and the GEMMs' own FLOPs.
+struct KernelTime {
+  std::string algorithm;    ///< "winograd F(4,3)", "oneDNN direct", ...
+  int64_t calls = 0;        ///< passes added up here
+  double seconds = 0;       ///< wall time
+  double flops = 0;         ///< of the direct convolution
+  double gemm_seconds = 0;  ///< thread-seconds in the GEMMs
+  double gemm_flops = 0;    ///< the GEMMs' own
+};
+/// A kernel's pass: the layer (its geometry as text) and the pass ("forward", "input gradient",
+/// ...).
+using KernelKey = std::pair<std::string, std::string>;
+/// Adds one pass to the totals under key; nothing when profiling is off.
+void add_kernel(const KernelKey& key, const KernelTime& time);
+
 /// Seconds per name and the FLOP count, summed over all threads.
 struct Totals {
   std::map<std::string, double> seconds;  ///< "conv2d", "conv2d backward", "adam", ...
-  double flops = 0;  ///< floating-point operations, a multiply-add counting two
+  double flops = 0;                     ///< floating-point operations, a multiply-add counting two
+  std::map<std::string, double> bytes;  ///< read and written, by op name (where recorded)
+  std::map<KernelKey, KernelTime> kernels;  ///< the convolutions' passes, by layer and pass
 };
 /// The totals since the last take(), which clears them.
 Totals take();

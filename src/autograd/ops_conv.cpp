@@ -11,6 +11,7 @@
 #include "nabla/conv.h"
 #include "nabla/ops.h"
 #include "nabla/pool.h"
+#include "nabla/profile.h"
 #include "simd/simd.h"
 #include "tensor/batchnorm_kernels.h"
 
@@ -84,9 +85,14 @@ Variable<T> max_pool2d(const Variable<T>& x, int64_t kernel, int64_t stride, int
   Tensor<T> y = max_pool2d_forward(x.value(), kernel, stride, pad, argmax);
   auto xn = x.node();
   const int64_t planes = y.dim(0) * y.dim(1), plane_out = y.dim(2) * y.dim(3);
+  // x read, y and the argmax written (backward: dy and the argmax read, dx written).
+  const double bytes = static_cast<double>(x.value().numel()) * sizeof(T) +
+                       static_cast<double>(y.numel()) * (sizeof(T) + sizeof(int32_t));
+  profile::add_bytes("max_pool2d", bytes);
   return Variable<T>::make_result(
       std::move(y), "max_pool2d", {xn},
-      [xn, argmax = std::move(argmax), planes, plane_out](const Tensor<T>& dy) {
+      [xn, argmax = std::move(argmax), planes, plane_out, bytes](const Tensor<T>& dy) {
+        profile::add_bytes("max_pool2d backward", bytes);
         Tensor<T> dx = Tensor<T>::uninitialized(xn->value.shape());
         const int64_t plane_in = dx.dim(2) * dx.dim(3);
         const T* pdy = dy.data();
@@ -176,10 +182,16 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
     norm_forward(channel(c), px + c * S, py + c * S, planes);
   }
   auto xn = x.node(), gn = gamma.node(), bn = beta.node();
+  const char* op = relu ? "batch_norm2d_relu" : "batch_norm2d";
+  // The least traffic an op can have, for GB/s in `nabla bench --layers`: x read, y written
+  // (backward: x and dy read, dx written).
+  const double bytes = static_cast<double>(N * C * S) * sizeof(T);
+  profile::add_bytes(op, 2 * bytes);
   return Variable<T>::make_result(
-      std::move(y), relu ? "batch_norm2d_relu" : "batch_norm2d", {xn, gn, bn},
-      [xn, gn, bn, mean, inv_std, relu, training, N, C, S, M_all, replica_sum,
-       synced](const Tensor<T>& dy) {
+      std::move(y), op, {xn, gn, bn},
+      [xn, gn, bn, mean, inv_std, relu, training, N, C, S, M_all, replica_sum, synced, op,
+       bytes](const Tensor<T>& dy) {
+        if (profile::enabled()) profile::add_bytes(std::string(op) + " backward", 3 * bytes);
         Tensor<T> dgamma({C}), dbeta({C});
         Tensor<T> dx =
             xn->requires_grad ? Tensor<T>::uninitialized(xn->value.shape()) : Tensor<T>();

@@ -39,6 +39,24 @@ void add_flops(double flops) {
   g_totals.flops += flops;
 }
 
+void add_bytes(const std::string& name, double bytes) {
+  if (!g_enabled) return;
+  std::lock_guard lock(g_mutex);
+  g_totals.bytes[name] += bytes;
+}
+
+void add_kernel(const KernelKey& key, const KernelTime& time) {
+  if (!g_enabled) return;
+  std::lock_guard lock(g_mutex);
+  KernelTime& k = g_totals.kernels[key];
+  k.algorithm = time.algorithm;
+  k.calls += time.calls;
+  k.seconds += time.seconds;
+  k.flops += time.flops;
+  k.gemm_seconds += time.gemm_seconds;
+  k.gemm_flops += time.gemm_flops;
+}
+
 Totals take() {
   std::lock_guard lock(g_mutex);
   Totals out = std::move(g_totals);

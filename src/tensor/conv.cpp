@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "conv_dnnl.h"
+#include "conv_profile.h"
 #include "nabla/kernels.h"
 #include "nabla/profile.h"
 #include "tensor/sgemm.h"
@@ -110,8 +111,8 @@ void weight_gradient_by_groups(const float* dy, const float* x, const Conv2dGeom
       const int64_t n0 = g.N * q / groups, n1 = g.N * (q + 1) / groups;
       for (int64_t n = n0; n < n1; ++n) {
         im2col_image(x, g, n, cols.data(), S);
-        sgemm('N', 'T', g.O, K, S, 1.0F, dy + n * g.O * S, S, cols.data(), S,
-              n == n0 ? 0.0F : 1.0F, partial.data() + q * size, K);
+        sgemm('N', 'T', g.O, K, S, 1.0F, dy + n * g.O * S, S, cols.data(), S, n == n0 ? 0.0F : 1.0F,
+              partial.data() + q * size, K);
       }
     }
   }
@@ -168,7 +169,9 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tens
         detail::winograd_forward(x.data(), weight.data(), b, g, y.data());
       }
     } else {
+      detail::PassClock clock(g);
       detail::conv2d_forward_dnnl(x.data(), weight.data(), b, g, y.data());
+      clock.done(0, "forward", "oneDNN direct");
     }
     return y;
   }
@@ -267,10 +270,15 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
     // oneDNN for dx (its backward-data kernels give each input value to one thread); the weight
     // gradient by fixed groups of images, so that it does not depend on the thread count as
     // oneDNN's does (also the faster way on maps of a few pixels).
+    detail::PassClock clock(g);
     if (need_dx) {
       detail::conv2d_backward_data_dnnl(dy.data(), weight.data(), g, grads.dx.data());
+      clock.done(0, "input gradient", "oneDNN direct");
     }
-    if (need_dweight) weight_gradient_by_groups(dy.data(), x.data(), g, grads.dweight.data());
+    if (need_dweight) {
+      weight_gradient_by_groups(dy.data(), x.data(), g, grads.dweight.data());
+      clock.done(1, "weight gradient", "im2col + GEMM by image groups");
+    }
     return grads;
   }
   if (!need_dweight && !need_dx) return grads;

@@ -27,12 +27,16 @@
 
 #include "nabla/conv.h"
 #include "nabla/profile.h"
+#include "tensor/conv_profile.h"
 #include "tensor/sgemm.h"
 #include "winograd.h"
 #include "winograd_tiles.h"
 
 namespace nabla::detail::NABLA_WINO_NS {
 namespace {
+
+// The passes a PassClock times (`nabla bench --layers`).
+constexpr int kForwardPass = 0, kDyPass = 1, kWeightPass = 2, kInputPass = 3;
 
 // Where a tile's transformed values are in a tile-major buffer: value xi of channel c at
 // at[xi * stride + c] (the row of the tile in the buffer, with `stride` floats between positions).
@@ -102,14 +106,16 @@ void transform_filter(const float* w, int64_t O, int64_t C, float* U,
 
 // M[xi] (T x rows) = V[xi] (T x inner) U[xi]^T (inner x rows), for the 36 positions.
 template <typename F>
-void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, int64_t T,
-                  float* M) {
+void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, int64_t T, float* M,
+                  PassClock& clock) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   detail::Sgemm sgemm;
 #pragma omp parallel for schedule(static)
   for (int xi = 0; xi < kPositions; ++xi) {
-    sgemm('N', 'T', T, rows, inner, 1.0F, V + xi * T * inner, inner, U + xi * rows * inner, inner,
-          0.0F, M + xi * T * rows, rows);
+    clock.gemm(kForwardPass, [&] {
+      sgemm('N', 'T', T, rows, inner, 1.0F, V + xi * T * inner, inner, U + xi * rows * inner, inner,
+            0.0F, M + xi * T * rows, rows);
+    });
   }
   sgemm.check("winograd position products");
 }
@@ -209,18 +215,27 @@ void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
   }
 }
 
-// dw[o][c] = G^T dU[.][o][c] G, with dU[xi] (O x C) = dM[xi]^T (O x T) V[xi] (T x C).
+// dU[xi] (O x C) = dM[xi]^T (O x T) V[xi] (T x C) for every position, or dU += that when
+// accumulate; one position's product per thread.
 template <typename F>
-void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int64_t T, float* dw) {
+void weight_products(const float* dM, const float* V, int64_t O, int64_t C, int64_t T, float* dU,
+                     bool accumulate, PassClock& clock) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  auto dU = buffer(kPositions * O * C);
   detail::Sgemm sgemm;
 #pragma omp parallel for schedule(static)
   for (int xi = 0; xi < kPositions; ++xi) {
-    sgemm('T', 'N', O, C, T, 1.0F, dM + xi * T * O, O, V + xi * T * C, C, 0.0F,
-          dU.get() + xi * O * C, C);
+    clock.gemm(kWeightPass, [&] {
+      sgemm('T', 'N', O, C, T, 1.0F, dM + xi * T * O, O, V + xi * T * C, C,
+            accumulate ? 1.0F : 0.0F, dU + xi * O * C, C);
+    });
   }
   sgemm.check("winograd weight gradient");
+}
+
+// dw[o][c] = G^T dU[.][o][c] G.
+template <typename F>
+void filter_adjoint(const float* dU, int64_t O, int64_t C, float* dw) {
+  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const int64_t blocks = lane_blocks(C);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t o = 0; o < O; ++o) {
@@ -229,7 +244,7 @@ void weight_gradient(const float* dM, const float* V, int64_t O, int64_t C, int6
       const int lanes = lanes_from(c0, C);
       Lanes u[kPositions], g[9];
       for (int xi = 0; xi < kPositions; ++xi) {
-        const float* src = dU.get() + (xi * O + o) * C + c0;
+        const float* src = dU + (xi * O + o) * C + c0;
         load_lanes(src, lanes, u[xi]);
       }
       transform_2d(u, kTile, F::filter_adjoint_1d, 3, g);
@@ -273,6 +288,12 @@ constexpr int64_t positions() {
   return int64_t{F::kTile} * F::kTile;
 }
 
+// The FLOPs of one pass's GEMMs: a product of T x C by C x O (or its adjoints) per position.
+template <typename F>
+double gemm_flops(const Tiling& tl, const Conv2dGeometry& g) {
+  return 2.0 * static_cast<double>(positions<F>() * tl.T) * static_cast<double>(g.C * g.O);
+}
+
 // The blocked forward pass works on blocks of tiles whose V and M (positions x tiles x channels)
 // take about kBlockBytes, so that they stay in cache from the input transform through the GEMMs
 // to the output transform instead of going out to memory and back. Every block's GEMMs read all
@@ -293,7 +314,7 @@ int64_t tiles_per_block(int64_t P, int64_t C, int64_t O) {
 // only per block: the backward pass transforms the input again rather than keeping V.
 template <typename F>
 void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O, int64_t block,
-                     const float* bias, bool relu, float* y) {
+                     const float* bias, bool relu, float* y, PassClock& clock) {
   constexpr int64_t P = positions<F>();
   const int64_t C = tl.C, blocks = (tl.T + block - 1) / block;
   const int64_t c_blocks = lane_blocks(C), o_blocks = lane_blocks(O);
@@ -312,10 +333,12 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
           input_tile<F>(x, tl, tile_at(tl, t), cb * kLanes, lanes_from(cb * kLanes, C), v);
         }
       }
-      for (int64_t xi = 0; xi < P; ++xi) {
-        sgemm('N', 'T', rows, O, C, 1.0F, v0.at + xi * v0.stride, C, U + xi * O * C, C, 0.0F,
-              M.get() + xi * rows * O, O);
-      }
+      clock.gemm(kForwardPass, [&] {
+        for (int64_t xi = 0; xi < P; ++xi) {
+          sgemm('N', 'T', rows, O, C, 1.0F, v0.at + xi * v0.stride, C, U + xi * O * C, C, 0.0F,
+                M.get() + xi * rows * O, O);
+        }
+      });
       for (int64_t t = t0; t < t0 + rows; ++t) {
         for (int64_t ob = 0; ob < o_blocks; ++ob) {
           output_tile<F>(row_of<const float>(M.get(), t - t0, rows, O), tl, tile_at(tl, t), O,
@@ -333,58 +356,107 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
   const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
   const int64_t block = tiles_per_block(positions<F>(), g.C, g.O);
   const int64_t filter_bytes = positions<F>() * g.O * g.C * static_cast<int64_t>(sizeof(float));
+  PassClock clock(g);
   auto U = buffer(positions<F>() * g.O * g.C);
   transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
   if (tl.T >= kMinBlocks * block && filter_bytes <= kMaxBlockedFilter) {
-    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, y);
+    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, y, clock);
   } else {
     auto V = buffer(positions<F>() * tl.T * g.C);
     auto M = buffer(positions<F>() * tl.T * g.O);
     transform_input<F>(x, tl, V.get());
-    batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get());
+    batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get(), clock);
     transform_output<F>(M.get(), tl, g.O, bias, epilogue.relu, y);
   }
   count_pass(g);
+  clock.done(kForwardPass, "forward", F::kName, gemm_flops<F>(tl, g));
   if (keep != nullptr) {
     keep->U = std::move(U);
     keep->tile = F::kOut;
   }
 }
 
+// The backward pass runs in blocks of whole images, in order, so that a block's dM, V and dV
+// (positions x tiles x channels) stay in cache from its transforms through its GEMMs, instead of
+// going out to memory and back for the whole batch; whole images, so that no two blocks add to the
+// same values of dx. dU sums the blocks' products in block order, each position's on one thread,
+// and the blocks depend only on the geometry: the same bits on any number of threads, and the same
+// whichever gradients are wanted. A block's buffers take about kBackwardBlockBytes, or more where
+// that holds fewer than kMinBlockTiles tiles: smaller GEMMs run further from the peak than the
+// memory traffic they save (measured in docs/results.md).
+constexpr int64_t kBackwardBlockBytes = int64_t{16} << 20, kMinBlockTiles = 512;
+
+template <typename F>
+int64_t images_per_block(const Conv2dGeometry& g) {
+  const int64_t tiles = tiling(1, g.C, g.H, g.W, F::kOut).T;
+  const int64_t per_image =
+      positions<F>() * tiles * (g.O + 2 * g.C) * static_cast<int64_t>(sizeof(float));
+  const int64_t by_bytes = kBackwardBlockBytes / per_image;
+  const int64_t by_tiles = (kMinBlockTiles + tiles - 1) / tiles;
+  return std::clamp<int64_t>(std::max(by_bytes, by_tiles), 1, g.N);
+}
+
 template <typename F>
 void backward(const float* dy, const float* x, const float* weight, const Conv2dGeometry& g,
               float* dx, float* dweight, const WinogradSaved* kept) {
   constexpr int64_t P = positions<F>();
-  const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
   if (kept != nullptr && kept->tile != F::kOut) {
     throw std::logic_error("winograd_backward: saved state of another algorithm");
   }
-  auto dM = buffer(P * tl.T * g.O);
-  transform_output_adjoint<F>(dy, tl, g.O, dM.get());
-  if (dweight != nullptr) {
-    auto V = buffer(P * tl.T * g.C);
-    transform_input<F>(x, tl, V.get());
-    weight_gradient<F>(dM.get(), V.get(), g.O, g.C, tl.T, dweight);
-    count_pass(g);
-  }
+  PassClock clock(g);
+  const int64_t images = images_per_block<F>(g);
+  const int64_t rows = tiling(images, g.C, g.H, g.W, F::kOut).T, plane = g.H * g.W;
+  std::unique_ptr<float[]> U, dU, V, dV;
+  const float* u = kept ? kept->U.get() : nullptr;
   if (dx != nullptr) {
-    std::unique_ptr<float[]> U;
-    if (kept == nullptr) {
+    if (u == nullptr) {
       U = buffer(P * g.O * g.C);
       transform_filter<F>(weight, g.O, g.C, U.get());
+      u = U.get();
     }
-    const float* u = kept ? kept->U.get() : U.get();
-    auto dV = buffer(P * tl.T * g.C);
-    // dV[xi] (T x C) = dM[xi] (T x O) U[xi] (O x C).
-    detail::Sgemm sgemm;
+    dV = buffer(P * rows * g.C);
+  }
+  if (dweight != nullptr) {
+    dU = buffer(P * g.O * g.C);
+    V = buffer(P * rows * g.C);
+  }
+  auto dM = buffer(P * rows * g.O);
+  clock.lap(kInputPass);
+  detail::Sgemm sgemm;
+  for (int64_t n0 = 0; n0 < g.N; n0 += images) {
+    const Tiling tl = tiling(std::min(images, g.N - n0), g.C, g.H, g.W, F::kOut);
+    transform_output_adjoint<F>(dy + n0 * g.O * plane, tl, g.O, dM.get());
+    clock.lap(kDyPass);
+    if (dweight != nullptr) {
+      transform_input<F>(x + n0 * g.C * plane, tl, V.get());
+      weight_products<F>(dM.get(), V.get(), g.O, g.C, tl.T, dU.get(), n0 > 0, clock);
+      clock.lap(kWeightPass);
+    }
+    if (dx != nullptr) {
+      // dV[xi] (T x C) = dM[xi] (T x O) U[xi] (O x C).
 #pragma omp parallel for schedule(static)
-    for (int64_t xi = 0; xi < P; ++xi) {
-      sgemm('N', 'N', tl.T, g.C, g.O, 1.0F, dM.get() + xi * tl.T * g.O, g.O, u + xi * g.O * g.C,
-            g.C, 0.0F, dV.get() + xi * tl.T * g.C, g.C);
+      for (int64_t xi = 0; xi < P; ++xi) {
+        clock.gemm(kInputPass, [&] {
+          sgemm('N', 'N', tl.T, g.C, g.O, 1.0F, dM.get() + xi * tl.T * g.O, g.O, u + xi * g.O * g.C,
+                g.C, 0.0F, dV.get() + xi * tl.T * g.C, g.C);
+        });
+      }
+      transform_input_adjoint<F>(dV.get(), tl, dx + n0 * g.C * plane);
+      clock.lap(kInputPass);
     }
-    sgemm.check("winograd input gradient");
-    transform_input_adjoint<F>(dV.get(), tl, dx);
+  }
+  sgemm.check("winograd backward");
+  const double products = gemm_flops<F>(tiling(g.N, g.C, g.H, g.W, F::kOut), g);
+  clock.report(kDyPass, "backward: transform of dy", F::kName, 0, false);
+  if (dweight != nullptr) {
+    filter_adjoint<F>(dU.get(), g.O, g.C, dweight);
+    clock.lap(kWeightPass);
     count_pass(g);
+    clock.report(kWeightPass, "weight gradient", F::kName, products);
+  }
+  if (dx != nullptr) {
+    count_pass(g);
+    clock.report(kInputPass, "input gradient", F::kName, products);
   }
 }
 

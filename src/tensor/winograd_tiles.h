@@ -25,6 +25,7 @@ constexpr float k1_2 = 1.0F / 2, k1_4 = 1.0F / 4, k1_6 = 1.0F / 6, k1_12 = 1.0F 
 // to values at stride rs.
 struct F43 {
   static constexpr int kOut = 4, kTile = 6;
+  static constexpr const char* kName = "winograd F(4,3)";
   // r = B^T v (6 -> 6).
   static void input_1d(const Lanes* v, int s, Lanes* r, int rs) {
     for (int l = 0; l < kLanes; ++l) {
@@ -102,6 +103,7 @@ struct F43 {
 // small for enough 4x4 tiles.
 struct F23 {
   static constexpr int kOut = 2, kTile = 4;
+  static constexpr const char* kName = "winograd F(2,3)";
   static void input_1d(const Lanes* v, int s, Lanes* r, int rs) {
     for (int l = 0; l < kLanes; ++l) {
       const float v0 = v[0][l], v1 = v[s][l], v2 = v[2 * s][l], v3 = v[3 * s][l];
