@@ -19,7 +19,9 @@ namespace nabla {
 
 using detail::channel_sq_dev;
 using detail::channel_sum;
+using detail::channel_totals;
 using detail::ChannelNorm;
+using detail::for_each_plane;
 using detail::norm_backward_dx;
 using detail::norm_backward_sums;
 using detail::norm_forward;
@@ -158,29 +160,35 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
                        momentum * static_cast<T>(squares[c] / static_cast<double>(M_all - 1));
     }
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; ++c) {
-    if (synced) {
-      norm_forward(channel(c), px + c * S, py + c * S, planes);
-      continue;
-    }
-    T var;
-    if (training) {
-      // The mean first, then the squared deviations from it (two passes: no cancellation).
-      const double mu = channel_sum(px + c * S, planes) / static_cast<double>(M);
-      const double sq = channel_sq_dev(px + c * S, planes, mu);
-      mean[c] = static_cast<T>(mu);
-      var = static_cast<T>(sq / static_cast<double>(M));
+  // Plane by plane in memory order (channel_totals, for_each_plane): the same bits as channel by
+  // channel, read in order.
+  const Planes plane{1, S, 0};
+  const auto at = [C, S](int64_t n, int64_t c) { return (n * C + c) * S; };
+  if (training && !synced) {
+    // The mean first, then the squared deviations from it (two passes: no cancellation).
+    const std::vector<double> sums = channel_totals<double>(
+        N, C, [&](int64_t n, int64_t c) { return channel_sum(px + at(n, c), plane); });
+    std::vector<double> mus(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) mus[c] = sums[c] / static_cast<double>(M);
+    const std::vector<double> squares = channel_totals<double>(
+        N, C, [&](int64_t n, int64_t c) { return channel_sq_dev(px + at(n, c), plane, mus[c]); });
+    for (int64_t c = 0; c < C; ++c) {
+      mean[c] = static_cast<T>(mus[c]);
+      const T var = static_cast<T>(squares[c] / static_cast<double>(M));
       running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean[c];
       running_var[c] = (T(1) - momentum) * running_var[c] +
-                       momentum * static_cast<T>(sq / static_cast<double>(M - 1));
-    } else {
-      mean[c] = running_mean[c];
-      var = running_var[c];
+                       momentum * static_cast<T>(squares[c] / static_cast<double>(M - 1));
+      inv_std[c] = T(1) / std::sqrt(var + eps);
     }
-    inv_std[c] = T(1) / std::sqrt(var + eps);
-    norm_forward(channel(c), px + c * S, py + c * S, planes);
+  } else if (!training) {
+    for (int64_t c = 0; c < C; ++c) {
+      mean[c] = running_mean[c];
+      inv_std[c] = T(1) / std::sqrt(running_var[c] + eps);
+    }
   }
+  for_each_plane(N, C, [&](int64_t n, int64_t c) {
+    norm_forward(channel(c), px + at(n, c), py + at(n, c), plane);
+  });
   auto xn = x.node(), gn = gamma.node(), bn = beta.node();
   const char* op = relu ? "batch_norm2d_relu" : "batch_norm2d";
   // The least traffic an op can have, for GB/s in `nabla bench --layers`: x read, y written
@@ -200,46 +208,48 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
         const T* px = xn->value.data();
         const T* pdy = dy.data();
         T* pdx = dx.data();
-        const Planes planes{N, S, C * S};
         const auto channel = [&](int64_t c) {
           return ChannelNorm<T>{mean[c], inv_std[c], g[c], be[c], relu};
         };
+        const Planes plane{1, S, 0};
+        const auto at = [C, S](int64_t n, int64_t c) { return (n * C + c) * S; };
+        // Per channel: the sums of dz and of dz * xhat, plane by plane in memory order.
         // Synchronised: this replica's sums give dgamma and dbeta (its share, which the gradient
         // reducer adds up); dx needs the sums over all replicas' batches.
-        std::vector<double> totals;
-        if (synced) {
-          totals.resize(2 * static_cast<size_t>(C));
-#pragma omp parallel for schedule(static)
-          for (int64_t c = 0; c < C; ++c) {
-            std::tie(totals[2 * c], totals[2 * c + 1]) =
-                norm_backward_sums(channel(c), px + c * S, pdy + c * S, planes);
-          }
-          for (int64_t c = 0; c < C; ++c) {
-            dbeta[c] = static_cast<T>(totals[2 * c]);
-            dgamma[c] = static_cast<T>(totals[2 * c + 1]);
-          }
-          if (!dx.empty()) totals = summed(replica_sum, std::move(totals));
-        }
-#pragma omp parallel for schedule(static)
+        std::vector<std::pair<double, double>> sums =
+            channel_totals<std::pair<double, double>>(N, C, [&](int64_t n, int64_t c) {
+              return norm_backward_sums(channel(c), px + at(n, c), pdy + at(n, c), plane);
+            });
         for (int64_t c = 0; c < C; ++c) {
-          const ChannelNorm<T> a = channel(c);
-          double sum_dz = 0, sum_dz_xhat = 0;
-          if (synced) {
-            sum_dz = totals[2 * c];
-            sum_dz_xhat = totals[2 * c + 1];
-          } else {
-            std::tie(sum_dz, sum_dz_xhat) = norm_backward_sums(a, px + c * S, pdy + c * S, planes);
-            dgamma[c] = static_cast<T>(sum_dz_xhat);
-            dbeta[c] = static_cast<T>(sum_dz);
-          }
-          if (dx.empty()) continue;
-          const T scale = g[c] * inv_std[c];
-          const T mean_dz = training ? static_cast<T>(sum_dz / static_cast<double>(M_all)) : T(0);
-          const T mean_dz_xhat =
-              training ? static_cast<T>(sum_dz_xhat / static_cast<double>(M_all)) : T(0);
-          norm_backward_dx(a, px + c * S, pdy + c * S, pdx + c * S, planes, scale, mean_dz,
-                           mean_dz_xhat);
+          dbeta[c] = static_cast<T>(sums[c].first);
+          dgamma[c] = static_cast<T>(sums[c].second);
         }
+        if (dx.empty()) {
+          if (gn->requires_grad) gn->accumulate_owned(std::move(dgamma));
+          if (bn->requires_grad) bn->accumulate_owned(std::move(dbeta));
+          return;
+        }
+        if (synced) {
+          std::vector<double> totals(2 * static_cast<size_t>(C));
+          for (int64_t c = 0; c < C; ++c) {
+            totals[2 * c] = sums[c].first;
+            totals[2 * c + 1] = sums[c].second;
+          }
+          totals = summed(replica_sum, std::move(totals));
+          for (int64_t c = 0; c < C; ++c) sums[c] = {totals[2 * c], totals[2 * c + 1]};
+        }
+        std::vector<T> scale(static_cast<size_t>(C)), mean_dz(static_cast<size_t>(C)),
+            mean_dz_xhat(static_cast<size_t>(C));
+        for (int64_t c = 0; c < C; ++c) {
+          scale[c] = g[c] * inv_std[c];
+          mean_dz[c] = training ? static_cast<T>(sums[c].first / static_cast<double>(M_all)) : T(0);
+          mean_dz_xhat[c] =
+              training ? static_cast<T>(sums[c].second / static_cast<double>(M_all)) : T(0);
+        }
+        for_each_plane(N, C, [&](int64_t n, int64_t c) {
+          norm_backward_dx(channel(c), px + at(n, c), pdy + at(n, c), pdx + at(n, c), plane,
+                           scale[c], mean_dz[c], mean_dz_xhat[c]);
+        });
         if (xn->requires_grad) xn->accumulate_owned(std::move(dx));
         if (gn->requires_grad) gn->accumulate_owned(std::move(dgamma));
         if (bn->requires_grad) bn->accumulate_owned(std::move(dbeta));
