@@ -48,7 +48,9 @@ struct Layer {
 };
 
 // The three products of one position; `own` picks nabla's kernel or oneDNN's SGEMM. V is
-// [t][c], U [c][o] (nabla's) or [o][c] (oneDNN's 'T' operand: the same values), dM [t][o].
+// [t][c] and dM [t][o]; U is read as each kernel reads it best, [c][o] by nabla's forward and
+// [o][c] by oneDNN's ('T'), which the Winograd code stores (the values are constant, so both hold
+// the same numbers).
 enum class Pass { kForward, kInputGradient, kWeightGradient };
 
 void product(Pass pass, bool own, int64_t T, int64_t C, int64_t O, const float* V, const float* U,
@@ -118,8 +120,12 @@ double product_gflops(Pass pass, bool own, const Layer& l, int64_t T, int64_t po
       dM(size(positions * T * l.O), 0.125F);
   std::vector<float> out(size(positions * std::max({T * l.O, T * l.C, l.O * l.C})));
   const int64_t out_stride = std::max({T * l.O, T * l.C, l.O * l.C});
+  // One thread: no parallel region, and OpenMP capped at one thread, or oneDNN (which starts its
+  // own threads outside an active parallel region) would not run on one core.
+  const int threads_before = omp_get_max_threads();
+  if (threads == 1) omp_set_num_threads(1);
   const double s = median_seconds(repeats, [&] {
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (int64_t xi = 0; xi < positions; ++xi) {
       for (int r = 0; r < rounds; ++r) {
         product(pass, own, T, l.C, l.O, V.data() + xi * T * l.C, U.data() + xi * l.C * l.O,
@@ -127,6 +133,7 @@ double product_gflops(Pass pass, bool own, const Layer& l, int64_t T, int64_t po
       }
     }
   });
+  omp_set_num_threads(threads_before);
   return 2.0 * static_cast<double>(positions * T) * l.C * l.O * rounds / s / 1e9 / threads;
 }
 

@@ -342,6 +342,10 @@ TEST(ConvKernels, FloatFastPathMatchesReferenceOnOddShapes) {
     EXPECT_TRUE(only_w.dx.empty());
     EXPECT_TRUE(only_w.dbias.empty());
     EXPECT_EQ(max_abs_diff(only_w.dweight, g.dweight), 0.0F);
+    const auto only_x =
+        conv2d_backward(tensor_cast<float>(dy), xf, wf, c.stride, c.pad, true, false, false);
+    EXPECT_TRUE(only_x.dweight.empty());
+    EXPECT_EQ(max_abs_diff(only_x.dx, g.dx), 0.0F);
   }
 }
 
@@ -443,7 +447,7 @@ TEST(GemmKernels, FloatMatchesReferenceOnOddShapes) {
   }
 }
 
-// nabla's own GEMM (the Winograd products' kernel) against a float64 product, on every instruction
+// nabla's own GEMM (src/tensor/gemm_kernel.h) against a float64 product, on every instruction
 // set: A and B row-major and transposed, leading dimensions wider than the matrices, sizes around
 // the micro-kernel's block (rows, columns) and the packed depth, accumulation, and K = 0. Entries
 // of C's leading-dimension padding stay as they were.

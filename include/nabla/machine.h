@@ -14,10 +14,10 @@ struct MachinePeak {
   double bandwidth_gbs = 0;       ///< GB/s read plus written by b = s * a over 2 x 256 MiB
 };
 
-/// Runs a loop of independent fused multiply-adds in vector registers (the build for the
-/// instruction set in use, as nabla's kernels) on one thread, then on every thread, and a scaled
-/// copy over arrays larger than most last-level caches on every thread: the median of `repeats`
-/// runs of each, about 0.1 s a run.
+/// Runs a loop of independent multiply-adds in vector registers (fused where the instruction set in
+/// use has FMA, as nabla's kernels) on one thread, then on every thread, and a scaled copy over
+/// arrays larger than most last-level caches on every thread: the median of `repeats` runs of each
+/// (a few hundredths of a second a run on an AVX-512 core).
 MachinePeak measure_machine_peak(int repeats = 5);
 
 }  // namespace nabla

@@ -31,8 +31,8 @@ void add_flops(double flops);
 void add_bytes(const std::string& name, double bytes);
 
 /// One pass of one convolution kernel (`nabla bench --layers`): its wall time and the FLOPs of the
-/// direct convolution it computes, and, for the algorithms built on GEMMs, the seconds the threads
-/// spent in them (summed over the threads) and the GEMMs' own FLOPs.
+/// direct convolution it computes, and, for Winograd, the seconds its threads spent in its GEMMs
+/// (summed over the threads) and the GEMMs' own FLOPs.
 struct KernelTime {
   std::string algorithm;    ///< "winograd F(4,3)", "oneDNN direct", ...
   int64_t calls = 0;        ///< passes added up here

@@ -162,7 +162,7 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
   }
   // Plane by plane in memory order (channel_totals, for_each_plane): the same bits as channel by
   // channel, read in order.
-  const Planes plane{1, S, 0};
+  const Planes plane{.count = 1, .size = S, .stride = 0};
   const auto at = [C, S](int64_t n, int64_t c) { return (n * C + c) * S; };
   if (training && !synced) {
     // The mean first, then the squared deviations from it (two passes: no cancellation).
@@ -199,10 +199,12 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
       std::move(y), op, {xn, gn, bn},
       [xn, gn, bn, mean, inv_std, relu, training, N, C, S, M_all, replica_sum, synced, op,
        bytes](const Tensor<T>& dy) {
-        if (profile::enabled()) profile::add_bytes(std::string(op) + " backward", 3 * bytes);
         Tensor<T> dgamma({C}), dbeta({C});
         Tensor<T> dx =
             xn->requires_grad ? Tensor<T>::uninitialized(xn->value.shape()) : Tensor<T>();
+        if (profile::enabled()) {
+          profile::add_bytes(std::string(op) + " backward", (dx.empty() ? 2 : 3) * bytes);
+        }
         const T* g = gn->value.data();
         const T* be = bn->value.data();
         const T* px = xn->value.data();
@@ -211,7 +213,7 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
         const auto channel = [&](int64_t c) {
           return ChannelNorm<T>{mean[c], inv_std[c], g[c], be[c], relu};
         };
-        const Planes plane{1, S, 0};
+        const Planes plane{.count = 1, .size = S, .stride = 0};
         const auto at = [C, S](int64_t n, int64_t c) { return (n * C + c) * S; };
         // Per channel: the sums of dz and of dz * xhat, plane by plane in memory order.
         // Synchronised: this replica's sums give dgamma and dbeta (its share, which the gradient

@@ -240,8 +240,8 @@ void batch_norm_backward_dx_plane(const BatchNormArgs& a, const float* x, const 
   }
 }
 
-// The per-channel entry points: the plane kernels above over every plane of the channel, in
-// order (one call per channel, not per plane: the ConvNet's 2x2 maps have planes of 4 values).
+// The entry points: the plane kernels above over every plane given, in order, from 0 (batch norm
+// gives one plane at a time, so that it can read memory in order).
 double sum(const float* x, const Planes& p) {
   double total = 0;
   for (int64_t i = 0; i < p.count; ++i) total += plane_sum(x + i * p.stride, p.size);

@@ -39,9 +39,10 @@ struct KernelTable {
   void (*adam)(const AdamArgs& a, float* w, const float* g, float* m, float* v, int64_t n);
   void (*sgd)(float lr, float weight_decay, float* w, const float* g, int64_t n);
   bool (*all_finite)(const float* x, int64_t n);
-  // Batch norm works on one channel (Planes) at a time. Single-threaded: batch norm calls these
-  // per channel from its own threads. Sums are in double: each plane's in 8 interleaved lanes
-  // combined as ((0+1)+(2+3))+((4+5)+(6+7)), the planes' added in order.
+  // Batch norm works on planes of one channel (Planes). Single-threaded: batch norm calls these
+  // from its own threads, one plane at a time (src/tensor/batchnorm_kernels.h). Sums are in
+  // double: each plane's in 8 interleaved lanes combined as ((0+1)+(2+3))+((4+5)+(6+7)), the
+  // planes' added in order, starting from 0.
   // Sums of x and of (x - mean)^2:
   double (*sum)(const float* x, const Planes& planes);
   double (*sq_dev)(const float* x, const Planes& planes, double mean);

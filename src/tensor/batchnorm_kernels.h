@@ -33,9 +33,10 @@ std::pair<double, double> lane_sums(int64_t n, F f, G g) {
   return {total(a), total(b)};
 }
 
-// Batch norm works on one channel at a time: its N planes of H*W values, C*H*W apart. float runs
-// on the vectorised kernels (simd.h states the operations and the order of the sums), double on
-// plain loops doing the same, plane by plane, planes' sums added in order.
+// The kernels below work on the planes of one channel, H*W values each, C*H*W apart (batch_norm2d
+// calls them one plane at a time, through channel_totals and for_each_plane). float runs on the
+// vectorised kernels (simd.h states the operations and the order of the sums), double on plain
+// loops doing the same, plane by plane, planes' sums added in order.
 using simd::Planes;
 
 // The sum over the planes, in order, of plane_sum(offset of the plane).
@@ -67,7 +68,7 @@ inline double channel_sq_dev(const double* x, const Planes& p, double mean) {
   });
 }
 
-// A walk over every plane (n, c) of an (N, C, H, W) tensor in memory order, the images spread
+// A walk over every plane (n, c) of an (N, C, H, W) tensor in memory order, runs of planes spread
 // over the threads, keeping value(n, c) of each plane; then each channel's values added over n in
 // order, starting from 0. With value a plane's sum (Planes{1, S, 0}), the totals have the same
 // bits as one pass of the channel kernels above over the channel's planes (which add the planes'
@@ -83,7 +84,9 @@ inline void add_to(std::pair<double, double>& total, const std::pair<double, dou
 template <typename V, typename F>
 std::vector<V> channel_totals(int64_t N, int64_t C, F value) {
   std::vector<V> planes(static_cast<size_t>(N * C));
-#pragma omp parallel for schedule(static)
+  // Both loops shared out, so that a batch of one image still uses every thread; a static schedule
+  // gives each thread a run of planes in memory order.
+#pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t c = 0; c < C; ++c) planes[static_cast<size_t>(n * C + c)] = value(n, c);
   }
@@ -96,10 +99,10 @@ std::vector<V> channel_totals(int64_t N, int64_t C, F value) {
   return totals;
 }
 
-// f(n, c) for every plane, in memory order, the images spread over the threads.
+// f(n, c) for every plane, in memory order, runs of planes spread over the threads.
 template <typename F>
 void for_each_plane(int64_t N, int64_t C, F f) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t c = 0; c < C; ++c) f(n, c);
   }

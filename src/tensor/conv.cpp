@@ -171,7 +171,7 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tens
     } else {
       detail::PassClock clock(g);
       detail::conv2d_forward_dnnl(x.data(), weight.data(), b, g, y.data());
-      clock.done(0, "forward", "oneDNN direct");
+      clock.done(detail::kForwardPass, "forward", "oneDNN direct");
     }
     return y;
   }
@@ -273,11 +273,11 @@ Conv2dGrads<T> conv2d_backward(const Tensor<T>& dy, const Tensor<T>& x, const Te
     detail::PassClock clock(g);
     if (need_dx) {
       detail::conv2d_backward_data_dnnl(dy.data(), weight.data(), g, grads.dx.data());
-      clock.done(0, "input gradient", "oneDNN direct");
+      clock.done(detail::kInputPass, "input gradient", "oneDNN direct");
     }
     if (need_dweight) {
       weight_gradient_by_groups(dy.data(), x.data(), g, grads.dweight.data());
-      clock.done(1, "weight gradient", "im2col + GEMM by image groups");
+      clock.done(detail::kWeightPass, "weight gradient", "im2col + GEMM by image groups");
     }
     return grads;
   }

@@ -14,6 +14,7 @@
 #include <string>
 #include <tuple>
 
+#include "conv_profile.h"
 #include "nabla/profile.h"
 
 namespace nabla::detail {
@@ -170,10 +171,7 @@ memory bias_memory(int64_t O, const float* data) {
 }
 
 // Multiply-adds of one pass (forward, data gradient or weight gradient), counted as two FLOPs.
-double pass_flops(const Conv2dGeometry& g) {
-  return 2.0 * static_cast<double>(g.N * g.O * g.OH * g.OW) *
-         static_cast<double>(g.C * g.KH * g.KW);
-}
+double pass_flops(const Conv2dGeometry& g) { return direct_conv_flops(g); }
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // The convolutions' part of `nabla bench --layers` (nabla/profile.h's add_kernel): a layer's name
-// from its geometry, and a clock for one pass and the GEMMs inside it. Everything here is inert
-// when profiling is off, but for one check of profile::enabled() per pass.
+// from its geometry, and a clock for the passes of one call and the GEMMs inside them. With
+// profiling off a clock reads the time once, when it is made, and does nothing else.
 #pragma once
 
 #include <chrono>
@@ -24,10 +24,14 @@ inline double direct_conv_flops(const Conv2dGeometry& g) {
          static_cast<double>(g.C * g.KH * g.KW);
 }
 
+// The passes a clock tells apart.
+constexpr int kForwardPass = 0, kDyPass = 1, kWeightPass = 2, kInputPass = 3;
+
 // Times the passes of one convolution call, which may interleave (the Winograd backward pass runs
 // block by block): lap(pass) adds the time since the clock started, or since the last lap, to that
 // pass; gemm(pass, f) adds the duration of f, one GEMM on any thread, to the pass's GEMM
-// thread-seconds; report(pass, ...) hands a pass's totals to profile::add_kernel.
+// thread-seconds (the table divides them by the thread count: the wall time when the GEMMs split
+// evenly over the threads); report(pass, ...) hands a pass's totals to profile::add_kernel.
 class PassClock {
  public:
   static constexpr int kPasses = 4;

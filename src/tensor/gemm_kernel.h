@@ -1,10 +1,10 @@
-// nabla's own float32 GEMM for the Winograd convolutions' products (src/tensor/gemm_kernel.cpp):
-// a register-blocked micro-kernel (Goto and van de Geijn's scheme, as BLIS and LIBXSMM use it),
-// built for AVX-512, AVX2 and plain x86-64 like src/simd's kernels, the build for the instruction
-// set in use chosen at run time. It is single-threaded: the convolutions run one product per
-// thread, and a product's sums always run in one order for given sizes, so that every result is the
-// same on any number of threads. Measured against oneDNN's SGEMM, and at what share of the
-// machine's peak, by `nabla bench --gemm` (docs/results.md).
+// nabla's own float32 GEMM, made for the Winograd convolutions' per-position products
+// (src/tensor/gemm_kernel.cpp): a register-blocked micro-kernel (Goto and van de Geijn's scheme,
+// as BLIS and LIBXSMM use it), built for AVX-512, AVX2 and plain x86-64 like src/simd's kernels,
+// the build for the instruction set in use chosen at run time. It is single-threaded, and a
+// product's sums always run in one order for given sizes. The convolutions do not use it yet:
+// inside them it measured slower than oneDNN's SGEMM (bench_kernels, `nabla bench --layers`;
+// docs/results.md).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,8 @@ namespace nabla::detail {
 
 // C (M x N) = A (M x K) B (K x N), or C += A B when accumulate. A's element (i, k) is at
 // a[i * a_row + k * a_col]: a row-major A has a_row = its leading dimension and a_col = 1, a
-// transposed one a_row = 1 and a_col = its leading dimension. B's element (k, n) is at
+// transposed one a_row = 1 and a_col = its leading dimension; one of the two must be 1 (else
+// std::invalid_argument). B's element (k, n) is at
 // b[k * b_row + n * b_col] in the same way; C is row-major with leading dimension ldc.
 struct GemmOperands {
   int64_t M, N, K;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "gemm_kernel.h"
 
@@ -42,8 +43,8 @@ Panel panel(int64_t n) {
 }
 
 // B's rows k0 .. k0 + kc in panels of kCols columns: panel q holds kc rows of kCols floats, zero
-// past N. B is packed once for every kRows x kCols block of C, so even a transposed B (b_row 1)
-// costs little here.
+// past N. B is packed once per slice of the depth and shared by every block of rows, so even a
+// transposed B (b_row 1) costs little here.
 void pack_b(const GemmOperands& p, int64_t k0, int64_t kc, float* out) {
   for (int64_t n0 = 0; n0 < p.N; n0 += kCols, out += kc * kCols) {
     const int64_t cols = std::min<int64_t>(kCols, p.N - n0);
@@ -125,6 +126,9 @@ void micro_kernel(int64_t kc, ABlock a, const float* b, float* c, int64_t ldc, i
 constexpr int64_t kBlockRows = 24 * kRows;
 
 void gemm(const GemmOperands& p) {
+  if (p.a_row != 1 && p.a_col != 1) {
+    throw std::invalid_argument("gemm_f32: A must be row-major (a_col 1) or transposed (a_row 1)");
+  }
   if (p.M <= 0 || p.N <= 0) return;
   if (p.K <= 0) {
     if (!p.accumulate) {

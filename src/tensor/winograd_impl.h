@@ -35,9 +35,6 @@
 namespace nabla::detail::NABLA_WINO_NS {
 namespace {
 
-// The passes a PassClock times (`nabla bench --layers`).
-constexpr int kForwardPass = 0, kDyPass = 1, kWeightPass = 2, kInputPass = 3;
-
 // Where a tile's transformed values are in a tile-major buffer: value xi of channel c at
 // at[xi * stride + c] (the row of the tile in the buffer, with `stride` floats between positions).
 template <typename Float>
@@ -258,10 +255,7 @@ void filter_adjoint(const float* dU, int64_t O, int64_t C, float* dw) {
 
 // Multiply-adds of the direct convolution this replaces, counted as two FLOPs: `nabla bench`
 // reports the same work for every algorithm.
-void count_pass(const Conv2dGeometry& g) {
-  profile::add_flops(2.0 * static_cast<double>(g.N * g.O * g.OH * g.OW) *
-                     static_cast<double>(g.C * g.KH * g.KW));
-}
+void count_pass(const Conv2dGeometry& g) { profile::add_flops(direct_conv_flops(g)); }
 
 // The algorithm for a geometry: 4x4 output tiles when there are enough of them, else 2x2 tiles.
 // Few channels leave the GEMMs too small to pay for the transforms, and with few 4x4 tiles,
@@ -377,13 +371,14 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
 }
 
 // The backward pass runs in blocks of whole images, in order, so that a block's dM, V and dV
-// (positions x tiles x channels) stay in cache from its transforms through its GEMMs, instead of
-// going out to memory and back for the whole batch; whole images, so that no two blocks add to the
-// same values of dx. dU sums the blocks' products in block order, each position's on one thread,
-// and the blocks depend only on the geometry: the same bits on any number of threads, and the same
-// whichever gradients are wanted. A block's buffers take about kBackwardBlockBytes, or more where
-// that holds fewer than kMinBlockTiles tiles: smaller GEMMs run further from the peak than the
-// memory traffic they save (measured in docs/results.md).
+// (positions x tiles x channels) are made, used and overwritten while they are in the last-level
+// cache, instead of going out to memory and back for the whole batch (dM alone is 604 MB for
+// airbench's 64->256 layer); whole images, so that no two blocks add to the same values of dx. dU
+// sums the blocks' products in block order, each position's on one thread, and the blocks depend
+// only on the geometry: the same bits on any number of threads, and the same whichever gradients
+// are wanted. A block's buffers take about kBackwardBlockBytes, or more where that holds fewer than
+// kMinBlockTiles tiles: smaller GEMMs run further from the peak than the memory traffic they save
+// (measured in docs/results.md).
 constexpr int64_t kBackwardBlockBytes = int64_t{16} << 20, kMinBlockTiles = 512;
 
 template <typename F>
@@ -403,6 +398,7 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   if (kept != nullptr && kept->tile != F::kOut) {
     throw std::logic_error("winograd_backward: saved state of another algorithm");
   }
+  if (dx == nullptr && dweight == nullptr) return;
   PassClock clock(g);
   const int64_t images = images_per_block<F>(g);
   const int64_t rows = tiling(images, g.C, g.H, g.W, F::kOut).T, plane = g.H * g.W;
@@ -446,17 +442,17 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
     }
   }
   sgemm.check("winograd backward");
-  const double products = gemm_flops<F>(tiling(g.N, g.C, g.H, g.W, F::kOut), g);
+  const double product_flops = gemm_flops<F>(tiling(g.N, g.C, g.H, g.W, F::kOut), g);
   clock.report(kDyPass, "backward: transform of dy", F::kName, 0, false);
   if (dweight != nullptr) {
     filter_adjoint<F>(dU.get(), g.O, g.C, dweight);
     clock.lap(kWeightPass);
     count_pass(g);
-    clock.report(kWeightPass, "weight gradient", F::kName, products);
+    clock.report(kWeightPass, "weight gradient", F::kName, product_flops);
   }
   if (dx != nullptr) {
     count_pass(g);
-    clock.report(kInputPass, "input gradient", F::kName, products);
+    clock.report(kInputPass, "input gradient", F::kName, product_flops);
   }
 }
 
