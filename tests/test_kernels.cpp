@@ -509,6 +509,11 @@ TEST(GemmKernels, OwnKernelMatchesFloat64ProductOnEveryIsa) {
       }
     }
   });
+  const std::vector<float> a(16), b(16);
+  std::vector<float> c(16);
+  EXPECT_THROW(detail::gemm_f32({.M = 2, .N = 2, .K = 2, .a = a.data(), .a_row = 4, .a_col = 2,
+                                 .b = b.data(), .b_row = 2, .b_col = 1, .c = c.data(), .ldc = 2}),
+               std::invalid_argument);
 }
 
 // The machine's ceiling is measured, whatever the machine: positive, finite figures (their size
