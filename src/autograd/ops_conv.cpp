@@ -139,48 +139,29 @@ Variable<T> batch_norm2d(const Variable<T>& x, const Variable<T>& gamma, const V
   const auto channel = [&gamma, &beta, &mean, &inv_std, relu](int64_t c) {
     return ChannelNorm<T>{mean[c], inv_std[c], gamma.value()[c], beta.value()[c], relu};
   };
-  const Planes planes{N, S, C * S};
-  if (synced) {
-    // Each pass over the channels, then one sum over the replicas: sums, then squared deviations.
-    std::vector<double> sums(static_cast<size_t>(C)), squares(static_cast<size_t>(C));
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < C; ++c) sums[c] = channel_sum(px + c * S, planes);
-    sums = summed(replica_sum, std::move(sums));
-#pragma omp parallel for schedule(static)
+  // Plane by plane in memory order (channel_totals, for_each_plane): the same bits as channel by
+  // channel, read in order. Synchronised, each pass's sums are added over the replicas.
+  const Planes plane{.count = 1, .size = S, .stride = 0};
+  const auto at = [C, S](int64_t n, int64_t c) { return (n * C + c) * S; };
+  if (training) {
+    // The mean first, then the squared deviations from it (two passes: no cancellation).
+    std::vector<double> sums = channel_totals<double>(
+        N, C, [&](int64_t n, int64_t c) { return channel_sum(px + at(n, c), plane); });
+    if (synced) sums = summed(replica_sum, std::move(sums));
+    std::vector<double> mus(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) mus[c] = sums[c] / static_cast<double>(M_all);
+    std::vector<double> squares = channel_totals<double>(
+        N, C, [&](int64_t n, int64_t c) { return channel_sq_dev(px + at(n, c), plane, mus[c]); });
+    if (synced) squares = summed(replica_sum, std::move(squares));
     for (int64_t c = 0; c < C; ++c) {
-      squares[c] = channel_sq_dev(px + c * S, planes, sums[c] / static_cast<double>(M_all));
-    }
-    squares = summed(replica_sum, std::move(squares));
-    for (int64_t c = 0; c < C; ++c) {
-      const double mu = sums[c] / static_cast<double>(M_all);
-      mean[c] = static_cast<T>(mu);
-      inv_std[c] = T(1) / std::sqrt(static_cast<T>(squares[c] / static_cast<double>(M_all)) + eps);
+      mean[c] = static_cast<T>(mus[c]);
+      const T var = static_cast<T>(squares[c] / static_cast<double>(M_all));
       running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean[c];
       running_var[c] = (T(1) - momentum) * running_var[c] +
                        momentum * static_cast<T>(squares[c] / static_cast<double>(M_all - 1));
-    }
-  }
-  // Plane by plane in memory order (channel_totals, for_each_plane): the same bits as channel by
-  // channel, read in order.
-  const Planes plane{.count = 1, .size = S, .stride = 0};
-  const auto at = [C, S](int64_t n, int64_t c) { return (n * C + c) * S; };
-  if (training && !synced) {
-    // The mean first, then the squared deviations from it (two passes: no cancellation).
-    const std::vector<double> sums = channel_totals<double>(
-        N, C, [&](int64_t n, int64_t c) { return channel_sum(px + at(n, c), plane); });
-    std::vector<double> mus(static_cast<size_t>(C));
-    for (int64_t c = 0; c < C; ++c) mus[c] = sums[c] / static_cast<double>(M);
-    const std::vector<double> squares = channel_totals<double>(
-        N, C, [&](int64_t n, int64_t c) { return channel_sq_dev(px + at(n, c), plane, mus[c]); });
-    for (int64_t c = 0; c < C; ++c) {
-      mean[c] = static_cast<T>(mus[c]);
-      const T var = static_cast<T>(squares[c] / static_cast<double>(M));
-      running_mean[c] = (T(1) - momentum) * running_mean[c] + momentum * mean[c];
-      running_var[c] = (T(1) - momentum) * running_var[c] +
-                       momentum * static_cast<T>(squares[c] / static_cast<double>(M - 1));
       inv_std[c] = T(1) / std::sqrt(var + eps);
     }
-  } else if (!training) {
+  } else {
     for (int64_t c = 0; c < C; ++c) {
       mean[c] = running_mean[c];
       inv_std[c] = T(1) / std::sqrt(running_var[c] + eps);
