@@ -3,7 +3,8 @@
 SHELL := /bin/bash
 DEB_PACKAGES := cmake g++ make libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev \
                 libstb-dev libgtest-dev gnuplot-nox libdnnl-dev doxygen zlib1g-dev \
-                libeigen3-dev libonnx-dev libprotobuf-dev openmpi-bin libopenmpi-dev
+                libeigen3-dev libonnx-dev libprotobuf-dev openmpi-bin libopenmpi-dev \
+                libxsmm-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA_DIR ?= $(if $(CIFAR10_DIR),$(CIFAR10_DIR),data/cifar-10-batches-bin)
 JOBS ?= $(shell nproc)

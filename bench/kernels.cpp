@@ -3,8 +3,9 @@
 // for the instruction set in use), the memory bandwidth (b = s * a over arrays larger than the
 // last-level cache), and the Winograd convolutions' products of airbench at batch 1024 (per
 // position: forward V U^T, input gradient dM U, weight gradient dM^T V) in nabla's own kernel
-// (src/tensor/gemm_kernel.h) and in oneDNN's SGEMM, each as GFLOPS per core and percent of the
-// measured peak (nabla/machine.h). Two settings: one block of tiles in cache on one core, and the
+// (src/tensor/gemm_kernel.h), in oneDNN's SGEMM and in LIBXSMM's JIT kernels (src/tensor/xsmm.h,
+// what the AVX-512 Winograd build runs), each as GFLOPS per core and percent of the measured peak
+// (nabla/machine.h). Two settings: one block of tiles in cache on one core, and the
 // whole batch with the positions spread over the threads, as the unfused Winograd passes run them.
 //   build/release/bench_kernels [--repeats N]     (medians of N runs; OMP_NUM_THREADS sets threads)
 #include <omp.h>
@@ -22,6 +23,7 @@
 #include "nabla/machine.h"
 #include "simd/simd.h"
 #include "tensor/gemm_kernel.h"
+#include "tensor/xsmm.h"
 
 namespace {
 
@@ -47,15 +49,32 @@ struct Layer {
   int64_t T, C, O, positions;
 };
 
-// The three products of one position; `own` picks nabla's kernel or oneDNN's SGEMM. V is
-// [t][c] and dM [t][o]; U is read as each kernel reads it best, [c][o] by nabla's forward and
-// [o][c] by oneDNN's ('T'), which the Winograd code stores (the values are constant, so both hold
-// the same numbers).
+// The three products of one position, in one of three kernels. V is [t][c] and dM [t][o]; U is
+// read as each kernel reads it best, [c][o] by nabla's and LIBXSMM's forward and [o][c] by
+// oneDNN's ('T') (the values are constant, so both hold the same numbers). LIBXSMM's weight
+// gradient sums slices of 256 tiles, as the Winograd code runs it.
 enum class Pass { kForward, kInputGradient, kWeightGradient };
+enum class Kernel { kNabla, kOneDnn, kLibxsmm };
 
-void product(Pass pass, bool own, int64_t T, int64_t C, int64_t O, const float* V, const float* U,
-             const float* dM, float* out) {
+void product(Pass pass, Kernel kernel, int64_t T, int64_t C, int64_t O, const float* V,
+             const float* U, const float* dM, float* out) {
   using nabla::detail::gemm_f32;
+  thread_local nabla::detail::SmallGemm small;
+  if (kernel == Kernel::kLibxsmm) {
+    switch (pass) {
+      case Pass::kForward:
+        return small(O, T, C, U, O, V, C, out, O);
+      case Pass::kInputGradient:
+        return small(C, T, O, U, C, dM, O, out, C);
+      case Pass::kWeightGradient:
+        for (int64_t t0 = 0; t0 < T; t0 += 256) {
+          small(C, O, std::min<int64_t>(256, T - t0), V + t0 * C, C, dM + t0 * O, O, out, C, t0 > 0,
+                true);
+        }
+        return;
+    }
+  }
+  const bool own = kernel == Kernel::kNabla;
   switch (pass) {
     case Pass::kForward:
       if (own) {
@@ -113,7 +132,7 @@ void product(Pass pass, bool own, int64_t T, int64_t C, int64_t O, const float* 
 
 // GFLOPS per core of `pass` for `positions` positions of T tiles spread over `threads` threads,
 // each product run `rounds` times in a row (on the same operands: in cache when they fit).
-double product_gflops(Pass pass, bool own, const Layer& l, int64_t T, int64_t positions,
+double product_gflops(Pass pass, Kernel kernel, const Layer& l, int64_t T, int64_t positions,
                       int threads, int repeats, int rounds = 1) {
   const auto size = [](int64_t n) { return static_cast<size_t>(n); };
   std::vector<float> V(size(positions * T * l.C), 0.5F), U(size(positions * l.C * l.O), 0.25F),
@@ -128,7 +147,7 @@ double product_gflops(Pass pass, bool own, const Layer& l, int64_t T, int64_t po
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (int64_t xi = 0; xi < positions; ++xi) {
       for (int r = 0; r < rounds; ++r) {
-        product(pass, own, T, l.C, l.O, V.data() + xi * T * l.C, U.data() + xi * l.C * l.O,
+        product(pass, kernel, T, l.C, l.O, V.data() + xi * T * l.C, U.data() + xi * l.C * l.O,
                 dM.data() + xi * T * l.O, out.data() + xi * out_stride);
       }
     }
@@ -176,19 +195,25 @@ int main(int argc, char** argv) {
   // tiles; weight gradient: its depth), one core. Whole batch: every tile of 2 x threads
   // positions, spread over the threads.
   constexpr int64_t kBlockTiles = 256;
-  std::printf("\n%-26s %-16s | %-27s | %-27s\n", "layer (GEMM per position)", "pass",
-              "in cache, 1 core: nabla/oneDNN", "whole batch, all threads");
+  std::printf("\n%-26s %-16s | %-41s | %-41s\n", "layer (GEMM per position)", "pass",
+              "in cache, 1 core: nabla / oneDNN / LIBXSMM", "whole batch, all threads");
+  constexpr Kernel kKernels[] = {Kernel::kNabla, Kernel::kOneDnn, Kernel::kLibxsmm};
   for (const Layer& l : layers) {
     for (const auto& p : passes) {
-      const double own_block = product_gflops(p.pass, true, l, kBlockTiles, 1, 1, repeats, 100);
-      const double dnnl_block = product_gflops(p.pass, false, l, kBlockTiles, 1, 1, repeats, 100);
+      std::printf("%-26s %-16s |", l.name, p.name);
+      // The kernels take turns on each shape, so that a slow spell of a shared machine falls on
+      // all three alike.
+      for (const Kernel k : kKernels) {
+        const double block = product_gflops(p.pass, k, l, kBlockTiles, 1, 1, repeats, 100);
+        std::printf(" %5.1f %3.0f%%", block, 100 * block / peak1);
+      }
+      std::printf(" |");
       const int64_t positions = std::min<int64_t>(l.positions, 2 * threads);
-      const double own_all = product_gflops(p.pass, true, l, l.T, positions, threads, repeats);
-      const double dnnl_all = product_gflops(p.pass, false, l, l.T, positions, threads, repeats);
-      std::printf("%-26s %-16s | %5.1f %3.0f%% / %5.1f %3.0f%% | %5.1f %3.0f%% / %5.1f %3.0f%%\n",
-                  l.name, p.name, own_block, 100 * own_block / peak1, dnnl_block,
-                  100 * dnnl_block / peak1, own_all, 100 * own_all * threads / peak_all, dnnl_all,
-                  100 * dnnl_all * threads / peak_all);
+      for (const Kernel k : kKernels) {
+        const double all = product_gflops(p.pass, k, l, l.T, positions, threads, repeats);
+        std::printf(" %5.1f %3.0f%%", all, 100 * all * threads / peak_all);
+      }
+      std::printf("\n");
     }
   }
   std::printf(

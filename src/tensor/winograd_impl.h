@@ -11,8 +11,9 @@
 // transformed again (keeping it for every layer of a network cost more memory than the transform
 // costs time: 0.9 GB at airbench's batch of 1024).
 // F(2x2, 3x3) is the same with 4x4 input tiles and 16 positions.
-// The GEMMs run one per thread (oneDNN's SGEMM, single-threaded inside the parallel loop), so
-// that every result is the same on any number of threads.
+// The GEMMs run one per thread (single-threaded inside the parallel loop), so that every result is
+// the same on any number of threads: LIBXSMM's JIT kernels in the AVX-512 build, which measure
+// faster on these shapes (bench/kernels.cpp), oneDNN's SGEMM in the others.
 // This file is compiled once per instruction set, like src/simd/kernels_impl.h: each
 // winograd_<isa>.cpp defines NABLA_WINO_NS and includes it, with its own -m flags, and
 // winograd.cpp calls the build for the instruction set in use. No floating-point contraction:
@@ -29,6 +30,7 @@
 #include "nabla/profile.h"
 #include "tensor/conv_profile.h"
 #include "tensor/sgemm.h"
+#include "tensor/xsmm.h"
 #include "winograd.h"
 #include "winograd_tiles.h"
 
@@ -48,6 +50,75 @@ template <typename Float>
 TileRow<Float> row_of(Float* buffer, int64_t t, int64_t rows, int64_t channels) {
   return {buffer + t * channels, rows * channels};
 }
+
+// Whether this build runs the products on LIBXSMM (winograd_avx512.cpp sets it).
+#ifdef NABLA_WINO_SMALL_GEMM
+constexpr bool kSmallGemm = true;
+#else
+constexpr bool kSmallGemm = false;
+#endif
+
+// The three products of one position, row-major, on LIBXSMM (column-major: each product below is
+// written as the transposed one it computes) or oneDNN's SGEMM. Calls may run on any thread;
+// check() after the parallel region throws a failure of either.
+class Products {
+ public:
+  // The layout of U the forward product reads: [c][o] for LIBXSMM (which transposes only its
+  // second operand), [o][c] for SGEMM. The input gradient reads [o][c] in both.
+  static constexpr bool kForwardFilterTransposed = kSmallGemm;
+
+  // M (T x O) = V (T x C) U^T.
+  void forward(int64_t T, int64_t C, int64_t O, const float* V, const float* U, float* M) {
+    if (kSmallGemm) {
+      small_(O, T, C, U, O, V, C, M, O);  // M^T = U^T' V^T, with U stored [c][o]
+    } else {
+      sgemm_('N', 'T', T, O, C, 1.0F, V, C, U, C, 0.0F, M, O);
+    }
+  }
+
+  // dV (T x C) = dM (T x O) U (O x C).
+  void input_gradient(int64_t T, int64_t C, int64_t O, const float* dM, const float* U, float* dV) {
+    if (kSmallGemm) {
+      small_(C, T, O, U, C, dM, O, dV, C);  // dV^T = U^T dM^T
+    } else {
+      sgemm_('N', 'N', T, C, O, 1.0F, dM, O, U, C, 0.0F, dV, C);
+    }
+  }
+
+  // dU (O x C) = dM^T (O x T) V (T x C), or dU += that when accumulate. LIBXSMM's kernels run
+  // far below their peak at a depth of thousands of tiles, so the depth goes in slices of
+  // kDepthSlice tiles, in order, each slice's product made from zero and then added to dU: a
+  // sum straight down thousands of tiles onto dU lost accuracy (the several-blocks test in
+  // tests/test_kernels.cpp).
+  void weight_gradient(int64_t T, int64_t C, int64_t O, const float* dM, const float* V, float* dU,
+                       bool accumulate) {
+    if (kSmallGemm) {
+      constexpr int64_t kDepthSlice = 256;
+      std::unique_ptr<float[]> slice;
+      for (int64_t t0 = 0; t0 < T; t0 += kDepthSlice) {
+        const bool add = accumulate || t0 > 0;
+        if (add && slice == nullptr) slice = buffer(C * O);
+        // dU^T (C x O) = V^T (C x depth) dM (depth x O), dM read transposed from [t][o].
+        small_(C, O, std::min(kDepthSlice, T - t0), V + t0 * C, C, dM + t0 * O, O,
+               add ? slice.get() : dU, C, false, true);
+        if (add) {
+          for (int64_t e = 0; e < C * O; ++e) dU[e] += slice[e];
+        }
+      }
+    } else {
+      sgemm_('T', 'N', O, C, T, 1.0F, dM, O, V, C, accumulate ? 1.0F : 0.0F, dU, C);
+    }
+  }
+
+  void check(const char* caller) const {
+    sgemm_.check(caller);
+    small_.check(caller);
+  }
+
+ private:
+  detail::Sgemm sgemm_;
+  detail::SmallGemm small_;
+};
 
 // (B^T d B) of the 6x6 input tile at `at` of channels c0 .. c0 + lanes of x (N, C, H, W),
 // padded by 1, into `row`.
@@ -71,9 +142,10 @@ void transform_input(const float* x, const Tiling& tl, float* V) {
   });
 }
 
-// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c], times scale[o] when scale is not null.
+// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c], times scale[o] when scale is not null; stored
+// U[xi][c][o] when transposed.
 template <typename F>
-void transform_filter(const float* w, int64_t O, int64_t C, float* U,
+void transform_filter(const float* w, int64_t O, int64_t C, float* U, bool transposed,
                       const float* scale = nullptr) {
   constexpr int kTile = F::kTile, kPositions = kTile * kTile;
   const int64_t blocks = lane_blocks(C);
@@ -94,8 +166,11 @@ void transform_filter(const float* w, int64_t O, int64_t C, float* U,
         }
       }
       for (int xi = 0; xi < kPositions; ++xi) {
-        float* dst = U + (xi * O + o) * C + c0;
-        store_lanes(u[xi], lanes, dst);
+        if (transposed) {
+          for (int l = 0; l < lanes; ++l) U[(xi * C + c0 + l) * O + o] = u[xi][l];
+        } else {
+          store_lanes(u[xi], lanes, U + (xi * O + o) * C + c0);
+        }
       }
     }
   }
@@ -106,15 +181,15 @@ template <typename F>
 void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, int64_t T, float* M,
                   PassClock& clock) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  detail::Sgemm sgemm;
+  Products products;
 #pragma omp parallel for schedule(static)
   for (int xi = 0; xi < kPositions; ++xi) {
     clock.gemm(kForwardPass, [&] {
-      sgemm('N', 'T', T, rows, inner, 1.0F, V + xi * T * inner, inner, U + xi * rows * inner, inner,
-            0.0F, M + xi * T * rows, rows);
+      products.forward(T, inner, rows, V + xi * T * inner, U + xi * rows * inner,
+                       M + xi * T * rows);
     });
   }
-  sgemm.check("winograd position products");
+  products.check("winograd position products");
 }
 
 // The output tile at `at` of channels o0 .. o0 + lanes of y (N, O, H, W): A^T M A of the tile's
@@ -218,15 +293,15 @@ template <typename F>
 void weight_products(const float* dM, const float* V, int64_t O, int64_t C, int64_t T, float* dU,
                      bool accumulate, PassClock& clock) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  detail::Sgemm sgemm;
+  Products products;
 #pragma omp parallel for schedule(static)
   for (int xi = 0; xi < kPositions; ++xi) {
     clock.gemm(kWeightPass, [&] {
-      sgemm('T', 'N', O, C, T, 1.0F, dM + xi * T * O, O, V + xi * T * C, C,
-            accumulate ? 1.0F : 0.0F, dU + xi * O * C, C);
+      products.weight_gradient(T, C, O, dM + xi * T * O, V + xi * T * C, dU + xi * O * C,
+                               accumulate);
     });
   }
-  sgemm.check("winograd weight gradient");
+  products.check("winograd weight gradient");
 }
 
 // dw[o][c] = G^T dU[.][o][c] G.
@@ -312,7 +387,7 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
   constexpr int64_t P = positions<F>();
   const int64_t C = tl.C, blocks = (tl.T + block - 1) / block;
   const int64_t c_blocks = lane_blocks(C), o_blocks = lane_blocks(O);
-  detail::Sgemm sgemm;
+  Products products;
 #pragma omp parallel
   {
     auto M = buffer(P * block * O);
@@ -329,8 +404,8 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
       }
       clock.gemm(kForwardPass, [&] {
         for (int64_t xi = 0; xi < P; ++xi) {
-          sgemm('N', 'T', rows, O, C, 1.0F, v0.at + xi * v0.stride, C, U + xi * O * C, C, 0.0F,
-                M.get() + xi * rows * O, O);
+          products.forward(rows, C, O, v0.at + xi * v0.stride, U + xi * O * C,
+                           M.get() + xi * rows * O);
         }
       });
       for (int64_t t = t0; t < t0 + rows; ++t) {
@@ -341,7 +416,7 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
       }
     }
   }
-  sgemm.check("winograd blocked forward");
+  products.check("winograd blocked forward");
 }
 
 template <typename F>
@@ -352,7 +427,8 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
   const int64_t filter_bytes = positions<F>() * g.O * g.C * static_cast<int64_t>(sizeof(float));
   PassClock clock(g);
   auto U = buffer(positions<F>() * g.O * g.C);
-  transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
+  transform_filter<F>(weight, g.O, g.C, U.get(), Products::kForwardFilterTransposed,
+                      epilogue.filter_scale);
   if (tl.T >= kMinBlocks * block && filter_bytes <= kMaxBlockedFilter) {
     forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, y, clock);
   } else {
@@ -365,6 +441,10 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
   count_pass(g);
   clock.done(kForwardPass, "forward", F::kName, gemm_flops<F>(tl, g));
   if (keep != nullptr) {
+    // The backward pass reads U as [o][c].
+    if (Products::kForwardFilterTransposed) {
+      transform_filter<F>(weight, g.O, g.C, U.get(), false, epilogue.filter_scale);
+    }
     keep->U = std::move(U);
     keep->tile = F::kOut;
   }
@@ -407,7 +487,7 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   if (dx != nullptr) {
     if (u == nullptr) {
       U = buffer(P * g.O * g.C);
-      transform_filter<F>(weight, g.O, g.C, U.get());
+      transform_filter<F>(weight, g.O, g.C, U.get(), false);
       u = U.get();
     }
     dV = buffer(P * rows * g.C);
@@ -418,7 +498,7 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   }
   auto dM = buffer(P * rows * g.O);
   clock.lap(kInputPass);
-  detail::Sgemm sgemm;
+  Products products;
   for (int64_t n0 = 0; n0 < g.N; n0 += images) {
     const Tiling tl = tiling(std::min(images, g.N - n0), g.C, g.H, g.W, F::kOut);
     transform_output_adjoint<F>(dy + n0 * g.O * plane, tl, g.O, dM.get());
@@ -433,15 +513,15 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
 #pragma omp parallel for schedule(static)
       for (int64_t xi = 0; xi < P; ++xi) {
         clock.gemm(kInputPass, [&] {
-          sgemm('N', 'N', tl.T, g.C, g.O, 1.0F, dM.get() + xi * tl.T * g.O, g.O, u + xi * g.O * g.C,
-                g.C, 0.0F, dV.get() + xi * tl.T * g.C, g.C);
+          products.input_gradient(tl.T, g.C, g.O, dM.get() + xi * tl.T * g.O, u + xi * g.O * g.C,
+                                  dV.get() + xi * tl.T * g.C);
         });
       }
       transform_input_adjoint<F>(dV.get(), tl, dx + n0 * g.C * plane);
       clock.lap(kInputPass);
     }
   }
-  sgemm.check("winograd backward");
+  products.check("winograd backward");
   const double product_flops = gemm_flops<F>(tiling(g.N, g.C, g.H, g.W, F::kOut), g);
   clock.report(kDyPass, "backward: transform of dy", F::kName, 0, false);
   if (dweight != nullptr) {
