@@ -51,25 +51,38 @@ TileRow<Float> row_of(Float* buffer, int64_t t, int64_t rows, int64_t channels) 
   return {buffer + t * channels, rows * channels};
 }
 
-// Whether this build runs the products on LIBXSMM (winograd_avx512.cpp sets it).
+// Whether this build may run the products on LIBXSMM (winograd_avx512.cpp sets it).
 #ifdef NABLA_WINO_SMALL_GEMM
-constexpr bool kSmallGemm = true;
+constexpr bool kSmallGemmBuild = true;
 #else
-constexpr bool kSmallGemm = false;
+constexpr bool kSmallGemmBuild = false;
 #endif
+
+// LIBXSMM where it measured faster than oneDNN's SGEMM (docs/results.md): a batch of at least
+// kMinSmallGemmTiles tiles (airbench's layers at batch 1024) whose transformed filter takes at
+// most 256 KB a position (C x O <= 65536), so that it stays in L2 while the kernel streams the
+// tiles past it. The ConvNet's layers (batch 32, at most 2048 tiles; 512 channels) ran slower on
+// it: its step 124 -> 170 ms. The choice depends only on the geometry.
+constexpr int64_t kMinSmallGemmTiles = 4096, kMaxSmallGemmFilter = int64_t{256} * 256;
+
+bool small_gemm_for(int64_t T, const Conv2dGeometry& g) {
+  return kSmallGemmBuild && T >= kMinSmallGemmTiles && g.C * g.O <= kMaxSmallGemmFilter;
+}
 
 // The three products of one position, row-major, on LIBXSMM (column-major: each product below is
 // written as the transposed one it computes) or oneDNN's SGEMM. Calls may run on any thread;
 // check() after the parallel region throws a failure of either.
 class Products {
  public:
+  explicit Products(bool small_gemm) : small_gemm_(small_gemm) {}
+
   // The layout of U the forward product reads: [c][o] for LIBXSMM (which transposes only its
   // second operand), [o][c] for SGEMM. The input gradient reads [o][c] in both.
-  static constexpr bool kForwardFilterTransposed = kSmallGemm;
+  bool forward_filter_transposed() const { return small_gemm_; }
 
   // M (T x O) = V (T x C) U^T.
   void forward(int64_t T, int64_t C, int64_t O, const float* V, const float* U, float* M) {
-    if (kSmallGemm) {
+    if (small_gemm_) {
       small_(O, T, C, U, O, V, C, M, O);  // M^T = U^T' V^T, with U stored [c][o]
     } else {
       sgemm_('N', 'T', T, O, C, 1.0F, V, C, U, C, 0.0F, M, O);
@@ -78,7 +91,7 @@ class Products {
 
   // dV (T x C) = dM (T x O) U (O x C).
   void input_gradient(int64_t T, int64_t C, int64_t O, const float* dM, const float* U, float* dV) {
-    if (kSmallGemm) {
+    if (small_gemm_) {
       small_(C, T, O, U, C, dM, O, dV, C);  // dV^T = U^T dM^T
     } else {
       sgemm_('N', 'N', T, C, O, 1.0F, dM, O, U, C, 0.0F, dV, C);
@@ -92,7 +105,7 @@ class Products {
   // tests/test_kernels.cpp).
   void weight_gradient(int64_t T, int64_t C, int64_t O, const float* dM, const float* V, float* dU,
                        bool accumulate) {
-    if (kSmallGemm) {
+    if (small_gemm_) {
       constexpr int64_t kDepthSlice = 256;
       std::unique_ptr<float[]> slice;
       for (int64_t t0 = 0; t0 < T; t0 += kDepthSlice) {
@@ -116,6 +129,7 @@ class Products {
   }
 
  private:
+  bool small_gemm_;
   detail::Sgemm sgemm_;
   detail::SmallGemm small_;
 };
@@ -142,10 +156,27 @@ void transform_input(const float* x, const Tiling& tl, float* V) {
   });
 }
 
-// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c], times scale[o] when scale is not null; stored
-// U[xi][c][o] when transposed.
+// u[xi][l] = (G g G^T)[xi] for g = w[o][c0 + l], l < lanes (the last lane's again beyond), times
+// scale[o] when scale is not null.
 template <typename F>
-void transform_filter(const float* w, int64_t O, int64_t C, float* U, bool transposed,
+void filter_lanes(const float* w, int64_t C, int64_t o, int64_t c0, int lanes, const float* scale,
+                  Lanes* u) {
+  Lanes g[9];
+  for (int l = 0; l < kLanes; ++l) {
+    const float* k = w + (o * C + c0 + std::min(l, lanes - 1)) * 9;
+    for (int e = 0; e < 9; ++e) g[e][l] = k[e];
+  }
+  transform_2d(g, 3, F::filter_1d, F::kTile, u);
+  if (scale != nullptr) {
+    for (int xi = 0; xi < F::kTile * F::kTile; ++xi) {
+      for (float& v : u[xi]) v *= scale[o];
+    }
+  }
+}
+
+// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c], times scale[o] when scale is not null.
+template <typename F>
+void transform_filter(const float* w, int64_t O, int64_t C, float* U,
                       const float* scale = nullptr) {
   constexpr int kTile = F::kTile, kPositions = kTile * kTile;
   const int64_t blocks = lane_blocks(C);
@@ -154,22 +185,39 @@ void transform_filter(const float* w, int64_t O, int64_t C, float* U, bool trans
     for (int64_t cb = 0; cb < blocks; ++cb) {
       const int64_t c0 = cb * kLanes;
       const int lanes = lanes_from(c0, C);
-      Lanes g[9], u[kPositions];
-      for (int l = 0; l < kLanes; ++l) {
-        const float* k = w + (o * C + c0 + std::min(l, lanes - 1)) * 9;
-        for (int e = 0; e < 9; ++e) g[e][l] = k[e];
-      }
-      transform_2d(g, 3, F::filter_1d, kTile, u);
-      if (scale != nullptr) {
-        for (auto& lanes_of : u) {
-          for (float& v : lanes_of) v *= scale[o];
-        }
+      Lanes u[kPositions];
+      filter_lanes<F>(w, C, o, c0, lanes, scale, u);
+      for (int xi = 0; xi < kPositions; ++xi) store_lanes(u[xi], lanes, U + (xi * O + o) * C + c0);
+    }
+  }
+}
+
+// The same values stored U[xi][c][o]: blocks of 16 filters by 16 channels, transformed as above
+// and turned by 16x16 transposes, so that every store is a run of floats along o. (Lanes along o
+// instead read the weights 16 filters apart, a page apart for 512 channels: that missed the TLB
+// on every filter and made the transform the slowest part of the ConvNet's forward pass.)
+template <typename F>
+void transform_filter_transposed(const float* w, int64_t O, int64_t C, float* U,
+                                 const float* scale = nullptr) {
+  constexpr int kTile = F::kTile, kPositions = kTile * kTile;
+  const int64_t o_blocks = lane_blocks(O), c_blocks = lane_blocks(C);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t ob = 0; ob < o_blocks; ++ob) {
+    for (int64_t cb = 0; cb < c_blocks; ++cb) {
+      const int64_t o0 = ob * kLanes, c0 = cb * kLanes;
+      const int o_lanes = lanes_from(o0, O), c_lanes = lanes_from(c0, C);
+      Vec16 block[kPositions][kLanes];  // [xi][o - o0][c - c0], then [xi][c - c0][o - o0]
+      for (int r = 0; r < kLanes; ++r) {
+        Lanes u[kPositions];
+        filter_lanes<F>(w, C, o0 + std::min(r, o_lanes - 1), c0, c_lanes, scale, u);
+        for (int xi = 0; xi < kPositions; ++xi) std::memcpy(&block[xi][r], u[xi], sizeof(Vec16));
       }
       for (int xi = 0; xi < kPositions; ++xi) {
-        if (transposed) {
-          for (int l = 0; l < lanes; ++l) U[(xi * C + c0 + l) * O + o] = u[xi][l];
-        } else {
-          store_lanes(u[xi], lanes, U + (xi * O + o) * C + c0);
+        transpose16(block[xi]);
+        for (int l = 0; l < c_lanes; ++l) {
+          Lanes row;
+          std::memcpy(row, &block[xi][l], sizeof(Vec16));
+          store_lanes(row, o_lanes, U + (xi * C + c0 + l) * O + o0);
         }
       }
     }
@@ -179,9 +227,8 @@ void transform_filter(const float* w, int64_t O, int64_t C, float* U, bool trans
 // M[xi] (T x rows) = V[xi] (T x inner) U[xi]^T (inner x rows), for the 36 positions.
 template <typename F>
 void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, int64_t T, float* M,
-                  PassClock& clock) {
+                  Products& products, PassClock& clock) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  Products products;
 #pragma omp parallel for schedule(static)
   for (int xi = 0; xi < kPositions; ++xi) {
     clock.gemm(kForwardPass, [&] {
@@ -291,9 +338,8 @@ void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
 // accumulate; one position's product per thread.
 template <typename F>
 void weight_products(const float* dM, const float* V, int64_t O, int64_t C, int64_t T, float* dU,
-                     bool accumulate, PassClock& clock) {
+                     bool accumulate, Products& products, PassClock& clock) {
   [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  Products products;
 #pragma omp parallel for schedule(static)
   for (int xi = 0; xi < kPositions; ++xi) {
     clock.gemm(kWeightPass, [&] {
@@ -383,11 +429,10 @@ int64_t tiles_per_block(int64_t P, int64_t C, int64_t O) {
 // only per block: the backward pass transforms the input again rather than keeping V.
 template <typename F>
 void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O, int64_t block,
-                     const float* bias, bool relu, float* y, PassClock& clock) {
+                     const float* bias, bool relu, float* y, Products& products, PassClock& clock) {
   constexpr int64_t P = positions<F>();
   const int64_t C = tl.C, blocks = (tl.T + block - 1) / block;
   const int64_t c_blocks = lane_blocks(C), o_blocks = lane_blocks(O);
-  Products products;
 #pragma omp parallel
   {
     auto M = buffer(P * block * O);
@@ -426,24 +471,28 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
   const int64_t block = tiles_per_block(positions<F>(), g.C, g.O);
   const int64_t filter_bytes = positions<F>() * g.O * g.C * static_cast<int64_t>(sizeof(float));
   PassClock clock(g);
+  Products products(small_gemm_for(tl.T, g));
   auto U = buffer(positions<F>() * g.O * g.C);
-  transform_filter<F>(weight, g.O, g.C, U.get(), Products::kForwardFilterTransposed,
-                      epilogue.filter_scale);
+  if (products.forward_filter_transposed()) {
+    transform_filter_transposed<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
+  } else {
+    transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
+  }
   if (tl.T >= kMinBlocks * block && filter_bytes <= kMaxBlockedFilter) {
-    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, y, clock);
+    forward_blocked<F>(x, U.get(), tl, g.O, block, bias, epilogue.relu, y, products, clock);
   } else {
     auto V = buffer(positions<F>() * tl.T * g.C);
     auto M = buffer(positions<F>() * tl.T * g.O);
     transform_input<F>(x, tl, V.get());
-    batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get(), clock);
+    batched_gemm<F>(U.get(), V.get(), g.O, g.C, tl.T, M.get(), products, clock);
     transform_output<F>(M.get(), tl, g.O, bias, epilogue.relu, y);
   }
   count_pass(g);
   clock.done(kForwardPass, "forward", F::kName, gemm_flops<F>(tl, g));
   if (keep != nullptr) {
     // The backward pass reads U as [o][c].
-    if (Products::kForwardFilterTransposed) {
-      transform_filter<F>(weight, g.O, g.C, U.get(), false, epilogue.filter_scale);
+    if (products.forward_filter_transposed()) {
+      transform_filter<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
     }
     keep->U = std::move(U);
     keep->tile = F::kOut;
@@ -487,7 +536,7 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   if (dx != nullptr) {
     if (u == nullptr) {
       U = buffer(P * g.O * g.C);
-      transform_filter<F>(weight, g.O, g.C, U.get(), false);
+      transform_filter<F>(weight, g.O, g.C, U.get());
       u = U.get();
     }
     dV = buffer(P * rows * g.C);
@@ -498,14 +547,14 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   }
   auto dM = buffer(P * rows * g.O);
   clock.lap(kInputPass);
-  Products products;
+  Products products(small_gemm_for(tiling(g.N, g.C, g.H, g.W, F::kOut).T, g));
   for (int64_t n0 = 0; n0 < g.N; n0 += images) {
     const Tiling tl = tiling(std::min(images, g.N - n0), g.C, g.H, g.W, F::kOut);
     transform_output_adjoint<F>(dy + n0 * g.O * plane, tl, g.O, dM.get());
     clock.lap(kDyPass);
     if (dweight != nullptr) {
       transform_input<F>(x + n0 * g.C * plane, tl, V.get());
-      weight_products<F>(dM.get(), V.get(), g.O, g.C, tl.T, dU.get(), n0 > 0, clock);
+      weight_products<F>(dM.get(), V.get(), g.O, g.C, tl.T, dU.get(), n0 > 0, products, clock);
       clock.lap(kWeightPass);
     }
     if (dx != nullptr) {
