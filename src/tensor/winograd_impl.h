@@ -62,11 +62,22 @@ constexpr bool kSmallGemmBuild = false;
 // kMinSmallGemmTiles tiles (airbench's layers at batch 1024) whose transformed filter takes at
 // most 256 KB a position (C x O <= 65536), so that it stays in L2 while the kernel streams the
 // tiles past it. The ConvNet's layers (batch 32, at most 2048 tiles; 512 channels) ran slower on
-// it: its step 124 -> 170 ms. The choice depends only on the geometry.
-constexpr int64_t kMinSmallGemmTiles = 4096, kMaxSmallGemmFilter = int64_t{256} * 256;
+// it: its step 124 -> 170 ms. The weight gradient, summed in slices (Products::weight_gradient),
+// gains only up to C x O = 64 x 256 (256->256: 4-21% slower in bench/winograd_ab.sh). The
+// choice depends only on the geometry.
+constexpr int64_t kMinSmallGemmTiles = 4096, kMaxSmallGemmFilter = int64_t{256} * 256,
+                  kMaxSmallWeightGemmFilter = int64_t{64} * 256;
 
-bool small_gemm_for(int64_t T, const Conv2dGeometry& g) {
-  return kSmallGemmBuild && T >= kMinSmallGemmTiles && g.C * g.O <= kMaxSmallGemmFilter;
+// Which products of a layer with T tiles in its batch run on LIBXSMM.
+struct SmallGemmUse {
+  bool products = false;  // forward and input gradient
+  bool weight = false;    // weight gradient
+};
+
+SmallGemmUse small_gemm_for(int64_t T, const Conv2dGeometry& g) {
+  const bool products =
+      kSmallGemmBuild && T >= kMinSmallGemmTiles && g.C * g.O <= kMaxSmallGemmFilter;
+  return {.products = products, .weight = products && g.C * g.O <= kMaxSmallWeightGemmFilter};
 }
 
 // The three products of one position, row-major, on LIBXSMM (column-major: each product below is
@@ -74,15 +85,15 @@ bool small_gemm_for(int64_t T, const Conv2dGeometry& g) {
 // check() after the parallel region throws a failure of either.
 class Products {
  public:
-  explicit Products(bool small_gemm) : small_gemm_(small_gemm) {}
+  explicit Products(SmallGemmUse use) : use_(use) {}
 
   // The layout of U the forward product reads: [c][o] for LIBXSMM (which transposes only its
   // second operand), [o][c] for SGEMM. The input gradient reads [o][c] in both.
-  bool forward_filter_transposed() const { return small_gemm_; }
+  bool forward_filter_transposed() const { return use_.products; }
 
   // M (T x O) = V (T x C) U^T.
   void forward(int64_t T, int64_t C, int64_t O, const float* V, const float* U, float* M) {
-    if (small_gemm_) {
+    if (use_.products) {
       small_(O, T, C, U, O, V, C, M, O);  // M^T = U^T' V^T, with U stored [c][o]
     } else {
       sgemm_('N', 'T', T, O, C, 1.0F, V, C, U, C, 0.0F, M, O);
@@ -91,7 +102,7 @@ class Products {
 
   // dV (T x C) = dM (T x O) U (O x C).
   void input_gradient(int64_t T, int64_t C, int64_t O, const float* dM, const float* U, float* dV) {
-    if (small_gemm_) {
+    if (use_.products) {
       small_(C, T, O, U, C, dM, O, dV, C);  // dV^T = U^T dM^T
     } else {
       sgemm_('N', 'N', T, C, O, 1.0F, dM, O, U, C, 0.0F, dV, C);
@@ -105,7 +116,7 @@ class Products {
   // tests/test_kernels.cpp).
   void weight_gradient(int64_t T, int64_t C, int64_t O, const float* dM, const float* V, float* dU,
                        bool accumulate) {
-    if (small_gemm_) {
+    if (use_.weight) {
       constexpr int64_t kDepthSlice = 256;
       std::unique_ptr<float[]> slice;
       for (int64_t t0 = 0; t0 < T; t0 += kDepthSlice) {
@@ -129,7 +140,7 @@ class Products {
   }
 
  private:
-  bool small_gemm_;
+  SmallGemmUse use_;
   detail::Sgemm sgemm_;
   detail::SmallGemm small_;
 };
