@@ -52,7 +52,8 @@ struct Layer {
 // The three products of one position, in one of three kernels. V is [t][c] and dM [t][o]; U is
 // read as each kernel reads it best, [c][o] by nabla's and LIBXSMM's forward and [o][c] by
 // oneDNN's ('T') (the values are constant, so both hold the same numbers). LIBXSMM's weight
-// gradient sums slices of 256 tiles, as the Winograd code runs it.
+// gradient runs in slices of 256 tiles, as in the Winograd code (which also sums each slice from
+// zero before adding it: an add pass over dU that this leaves out).
 enum class Pass { kForward, kInputGradient, kWeightGradient };
 enum class Kernel { kNabla, kOneDnn, kLibxsmm };
 
