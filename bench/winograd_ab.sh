@@ -11,6 +11,10 @@ trap 'rm -rf "$old"' EXIT
 for f in winograd_impl.h winograd_tiles.h; do
   git show "$rev:src/tensor/$f" > "$old/$f"
 done
+# Revisions before the buffers started on a cache line kept them in std::unique_ptr<float[]>: they
+# become FloatBuffers (the type WinogradSaved holds now), still allocated by plain new as they were
+# (glibc frees both alike).
+sed -i 's/std::unique_ptr<float\[\]>/FloatBuffer/g' "$old/winograd_impl.h" "$old/winograd_tiles.h"
 flags=$(grep -o '"-mavx512f[^"]*"' CMakeLists.txt | head -1 | tr -d '"' | tr ';' ' ')
 build=build/release
 # The libraries of a program that links nabla::nabla, from CMake's own link line.

@@ -4,16 +4,27 @@
 #pragma once
 
 #include <memory>
+#include <new>
 
 #include "nabla/conv.h"
 
 namespace nabla::detail {
 
+// The Winograd kernels' buffers start on a cache line, so that each run of 16 floats at a multiple
+// of 16 is one whole line.
+struct CacheLineFree {
+  template <typename T>
+  void operator()(T* p) const {
+    ::operator delete[](p, std::align_val_t{64});
+  }
+};
+using FloatBuffer = std::unique_ptr<float[], CacheLineFree>;
+
 // What a forward pass keeps for the backward pass: the transformed filter U and the output tile
 // size of the algorithm that made it. (The transformed input V is made again: see
 // winograd_impl.h.)
 struct WinogradSaved {
-  std::unique_ptr<float[]> U;
+  FloatBuffer U;
   int tile = 0;
 };
 

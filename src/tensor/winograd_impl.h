@@ -118,7 +118,7 @@ class Products {
                        bool accumulate) {
     if (use_.weight) {
       constexpr int64_t kDepthSlice = 256;
-      std::unique_ptr<float[]> slice;
+      FloatBuffer slice;
       for (int64_t t0 = 0; t0 < T; t0 += kDepthSlice) {
         const bool add = accumulate || t0 > 0;
         if (add && slice == nullptr) slice = buffer(C * O);
@@ -145,26 +145,63 @@ class Products {
   detail::SmallGemm small_;
 };
 
-// (B^T d B) of the 6x6 input tile at `at` of channels c0 .. c0 + lanes of x (N, C, H, W),
-// padded by 1, into `row`.
+// Tile row i's strips of [pixel][lane] values (winograd_tiles.h): an input strip holds the
+// kTile rows i * kOut - 1 .. of the input padded by 1, its columns -1 .. (so the tile at column j
+// starts at j * kOut); an output strip the kOut rows i * kOut .. and columns 0 .. of the output.
 template <typename F>
-void input_tile(const float* x, const Tiling& tl, TileAt at, int64_t c0, int lanes,
+int64_t input_strip_stride(const Tiling& tl) {
+  return tl.tiles_w * F::kOut + F::kTile - F::kOut;
+}
+template <typename F>
+int64_t input_strip_size(const Tiling& tl) {
+  return F::kTile * input_strip_stride<F>(tl);
+}
+template <typename F>
+int64_t output_strip_stride(const Tiling& tl) {
+  return tl.tiles_w * F::kOut;
+}
+template <typename F>
+int64_t output_strip_size(const Tiling& tl) {
+  return F::kOut * output_strip_stride<F>(tl);
+}
+
+// The input strip of tile row i of channels c0 .. c0 + lanes of image n of x (N, C, H, W): the
+// rows inside the plane copied, the others zero. Its padding columns are never written, so they
+// stay zero from lane_buffer.
+template <typename F>
+void stage_input_rows(const float* x, const Tiling& tl, int64_t n, int64_t i, int64_t c0, int lanes,
+                      Lanes* strip) {
+  const int64_t stride = input_strip_stride<F>(tl), plane = tl.H * tl.W, first = i * F::kOut - 1;
+  const int64_t h0 = std::max<int64_t>(first, 0), h1 = std::min<int64_t>(first + F::kTile, tl.H);
+  for (int64_t h = first; h < first + F::kTile; ++h) {
+    if (h < h0 || h >= h1) std::fill_n(strip[(h - first) * stride], stride * kLanes, 0.0F);
+  }
+  planes_to_lanes(x + (n * tl.C + c0) * plane, plane, tl.W, h0, h1, lanes,
+                  strip + (h0 - first) * stride + 1, stride);
+}
+
+// (B^T d B) of the input tile at column j of a staged input strip, into `row`.
+template <typename F>
+void input_tile(const Lanes* strip, int64_t stride, int64_t j, int64_t c0, int lanes,
                 TileRow<float> row) {
-  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const auto [n, i, j] = at;
-  Lanes d[kPositions], v[kPositions];
-  gather_window<kTile>(x + (n * tl.C + c0) * tl.H * tl.W, tl.H * tl.W, tl.H, tl.W, i * kOut - 1,
-                       j * kOut - 1, lanes, d);
-  transform_2d(d, kTile, F::input_1d, kTile, v);
+  constexpr int kPositions = F::kTile * F::kTile;
+  Lanes v[kPositions];
+  transform_2d(strip + j * F::kOut, stride, F::kTile, F::input_1d, F::kTile, v);
   for (int xi = 0; xi < kPositions; ++xi) store_lanes(v[xi], lanes, row.at + xi * row.stride + c0);
 }
 
 // V[xi][t][c] = (B^T d B)[xi] for the 6x6 tile t of channel c of x (N, C, H, W), padded by 1.
 template <typename F>
 void transform_input(const float* x, const Tiling& tl, float* V) {
-  for_each_tile_block(tl, tl.C, [&](int64_t t, TileAt at, int64_t c0, int lanes) {
-    input_tile<F>(x, tl, at, c0, lanes, row_of(V, t, tl.T, tl.C));
-  });
+  const int64_t stride = input_strip_stride<F>(tl);
+  for_each_tile_row(tl, tl.C, input_strip_size<F>(tl),
+                    [&](int64_t n, int64_t i, int64_t c0, int lanes, Lanes* strip) {
+                      stage_input_rows<F>(x, tl, n, i, c0, lanes, strip);
+                      const int64_t t0 = (n * tl.tiles_h + i) * tl.tiles_w;
+                      for (int64_t j = 0; j < tl.tiles_w; ++j) {
+                        input_tile<F>(strip, stride, j, c0, lanes, row_of(V, t0 + j, tl.T, tl.C));
+                      }
+                    });
 }
 
 // u[xi][l] = (G g G^T)[xi] for g = w[o][c0 + l], l < lanes (the last lane's again beyond), times
@@ -250,13 +287,12 @@ void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, i
   products.check("winograd position products");
 }
 
-// The output tile at `at` of channels o0 .. o0 + lanes of y (N, O, H, W): A^T M A of the tile's
-// `row` of M, plus bias (may be null), then max(0, .) with relu (NaN stays NaN).
+// The output tile at column j of channels o0 .. o0 + lanes: A^T M A of the tile's `row` of M,
+// plus bias (may be null), then max(0, .) with relu (NaN stays NaN), into an output strip.
 template <typename F>
-void output_tile(TileRow<const float> row, const Tiling& tl, TileAt at, int64_t O, int64_t o0,
-                 int lanes, const float* bias, bool relu, float* y) {
-  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const auto [n, i, j] = at;
+void output_tile(TileRow<const float> row, int64_t o0, int lanes, const float* bias, bool relu,
+                 int64_t j, Lanes* strip, int64_t stride) {
+  constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   Lanes m[kPositions], out[kOut * kOut], b;
   for (int xi = 0; xi < kPositions; ++xi) load_lanes(row.at + xi * row.stride + o0, lanes, m[xi]);
   transform_2d(m, kTile, F::output_1d, kOut, out);
@@ -273,8 +309,21 @@ void output_tile(TileRow<const float> row, const Tiling& tl, TileAt at, int64_t 
       for (int l = 0; l < kLanes; ++l) e[l] = e[l] < 0.0F ? 0.0F : e[l];
     }
   }
-  scatter_window<kOut>(out, tl.H * tl.W, tl.H, tl.W, i * kOut, j * kOut, lanes,
-                       y + (n * O + o0) * tl.H * tl.W);
+  for (int r = 0; r < kOut; ++r) {
+    for (int q = 0; q < kOut; ++q) {
+      std::memcpy(strip[r * stride + j * kOut + q], out[r * kOut + q], sizeof(Lanes));
+    }
+  }
+}
+
+// The rows of an output strip of tile row i inside the plane, into channels o0 .. o0 + lanes of
+// image n of y (N, O, H, W).
+template <typename F>
+void unstage_output_rows(const Lanes* strip, const Tiling& tl, int64_t O, int64_t n, int64_t i,
+                         int64_t o0, int lanes, float* y) {
+  const int64_t plane = tl.H * tl.W, h0 = i * F::kOut;
+  lanes_to_planes(strip, output_strip_stride<F>(tl), tl.W, h0,
+                  std::min<int64_t>(h0 + F::kOut, tl.H), lanes, y + (n * O + o0) * plane, plane);
 }
 
 // y (N, O, H, W) = A^T M A per tile, plus bias (may be null), then max(0, .) with relu; M is
@@ -282,64 +331,81 @@ void output_tile(TileRow<const float> row, const Tiling& tl, TileAt at, int64_t 
 template <typename F>
 void transform_output(const float* M, const Tiling& tl, int64_t O, const float* bias, bool relu,
                       float* y) {
-  for_each_tile_block(tl, O, [&](int64_t t, TileAt at, int64_t o0, int lanes) {
-    output_tile<F>(row_of(M, t, tl.T, O), tl, at, O, o0, lanes, bias, relu, y);
-  });
+  const int64_t stride = output_strip_stride<F>(tl);
+  for_each_tile_row(tl, O, output_strip_size<F>(tl),
+                    [&](int64_t n, int64_t i, int64_t o0, int lanes, Lanes* strip) {
+                      const int64_t t0 = (n * tl.tiles_h + i) * tl.tiles_w;
+                      for (int64_t j = 0; j < tl.tiles_w; ++j) {
+                        output_tile<F>(row_of(M, t0 + j, tl.T, O), o0, lanes, bias, relu, j, strip,
+                                       stride);
+                      }
+                      unstage_output_rows<F>(strip, tl, O, n, i, o0, lanes, y);
+                    });
 }
 
-// dM[xi][t][o] = (A dy A^T)[xi] for the 4x4 tile t of dy (N, O, H, W), zero past the edges.
+// dM[xi][t][o] = (A dy A^T)[xi] for the 4x4 tile t of dy (N, O, H, W), zero past the edges: tile
+// row i's rows of dy staged in an output strip (its columns past W never written, so zero).
 template <typename F>
 void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, float* dM) {
-  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t TO = tl.T * O;
-  for_each_tile_block(tl, O, [&](int64_t t, TileAt at, int64_t o0, int lanes) {
-    const auto [n, i, j] = at;
-    Lanes d[kOut * kOut], m[kPositions];
-    gather_window<kOut>(dy + (n * O + o0) * tl.H * tl.W, tl.H * tl.W, tl.H, tl.W, i * kOut,
-                        j * kOut, lanes, d);
-    transform_2d(d, kOut, F::output_adjoint_1d, kTile, m);
-    for (int xi = 0; xi < kPositions; ++xi) {
-      float* dst = dM + xi * TO + t * O + o0;
-      store_lanes(m[xi], lanes, dst);
-    }
-  });
+  constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
+  const int64_t stride = output_strip_stride<F>(tl), plane = tl.H * tl.W;
+  for_each_tile_row(
+      tl, O, output_strip_size<F>(tl),
+      [&](int64_t n, int64_t i, int64_t o0, int lanes, Lanes* strip) {
+        const int64_t h0 = i * kOut, h1 = std::min<int64_t>(h0 + kOut, tl.H);
+        if (h1 < h0 + kOut) {
+          std::fill_n(strip[(h1 - h0) * stride], (h0 + kOut - h1) * stride * kLanes, 0.0F);
+        }
+        planes_to_lanes(dy + (n * O + o0) * plane, plane, tl.W, h0, h1, lanes, strip, stride);
+        const int64_t t0 = (n * tl.tiles_h + i) * tl.tiles_w;
+        for (int64_t j = 0; j < tl.tiles_w; ++j) {
+          Lanes m[kPositions];
+          transform_2d(strip + j * kOut, stride, kOut, F::output_adjoint_1d, kTile, m);
+          const TileRow<float> row = row_of(dM, t0 + j, tl.T, O);
+          for (int xi = 0; xi < kPositions; ++xi) {
+            store_lanes(m[xi], lanes, row.at + xi * row.stride + o0);
+          }
+        }
+      });
 }
 
 // dx (N, C, H, W) = the sum over tiles of B dV[.][t][c] B^T, each 6x6 (or 4x4) result added at
-// its tile's place in the padded input. Threads own whole planes and walk their tiles in order,
-// so that the overlapping sums are the same on any number of threads.
+// its tile's place in the padded input: a lane buffer of the whole padded plane (rows as an input
+// strip's), added to in vectors and then moved into dx. Threads own whole planes and walk their
+// tiles in order, so that the overlapping sums are the same on any number of threads.
 template <typename F>
 void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
   constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
   const int64_t TC = tl.T * tl.C, blocks = lane_blocks(tl.C), plane = tl.H * tl.W;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < tl.N; ++n) {
-    for (int64_t cb = 0; cb < blocks; ++cb) {
-      const int64_t c0 = cb * kLanes;
-      const int lanes = lanes_from(c0, tl.C);
-      float* out = dx + (n * tl.C + c0) * plane;
-      std::fill(out, out + lanes * plane, 0.0F);
-      for (int64_t i = 0; i < tl.tiles_h; ++i) {
-        for (int64_t j = 0; j < tl.tiles_w; ++j) {
-          const int64_t t = (n * tl.tiles_h + i) * tl.tiles_w + j;
-          Lanes v[kPositions], d[kPositions];
-          for (int xi = 0; xi < kPositions; ++xi) {
-            const float* src = dV + xi * TC + t * tl.C + c0;
-            load_lanes(src, lanes, v[xi]);
-          }
-          transform_2d(v, kTile, F::input_adjoint_1d, kTile, d);
-          // Scalar adds: the transposes of 36 values cost more than they save here.
-          const int64_t h0 = i * kOut - 1, w0 = j * kOut - 1;
-          for (int r = 0; r < kTile; ++r) {
-            const int64_t h = h0 + r;
-            if (h < 0 || h >= tl.H) continue;
-            for (int q = 0; q < kTile; ++q) {
-              const int64_t w = w0 + q;
-              if (w < 0 || w >= tl.W) continue;
-              for (int l = 0; l < lanes; ++l) out[l * plane + h * tl.W + w] += d[r * kTile + q][l];
+  const int64_t stride = input_strip_stride<F>(tl),
+                padded = (tl.tiles_h * kOut + kTile - kOut) * stride;
+#pragma omp parallel
+  {
+    const LaneBuffer sums = lane_buffer(padded);
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < tl.N; ++n) {
+      for (int64_t cb = 0; cb < blocks; ++cb) {
+        const int64_t c0 = cb * kLanes;
+        const int lanes = lanes_from(c0, tl.C);
+        std::fill_n(sums[0], padded * kLanes, 0.0F);
+        for (int64_t i = 0; i < tl.tiles_h; ++i) {
+          for (int64_t j = 0; j < tl.tiles_w; ++j) {
+            const int64_t t = (n * tl.tiles_h + i) * tl.tiles_w + j;
+            Lanes v[kPositions], d[kPositions];
+            for (int xi = 0; xi < kPositions; ++xi) {
+              load_lanes(dV + xi * TC + t * tl.C + c0, lanes, v[xi]);
+            }
+            transform_2d(v, kTile, F::input_adjoint_1d, kTile, d);
+            Lanes* at = sums.get() + i * kOut * stride + j * kOut;
+            for (int r = 0; r < kTile; ++r) {
+              for (int q = 0; q < kTile; ++q) {
+                for (int l = 0; l < kLanes; ++l) at[r * stride + q][l] += d[r * kTile + q][l];
+              }
             }
           }
         }
+        lanes_to_planes(sums.get() + stride + 1, stride, tl.W, 0, tl.H, lanes,
+                        dx + (n * tl.C + c0) * plane, plane);
       }
     }
   }
@@ -430,32 +496,43 @@ double gemm_flops(const Tiling& tl, const Conv2dGeometry& g) {
 constexpr int64_t kBlockBytes = int64_t{4} << 20, kMaxBlockedFilter = int64_t{12} << 20,
                   kMinBlocks = 4;
 
-int64_t tiles_per_block(int64_t P, int64_t C, int64_t O) {
+int64_t tiles_per_block(int64_t P, int64_t C, int64_t O, int64_t tiles_w) {
   const int64_t per_tile = P * (C + O) * static_cast<int64_t>(sizeof(float));
-  return std::clamp<int64_t>(kBlockBytes / per_tile / 16 * 16, 16, 256);
+  const int64_t tiles = std::clamp<int64_t>(kBlockBytes / per_tile / 16 * 16, 16, 256);
+  return std::max(tiles_w, tiles / tiles_w * tiles_w);  // whole tile rows, for the strips
 }
 
-// y for the tiles of `tl` in blocks of `block` tiles, spread over the threads: each block's input
-// transform, its GEMMs (M = V U^T, one per position) and its output transform, in turn. V lives
-// only per block: the backward pass transforms the input again rather than keeping V.
+// y for the tiles of `tl` in blocks of `block` tiles (whole tile rows), spread over the threads:
+// each block's input transform, its GEMMs (M = V U^T, one per position) and its output transform,
+// in turn. V lives only per block: the backward pass transforms the input again rather than
+// keeping V.
 template <typename F>
 void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O, int64_t block,
                      const float* bias, bool relu, float* y, Products& products, PassClock& clock) {
   constexpr int64_t P = positions<F>();
-  const int64_t C = tl.C, blocks = (tl.T + block - 1) / block;
+  const int64_t C = tl.C, blocks = (tl.T + block - 1) / block, tw = tl.tiles_w;
   const int64_t c_blocks = lane_blocks(C), o_blocks = lane_blocks(O);
+  const int64_t in_stride = input_strip_stride<F>(tl), out_stride = output_strip_stride<F>(tl);
 #pragma omp parallel
   {
     auto M = buffer(P * block * O);
     auto V = buffer(P * block * C);
+    const LaneBuffer in_strip = lane_buffer(input_strip_size<F>(tl)),
+                     out_strip = lane_buffer(output_strip_size<F>(tl));
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t t0 = b * block, rows = std::min(block, tl.T - t0);
       const TileRow<float> v0 = row_of(V.get(), 0, rows, C);
-      for (int64_t t = t0; t < t0 + rows; ++t) {
+      // Tile row k of the batch is row k % tiles_h of image k / tiles_h.
+      for (int64_t k = t0 / tw; k < (t0 + rows) / tw; ++k) {
         for (int64_t cb = 0; cb < c_blocks; ++cb) {
-          const TileRow<float> v{v0.at + (t - t0) * C, v0.stride};
-          input_tile<F>(x, tl, tile_at(tl, t), cb * kLanes, lanes_from(cb * kLanes, C), v);
+          const int64_t c0 = cb * kLanes;
+          const int lanes = lanes_from(c0, C);
+          stage_input_rows<F>(x, tl, k / tl.tiles_h, k % tl.tiles_h, c0, lanes, in_strip.get());
+          for (int64_t j = 0; j < tw; ++j) {
+            const TileRow<float> v{v0.at + (k * tw + j - t0) * C, v0.stride};
+            input_tile<F>(in_strip.get(), in_stride, j, c0, lanes, v);
+          }
         }
       }
       clock.gemm(kForwardPass, [&] {
@@ -464,10 +541,16 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
                            M.get() + xi * rows * O);
         }
       });
-      for (int64_t t = t0; t < t0 + rows; ++t) {
+      for (int64_t k = t0 / tw; k < (t0 + rows) / tw; ++k) {
         for (int64_t ob = 0; ob < o_blocks; ++ob) {
-          output_tile<F>(row_of<const float>(M.get(), t - t0, rows, O), tl, tile_at(tl, t), O,
-                         ob * kLanes, lanes_from(ob * kLanes, O), bias, relu, y);
+          const int64_t o0 = ob * kLanes;
+          const int lanes = lanes_from(o0, O);
+          for (int64_t j = 0; j < tw; ++j) {
+            output_tile<F>(row_of<const float>(M.get(), k * tw + j - t0, rows, O), o0, lanes, bias,
+                           relu, j, out_strip.get(), out_stride);
+          }
+          unstage_output_rows<F>(out_strip.get(), tl, O, k / tl.tiles_h, k % tl.tiles_h, o0, lanes,
+                                 y);
         }
       }
     }
@@ -479,7 +562,7 @@ template <typename F>
 void forward(const float* x, const float* weight, const float* bias, const Conv2dGeometry& g,
              float* y, WinogradSaved* keep, const WinogradEpilogue& epilogue) {
   const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
-  const int64_t block = tiles_per_block(positions<F>(), g.C, g.O);
+  const int64_t block = tiles_per_block(positions<F>(), g.C, g.O, tl.tiles_w);
   const int64_t filter_bytes = positions<F>() * g.O * g.C * static_cast<int64_t>(sizeof(float));
   PassClock clock(g);
   Products products(small_gemm_for(tl.T, g));
@@ -542,7 +625,7 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   PassClock clock(g);
   const int64_t images = images_per_block<F>(g);
   const int64_t rows = tiling(images, g.C, g.H, g.W, F::kOut).T, plane = g.H * g.W;
-  std::unique_ptr<float[]> U, dU, V, dV;
+  FloatBuffer U, dU, V, dV;
   const float* u = kept ? kept->U.get() : nullptr;
   if (dx != nullptr) {
     if (u == nullptr) {

@@ -4,8 +4,10 @@
 // Included only by winograd_impl.h.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <utility>
 
 #include "winograd.h"
@@ -159,12 +161,18 @@ struct F23 {
 
 constexpr int kMaxTile = 6;
 
-// out (n_out x n_out) = f applied to the columns of `in` (n_in x n_in), then to the rows.
+// out (n_out x n_out) = f applied to the columns of `in` (n_in x n_in, rows `in_stride` apart),
+// then to the rows.
+template <typename F>
+void transform_2d(const Lanes* in, int64_t in_stride, int n_in, F f, int n_out, Lanes* out) {
+  Lanes t[kMaxTile * kMaxTile];  // n_out x n_in
+  for (int q = 0; q < n_in; ++q) f(in + q, static_cast<int>(in_stride), t + q, n_in);
+  for (int r = 0; r < n_out; ++r) f(t + r * n_in, 1, out + r * n_out, 1);
+}
+
 template <typename F>
 void transform_2d(const Lanes* in, int n_in, F f, int n_out, Lanes* out) {
-  Lanes t[kMaxTile * kMaxTile];  // n_out x n_in
-  for (int q = 0; q < n_in; ++q) f(in + q, n_in, t + q, n_in);
-  for (int r = 0; r < n_out; ++r) f(t + r * n_in, 1, out + r * n_out, 1);
+  transform_2d(in, n_in, n_in, f, n_out, out);
 }
 
 struct Tiling {
@@ -176,8 +184,10 @@ Tiling tiling(int64_t N, int64_t C, int64_t H, int64_t W, int out) {
   return {N, C, H, W, th, tw, N * th * tw};
 }
 
-std::unique_ptr<float[]> buffer(int64_t n) {
-  return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]);
+// n floats, uninitialised.
+FloatBuffer buffer(int64_t n) {
+  return FloatBuffer(static_cast<float*>(
+      ::operator new[](static_cast<size_t>(n) * sizeof(float), std::align_val_t{64})));
 }
 
 int64_t lane_blocks(int64_t n) { return (n + kLanes - 1) / kLanes; }
@@ -187,24 +197,35 @@ int lanes_from(int64_t c0, int64_t count) {
   return static_cast<int>(std::min<int64_t>(kLanes, count - c0));
 }
 
-// Where tile t sits: image n, tile row i, tile column j.
-struct TileAt {
-  int64_t n, i, j;
-};
-TileAt tile_at(const Tiling& tl, int64_t t) {
-  return {t / (tl.tiles_h * tl.tiles_w), t / tl.tiles_w % tl.tiles_h, t % tl.tiles_w};
+// Values of kLanes channels stored [pixel][lane], a pixel to a cache line: the strips of planes the
+// transforms read and write.
+using LaneBuffer = std::unique_ptr<Lanes[], CacheLineFree>;
+
+// n zero values.
+inline LaneBuffer lane_buffer(int64_t n) {
+  auto* p = static_cast<Lanes*>(
+      ::operator new[](static_cast<size_t>(n) * sizeof(Lanes), std::align_val_t{64}));
+  std::fill_n(p[0], n * kLanes, 0.0F);
+  return LaneBuffer(p);
 }
 
-// body(t, tile, c0, lanes) for every tile t and every block of kLanes of `channels` channels
-// starting at c0, spread over the threads.
+// body(n, i, c0, lanes, strip) for every tile row i of every image n and every block of kLanes of
+// `channels` channels starting at c0, spread over the threads; strip is the thread's own lane
+// buffer of strip_size values, zero when the thread starts.
 template <typename Body>
-void for_each_tile_block(const Tiling& tl, int64_t channels, Body body) {
+void for_each_tile_row(const Tiling& tl, int64_t channels, int64_t strip_size, Body body) {
   const int64_t blocks = lane_blocks(channels);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t t = 0; t < tl.T; ++t) {
-    for (int64_t cb = 0; cb < blocks; ++cb) {
-      const int64_t c0 = cb * kLanes;
-      body(t, tile_at(tl, t), c0, lanes_from(c0, channels));
+#pragma omp parallel
+  {
+    const LaneBuffer strip = lane_buffer(strip_size);
+#pragma omp for collapse(3) schedule(static)
+    for (int64_t n = 0; n < tl.N; ++n) {
+      for (int64_t i = 0; i < tl.tiles_h; ++i) {
+        for (int64_t cb = 0; cb < blocks; ++cb) {
+          const int64_t c0 = cb * kLanes;
+          body(n, i, c0, lanes_from(c0, channels), strip.get());
+        }
+      }
     }
   }
 }
@@ -227,9 +248,9 @@ inline void load_lanes(const float* src, int lanes, Lanes& v) {
   }
 }
 
-// Moving between NCHW planes and the [element][lane] blocks: each lane's values are contiguous
-// in its plane, so they are copied row by row and the whole block turned by 16x16 transposes in
-// registers, instead of one scalar load or store per value and lane.
+// Moving between NCHW planes and [pixel][lane] strips: each lane's values are contiguous in its
+// plane, so runs of 16 of them are loaded as vectors and turned by 16x16 transposes in registers,
+// instead of one scalar load or store per value and lane.
 using Vec16 = float __attribute__((vector_size(64)));
 static_assert(kLanes == 16, "the transposes below are 16x16");
 
@@ -256,61 +277,59 @@ inline void transpose16(Vec16* rows) {
   transpose_step<1>(rows);
 }
 
-// d[r * kN + q][l] = the value at row h0 + r, column w0 + q of plane l (planes `plane` floats apart
-// from x), for r, q < kN: 0 outside the H x W plane and for l >= lanes.
-template <int kN>
-void gather_window(const float* x, int64_t plane, int64_t H, int64_t W, int64_t h0, int64_t w0,
-                   int lanes, Lanes* d) {
-  constexpr int kValues = kN * kN, kBlocks = (kValues + 15) / 16;
-  alignas(64) float rows[kLanes][kBlocks * 16];
-  const bool whole_rows = w0 >= 0 && w0 + kN <= W;
-  for (int l = 0; l < kLanes; ++l) {
-    float* b = rows[l];
-    std::fill(b, b + kBlocks * 16, 0.0F);
-    if (l >= lanes) continue;
-    const float* p = x + l * plane;
-    for (int r = 0; r < kN; ++r) {
-      const int64_t h = h0 + r;
-      if (h < 0 || h >= H) continue;
-      if (whole_rows) {
-        std::memcpy(b + r * kN, p + h * W + w0, kN * sizeof(float));
+// s[(h - h0) * stride + w][l] = the value at row h, column w of plane l of x (H x W planes,
+// `plane` floats apart), for the rows h0 <= h < h1, 0 for l >= lanes; s's other values are left
+// as they are. The rows are one run of each plane, moved 16 values at a time by a 16x16 transpose.
+inline void planes_to_lanes(const float* x, int64_t plane, int64_t W, int64_t h0, int64_t h1,
+                            int lanes, Lanes* s, int64_t stride) {
+  const float* run = x + h0 * W;
+  const int64_t count = (h1 - h0) * W;
+  for (int64_t k0 = 0; k0 < count; k0 += kLanes) {
+    const int values = static_cast<int>(std::min<int64_t>(kLanes, count - k0));
+    Vec16 v[kLanes];
+    for (int l = 0; l < kLanes; ++l) {
+      if (values == kLanes && l < lanes) {
+        std::memcpy(&v[l], run + l * plane + k0, sizeof(Vec16));
       } else {
-        for (int q = 0; q < kN; ++q) {
-          const int64_t w = w0 + q;
-          if (w >= 0 && w < W) b[r * kN + q] = p[h * W + w];
-        }
+        v[l] = Vec16{};
+        if (l < lanes) std::memcpy(&v[l], run + l * plane + k0, values * sizeof(float));
+      }
+    }
+    transpose16(v);
+    int64_t r = k0 / W, q = k0 % W;
+    for (int e = 0; e < values; ++e) {
+      std::memcpy(s[r * stride + q], &v[e], sizeof(Vec16));
+      if (++q == W) {
+        q = 0;
+        ++r;
       }
     }
   }
-  for (int k = 0; k < kBlocks; ++k) {
-    Vec16 v[kLanes];
-    for (int l = 0; l < kLanes; ++l) std::memcpy(&v[l], rows[l] + k * 16, sizeof(Vec16));
-    transpose16(v);
-    for (int e = 0; e < 16 && k * 16 + e < kValues; ++e)
-      std::memcpy(d[k * 16 + e], &v[e], sizeof(Vec16));
-  }
 }
 
-// The inverse: the value at row h0 + r, column w0 + q of plane l becomes o[r * kN + q][l], for the
-// rows and columns inside the H x W plane (h0, w0 >= 0) and l < lanes.
-template <int kN>
-void scatter_window(const Lanes* o, int64_t plane, int64_t H, int64_t W, int64_t h0, int64_t w0,
-                    int lanes, float* y) {
-  constexpr int kValues = kN * kN;
-  static_assert(kValues <= 16, "one 16x16 transpose");
-  Vec16 v[kLanes] = {};
-  for (int e = 0; e < kValues; ++e) std::memcpy(&v[e], o[e], sizeof(Vec16));
-  transpose16(v);
-  const int64_t rows = std::min<int64_t>(kN, H - h0), cols = std::min<int64_t>(kN, W - w0);
-  for (int l = 0; l < lanes; ++l) {
-    float values[16];
-    std::memcpy(values, &v[l], sizeof(Vec16));
-    float* p = y + l * plane + h0 * W + w0;
-    for (int64_t r = 0; r < rows; ++r) {
-      if (cols == kN) {
-        std::memcpy(p + r * W, values + r * kN, kN * sizeof(float));
+// The inverse: the value at row h, column w of plane l of y becomes s[(h - h0) * stride + w][l],
+// for the rows h0 <= h < h1 and l < lanes.
+inline void lanes_to_planes(const Lanes* s, int64_t stride, int64_t W, int64_t h0, int64_t h1,
+                            int lanes, float* y, int64_t plane) {
+  float* run = y + h0 * W;
+  const int64_t count = (h1 - h0) * W;
+  for (int64_t k0 = 0; k0 < count; k0 += kLanes) {
+    const int values = static_cast<int>(std::min<int64_t>(kLanes, count - k0));
+    Vec16 v[kLanes] = {};
+    int64_t r = k0 / W, q = k0 % W;
+    for (int e = 0; e < values; ++e) {
+      std::memcpy(&v[e], s[r * stride + q], sizeof(Vec16));
+      if (++q == W) {
+        q = 0;
+        ++r;
+      }
+    }
+    transpose16(v);
+    for (int l = 0; l < lanes; ++l) {
+      if (values == kLanes) {
+        std::memcpy(run + l * plane + k0, &v[l], sizeof(Vec16));
       } else {
-        for (int64_t q = 0; q < cols; ++q) p[r * W + q] = values[r * kN + q];
+        std::memcpy(run + l * plane + k0, &v[l], values * sizeof(float));
       }
     }
   }
