@@ -343,7 +343,7 @@ TEST(TrainingLoop, EpochOrderIsTheCoursesOrAFreshPermutationFromTheSeed) {
 
 // `nabla bench --layers`' table: per step (two steps here), each pass's GFLOP, milliseconds and
 // GFLOPS, its GEMMs' wall time (thread-seconds over the threads) and percent of one core's peak,
-// and each memory-bound op's GB/s against the measured bandwidth.
+// each memory-bound op's GB/s against the measured bandwidth, and the step against its bound.
 TEST(BenchLayers, TableGivesEachPassAgainstTheMeasuredPeak) {
   BenchResult r;
   r.step_seconds = {0.5, 0.7};
@@ -353,7 +353,8 @@ TEST(BenchLayers, TableGivesEachPassAgainstTheMeasuredPeak) {
       .seconds = 0.2,               // 100 ms a step
       .flops = 4e9,                 // 2 GFLOP a step: 20 GFLOPS
       .gemm_seconds = 0.16,         // 40 ms of wall a step on 2 threads
-      .gemm_flops = 8e9};           // 8e9 / 0.16 s = 50 GFLOPS a thread: 50% of 100
+      .gemm_flops = 8e9,            // 8e9 / 0.16 s = 50 GFLOPS a thread: 50% of 100
+      .bytes = 0.6e9};              // a step: GEMMs 4e9 / 200e9 = 20 ms, bytes 0.3 / 10 = 30 ms
   r.step_bytes["gelu"] = 2e9;       // 1 GB a step
   r.step_breakdown["gelu"] = 0.25;  // per step: 4 GB/s, 40% of 10
   std::ostringstream out;
@@ -371,6 +372,9 @@ TEST(BenchLayers, TableGivesEachPassAgainstTheMeasuredPeak) {
       << text;
   EXPECT_NE(text.find("convolutions in all: 100.0 ms of a 600.0 ms step"), std::string::npos)
       << text;
+  // 30 ms for the convolution (its bytes), 100 ms for GELU's 1 GB at 10 GB/s: 600 / 130 = 4.62.
+  EXPECT_NE(text.find("bound of the step: 130.0 ms"), std::string::npos) << text;
+  EXPECT_NE(text.find("the step takes 4.62x that"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "train/bench_layers.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -24,9 +25,16 @@ void print_layers(const BenchResult& r, const MachinePeak& peak, std::ostream& o
                 "algorithm", "GFLOP", "ms", "GFLOPS", "GEMM ms", "GEMM %");
   out << line;
   double conv_seconds = 0;
+  // The step's bound: each pass at the peak of two threads for its GEMMs' FLOPs (the direct
+  // convolution's where it has no GEMMs) or at the bandwidth for its least bytes, whichever takes
+  // longer; each memory-bound op at the bandwidth; the other ops (optimizer, loss, ...) free.
+  const double flop_rate = peak.gflops_all_threads * 1e9, byte_rate = peak.bandwidth_gbs * 1e9;
+  double bound = 0;
   for (const auto& [key, k] : r.step_kernels) {
     const double seconds = k.seconds / steps;
     conv_seconds += seconds;
+    bound += std::max((k.gemm_flops > 0 ? k.gemm_flops : k.flops) / steps / flop_rate,
+                      k.bytes / steps / byte_rate);
     // The GEMMs run one per thread: their thread-seconds over the threads is their wall time.
     const double gemm_wall = k.gemm_seconds / steps / peak.threads;
     const double gemm_percent =
@@ -53,11 +61,18 @@ void print_layers(const BenchResult& r, const MachinePeak& peak, std::ostream& o
     const auto it = r.step_breakdown.find(op);
     if (it == r.step_breakdown.end() || it->second <= 0) continue;
     const double gb = bytes / steps * 1e-9, gbs = gb / it->second;
+    bound += bytes / steps / byte_rate;
     std::snprintf(line, sizeof line, "    %-26s %8.3f %8.1f %8.1f %7.0f%%\n", op.c_str(), gb,
                   it->second * 1e3, gbs, 100.0 * gbs / peak.bandwidth_gbs);
     out << line;
   }
-  out << std::flush;
+  std::snprintf(line, sizeof line,
+                "  bound of the step: %.1f ms (each convolution pass at %.1f GFLOPS for its GEMMs "
+                "or at %.1f GB/s for its bytes, whichever is longer; the ops above at %.1f GB/s); "
+                "the step takes %.2fx that\n",
+                bound * 1e3, peak.gflops_all_threads, peak.bandwidth_gbs, peak.bandwidth_gbs,
+                bound > 0 ? median(r.step_seconds) / bound : 0.0);
+  out << line << std::flush;
 }
 
 }  // namespace nabla

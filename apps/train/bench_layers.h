@@ -1,6 +1,7 @@
 // `nabla bench --layers`: a training step per convolution pass (algorithm, GFLOP, time, GFLOPS,
 // and the GEMMs' time and percent of one core's measured peak) and per memory-bound op (batch
-// norm, GELU, pooling: GB/s and percent of the measured bandwidth).
+// norm, GELU, pooling: GB/s and percent of the measured bandwidth), and the step against its bound
+// from those FLOPs and bytes at the measured peak.
 #pragma once
 
 #include <ostream>

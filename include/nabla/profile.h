@@ -30,9 +30,9 @@ void add_flops(double flops);
 /// Adds the bytes an op read and wrote to its total under name (for GB/s beside its seconds).
 void add_bytes(const std::string& name, double bytes);
 
-/// One pass of one convolution kernel (`nabla bench --layers`): its wall time and the FLOPs of the
-/// direct convolution it computes, and, for Winograd, the seconds its threads spent in its GEMMs
-/// (summed over the threads) and the GEMMs' own FLOPs.
+/// One pass of one convolution kernel (`nabla bench --layers`): its wall time, the FLOPs of the
+/// direct convolution it computes and the least bytes it must read and write, and, for Winograd,
+/// the seconds its threads spent in its GEMMs (summed over the threads) and the GEMMs' own FLOPs.
 struct KernelTime {
   std::string algorithm;    ///< "winograd F(4,3)", "oneDNN direct", ...
   int64_t calls = 0;        ///< passes added up here
@@ -40,6 +40,7 @@ struct KernelTime {
   double flops = 0;         ///< of the direct convolution
   double gemm_seconds = 0;  ///< thread-seconds in the GEMMs
   double gemm_flops = 0;    ///< the GEMMs' own
+  double bytes = 0;         ///< its inputs and outputs once each (a pass that only prepares: 0)
 };
 /// A kernel's pass: the layer (its geometry as text) and the pass ("forward", "input gradient",
 /// ...).

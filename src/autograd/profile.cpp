@@ -55,6 +55,7 @@ void add_kernel(const KernelKey& key, const KernelTime& time) {
   k.flops += time.flops;
   k.gemm_seconds += time.gemm_seconds;
   k.gemm_flops += time.gemm_flops;
+  k.bytes += time.bytes;
 }
 
 Totals take() {

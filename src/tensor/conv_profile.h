@@ -27,6 +27,14 @@ inline double direct_conv_flops(const Conv2dGeometry& g) {
 // The passes a clock tells apart.
 constexpr int kForwardPass = 0, kDyPass = 1, kWeightPass = 2, kInputPass = 3;
 
+// The float32 bytes a pass must at least read and write: each pass reads two of x, the weight and
+// y (or their gradients) and writes the third, once each.
+inline double conv_pass_bytes(const Conv2dGeometry& g) {
+  return static_cast<double>(g.N * g.C * g.H * g.W + g.O * g.C * g.KH * g.KW +
+                             g.N * g.O * g.OH * g.OW) *
+         sizeof(float);
+}
+
 // Times the passes of one convolution call, which may interleave (the Winograd backward pass runs
 // block by block): lap(pass) adds the time since the clock started, or since the last lap, to that
 // pass; gemm(pass, f) adds the duration of f, one GEMM on any thread, to the pass's GEMM
@@ -68,7 +76,8 @@ class PassClock {
                                                       .seconds = seconds_[pass],
                                                       .flops = direct ? direct_conv_flops(g_) : 0.0,
                                                       .gemm_seconds = gemm_seconds_[pass],
-                                                      .gemm_flops = gemm_flops});
+                                                      .gemm_flops = gemm_flops,
+                                                      .bytes = direct ? conv_pass_bytes(g_) : 0.0});
   }
 
   // lap and report in one, for a pass that runs in one piece.
