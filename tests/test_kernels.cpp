@@ -373,21 +373,23 @@ TEST(ConvKernels, WinogradBackwardOverSeveralBlocksMatchesReference) {
   EXPECT_EQ(max_abs_diff(only_x.dx, one.dx), 0.0F);
 }
 
-// A batch of 4096 tiles, where the AVX-512 build runs the Winograd products on LIBXSMM
-// (src/tensor/winograd_impl.h's small_gemm_for): the blocked forward pass, and the backward pass
-// over two blocks whose weight gradient sums slices of 256 tiles, the last one partial, against
-// the float64 reference; the same bits on 1 and 3 threads. Odd channel counts: masked lanes.
+// A batch of 4214 tiles, where the AVX-512 build runs the Winograd products on LIBXSMM
+// (src/tensor/winograd_impl.h's small_gemm_for): the blocked forward pass (blocks of 27 tile rows
+// of 7, the last one partial), and the backward pass over 15 blocks of 6 images (294 tiles; the
+// last of 2) whose weight gradient sums slices of 256 tiles, the last of each block partial,
+// against the float64 reference; the same bits on 1 and 3 threads. Odd channel counts: masked
+// lanes; 28-pixel rows: runs of 16 values across rows in the strips.
 TEST(ConvKernels, WinogradOnLibxsmmShapesMatchesReference) {
   // The other builds run these shapes on oneDNN, as the other tests' (and the test is slow under
   // the sanitizers: 180 s).
   if (simd::active_isa() != simd::Isa::kAvx512) GTEST_SKIP() << "LIBXSMM runs in the AVX-512 build";
   Rng rng(43);
-  const ConvCase c{{64, 17, 32, 32}, {19, 17, 3, 3}, 1, 1};
+  const ConvCase c{{86, 17, 28, 28}, {19, 17, 3, 3}, 1, 1};
   const Tensor<double> x = random_normal(c.x, rng), w = random_normal(c.w, rng),
                        b = random_normal({19}, rng);
   const Tensor<float> xf = tensor_cast<float>(x), wf = tensor_cast<float>(w),
                       bf = tensor_cast<float>(b);
-  const Tensor<double> dy = random_normal({64, 19, 32, 32}, rng);
+  const Tensor<double> dy = random_normal({86, 19, 28, 28}, rng);
   const Tensor<float> dyf = tensor_cast<float>(dy);
   const Tensor<double> y_ref = conv2d_forward_reference(x, w, b, c.stride, c.pad);
   const auto g_ref = conv2d_backward_reference(dy, x, w, c.stride, c.pad);

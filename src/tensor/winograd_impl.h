@@ -487,18 +487,36 @@ double gemm_flops(const Tiling& tl, const Conv2dGeometry& g) {
 }
 
 // The blocked forward pass works on blocks of tiles whose V and M (positions x tiles x channels)
-// take about kBlockBytes, so that they stay in cache from the input transform through the GEMMs
-// to the output transform instead of going out to memory and back. Every block's GEMMs read all
-// of U, so it serves only layers with a small U (at most kMaxBlockedFilter bytes) and at least
-// kMinBlocks blocks (every thread gets some): the evaluation's large batches. The training step's
-// layers have too few tiles and run whole, one position's GEMM per thread. The choice depends
-// only on the geometry, never on the thread count. Measured in docs/results.md.
-constexpr int64_t kBlockBytes = int64_t{4} << 20, kMaxBlockedFilter = int64_t{12} << 20,
-                  kMinBlocks = 4;
+// take about BlockSizes::forward_bytes, so that they stay in cache from the input transform
+// through the GEMMs to the output transform instead of going out to memory and back. Every block's
+// GEMMs read all of U, so it serves only layers with a small U (at most kMaxBlockedFilter bytes)
+// and at least kMinBlocks blocks (every thread gets some): airbench's layers and the ConvNet's
+// evaluation; the ConvNet's training layers (batch 32) run whole, one position's GEMM per thread.
+constexpr int64_t kMaxBlockedFilter = int64_t{12} << 20, kMinBlocks = 4;
 
-int64_t tiles_per_block(int64_t P, int64_t C, int64_t O, int64_t tiles_w) {
+// The blocks' sizes, by which GEMM runs the products (so by the geometry only, never by the
+// thread count; measured in docs/results.md). LIBXSMM's kernels keep near their peak on blocks
+// small enough for L2 (1 MB forward: airbench's forward GEMMs 73-86% -> 87-96% of the peak on an
+// AMD EPYC with 1 MB of L2 a core, its backward 7% faster at 2 MB), where oneDNN's SGEMM loses
+// more on the smaller products than the traffic saves (the ConvNet's step was slower at 1 MB).
+struct BlockSizes {
+  int64_t forward_bytes, backward_bytes, backward_min_tiles;
+};
+
+BlockSizes block_sizes(SmallGemmUse use) {
+  if (use.products) {
+    return {.forward_bytes = int64_t{1} << 20,
+            .backward_bytes = int64_t{2} << 20,
+            .backward_min_tiles = 256};
+  }
+  return {.forward_bytes = int64_t{4} << 20,
+          .backward_bytes = int64_t{16} << 20,
+          .backward_min_tiles = 512};
+}
+
+int64_t tiles_per_block(int64_t P, int64_t C, int64_t O, int64_t tiles_w, const BlockSizes& sizes) {
   const int64_t per_tile = P * (C + O) * static_cast<int64_t>(sizeof(float));
-  const int64_t tiles = std::clamp<int64_t>(kBlockBytes / per_tile / 16 * 16, 16, 256);
+  const int64_t tiles = std::clamp<int64_t>(sizes.forward_bytes / per_tile / 16 * 16, 16, 256);
   return std::max(tiles_w, tiles / tiles_w * tiles_w);  // whole tile rows, for the strips
 }
 
@@ -562,10 +580,11 @@ template <typename F>
 void forward(const float* x, const float* weight, const float* bias, const Conv2dGeometry& g,
              float* y, WinogradSaved* keep, const WinogradEpilogue& epilogue) {
   const Tiling tl = tiling(g.N, g.C, g.H, g.W, F::kOut);
-  const int64_t block = tiles_per_block(positions<F>(), g.C, g.O, tl.tiles_w);
+  const SmallGemmUse use = small_gemm_for(tl.T, g);
+  const int64_t block = tiles_per_block(positions<F>(), g.C, g.O, tl.tiles_w, block_sizes(use));
   const int64_t filter_bytes = positions<F>() * g.O * g.C * static_cast<int64_t>(sizeof(float));
   PassClock clock(g);
-  Products products(small_gemm_for(tl.T, g));
+  Products products(use);
   auto U = buffer(positions<F>() * g.O * g.C);
   if (products.forward_filter_transposed()) {
     transform_filter_transposed<F>(weight, g.O, g.C, U.get(), epilogue.filter_scale);
@@ -599,18 +618,16 @@ void forward(const float* x, const float* weight, const float* bias, const Conv2
 // airbench's 64->256 layer); whole images, so that no two blocks add to the same values of dx. dU
 // sums the blocks' products in block order, each position's on one thread, and the blocks depend
 // only on the geometry: the same bits on any number of threads, and the same whichever gradients
-// are wanted. A block's buffers take about kBackwardBlockBytes, or more where that holds fewer than
-// kMinBlockTiles tiles: smaller GEMMs run further from the peak than the memory traffic they save
-// (measured in docs/results.md).
-constexpr int64_t kBackwardBlockBytes = int64_t{16} << 20, kMinBlockTiles = 512;
-
+// are wanted. A block's buffers take about BlockSizes::backward_bytes, or more where that holds
+// fewer than backward_min_tiles tiles: smaller GEMMs run further from the peak than the memory
+// traffic they save (measured in docs/results.md).
 template <typename F>
-int64_t images_per_block(const Conv2dGeometry& g) {
+int64_t images_per_block(const Conv2dGeometry& g, const BlockSizes& sizes) {
   const int64_t tiles = tiling(1, g.C, g.H, g.W, F::kOut).T;
   const int64_t per_image =
       positions<F>() * tiles * (g.O + 2 * g.C) * static_cast<int64_t>(sizeof(float));
-  const int64_t by_bytes = kBackwardBlockBytes / per_image;
-  const int64_t by_tiles = (kMinBlockTiles + tiles - 1) / tiles;
+  const int64_t by_bytes = sizes.backward_bytes / per_image;
+  const int64_t by_tiles = (sizes.backward_min_tiles + tiles - 1) / tiles;
   return std::clamp<int64_t>(std::max(by_bytes, by_tiles), 1, g.N);
 }
 
@@ -623,7 +640,8 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   }
   if (dx == nullptr && dweight == nullptr) return;
   PassClock clock(g);
-  const int64_t images = images_per_block<F>(g);
+  const SmallGemmUse use = small_gemm_for(tiling(g.N, g.C, g.H, g.W, F::kOut).T, g);
+  const int64_t images = images_per_block<F>(g, block_sizes(use));
   const int64_t rows = tiling(images, g.C, g.H, g.W, F::kOut).T, plane = g.H * g.W;
   FloatBuffer U, dU, V, dV;
   const float* u = kept ? kept->U.get() : nullptr;
@@ -641,7 +659,7 @@ void backward(const float* dy, const float* x, const float* weight, const Conv2d
   }
   auto dM = buffer(P * rows * g.O);
   clock.lap(kInputPass);
-  Products products(small_gemm_for(tiling(g.N, g.C, g.H, g.W, F::kOut).T, g));
+  Products products(use);
   for (int64_t n0 = 0; n0 < g.N; n0 += images) {
     const Tiling tl = tiling(std::min(images, g.N - n0), g.C, g.H, g.W, F::kOut);
     transform_output_adjoint<F>(dy + n0 * g.O * plane, tl, g.O, dM.get());
