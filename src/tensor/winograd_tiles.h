@@ -4,6 +4,10 @@
 // Included only by winograd_impl.h.
 #pragma once
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -277,6 +281,25 @@ inline void transpose16(Vec16* rows) {
   transpose_step<1>(rows);
 }
 
+// v = src[0 .. n), 0 beyond (n <= 16), and its inverse: one masked move in the AVX-512 build (a
+// copy of variable length became `rep movs`, whose start-up cost showed in profiles of the strips).
+inline void load_run(const float* src, int n, Vec16& v) {
+#ifdef __AVX512F__
+  v = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1U << n) - 1), src);
+#else
+  v = Vec16{};
+  for (int e = 0; e < n; ++e) v[e] = src[e];
+#endif
+}
+
+inline void store_run(const Vec16& v, int n, float* dst) {
+#ifdef __AVX512F__
+  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1U << n) - 1), v);
+#else
+  for (int e = 0; e < n; ++e) dst[e] = v[e];
+#endif
+}
+
 // s[(h - h0) * stride + w][l] = the value at row h, column w of plane l of x (H x W planes,
 // `plane` floats apart), for the rows h0 <= h < h1, 0 for l >= lanes; s's other values are left
 // as they are. The rows are one run of each plane, moved 16 values at a time by a 16x16 transpose.
@@ -288,11 +311,12 @@ inline void planes_to_lanes(const float* x, int64_t plane, int64_t W, int64_t h0
     const int values = static_cast<int>(std::min<int64_t>(kLanes, count - k0));
     Vec16 v[kLanes];
     for (int l = 0; l < kLanes; ++l) {
-      if (values == kLanes && l < lanes) {
+      if (l >= lanes) {
+        v[l] = Vec16{};
+      } else if (values == kLanes) {
         std::memcpy(&v[l], run + l * plane + k0, sizeof(Vec16));
       } else {
-        v[l] = Vec16{};
-        if (l < lanes) std::memcpy(&v[l], run + l * plane + k0, values * sizeof(float));
+        load_run(run + l * plane + k0, values, v[l]);
       }
     }
     transpose16(v);
@@ -329,7 +353,7 @@ inline void lanes_to_planes(const Lanes* s, int64_t stride, int64_t W, int64_t h
       if (values == kLanes) {
         std::memcpy(run + l * plane + k0, &v[l], sizeof(Vec16));
       } else {
-        std::memcpy(run + l * plane + k0, &v[l], values * sizeof(float));
+        store_run(v[l], values, run + l * plane + k0);
       }
     }
   }
