@@ -8,8 +8,8 @@ old=$(mktemp -d)
 trap 'rm -rf "$old"' EXIT
 # winograd.h stays the working tree's (one WinogradSaved); a revision whose kernels need headers
 # that have changed since will not build.
-for f in winograd_impl.h winograd_tiles.h; do
-  git show "$rev:src/tensor/$f" > "$old/$f"
+for f in winograd_impl.h winograd_tiles.h winograd_transforms.h; do
+  git show "$rev:src/tensor/$f" > "$old/$f" 2>/dev/null || rm "$old/$f"  # (the last since 13)
 done
 # Revisions before the buffers started on a cache line kept them in std::unique_ptr<float[]>: they
 # become FloatBuffers (the type WinogradSaved holds now), still allocated by plain new as they were

@@ -290,12 +290,16 @@ std::vector<ConvCase> float_conv_cases() {
 }
 
 // Enough tiles for the blocked Winograd forward pass (the evaluation's): whole blocks, and a last
-// block cut short; F(4x4, 3x3) and F(2x2, 3x3). Only the forward pass is blocked, so their
-// backward passes are checked against the unblocked path, not the (slow) float64 reference.
+// block cut short; F(4x4, 3x3) and F(2x2, 3x3); maps whose last tile row and column stick out
+// (37x29); a map wider than a block's tiles (tiles_w 275: blocks of one tile row). Their backward
+// passes are checked for the same bits with the forward pass's saved state and for each gradient
+// alone, not against the (slow) float64 reference.
 std::vector<ConvCase> blocked_conv_cases() {
   return {ConvCase{{16, 16, 32, 32}, {16, 16, 3, 3}, 1, 1},
           ConvCase{{17, 17, 32, 32}, {19, 17, 3, 3}, 1, 1},
-          ConvCase{{1030, 16, 2, 2}, {16, 16, 3, 3}, 1, 1}};
+          ConvCase{{1030, 16, 2, 2}, {16, 16, 3, 3}, 1, 1},
+          ConvCase{{13, 16, 37, 29}, {17, 16, 3, 3}, 1, 1},
+          ConvCase{{1, 16, 16, 1100}, {16, 16, 3, 3}, 1, 1}};
 }
 
 // The float32 convolutions (Winograd or oneDNN) against the float64 direct reference.

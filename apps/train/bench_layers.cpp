@@ -25,7 +25,7 @@ void print_layers(const BenchResult& r, const MachinePeak& peak, std::ostream& o
                 "algorithm", "GFLOP", "ms", "GFLOPS", "GEMM ms", "GEMM %");
   out << line;
   double conv_seconds = 0;
-  // The step's bound: each pass at the peak of two threads for its GEMMs' FLOPs (the direct
+  // The step's bound: each pass at the peak of all threads for its GEMMs' FLOPs (the direct
   // convolution's where it has no GEMMs) or at the bandwidth for its least bytes, whichever takes
   // longer; each memory-bound op at the bandwidth; the other ops (optimizer, loss, ...) free.
   const double flop_rate = peak.gflops_all_threads * 1e9, byte_rate = peak.bandwidth_gbs * 1e9;
@@ -58,10 +58,10 @@ void print_layers(const BenchResult& r, const MachinePeak& peak, std::ostream& o
                 "% of bw");
   out << line;
   for (const auto& [op, bytes] : r.step_bytes) {
+    bound += bytes / steps / byte_rate;
     const auto it = r.step_breakdown.find(op);
     if (it == r.step_breakdown.end() || it->second <= 0) continue;
     const double gb = bytes / steps * 1e-9, gbs = gb / it->second;
-    bound += bytes / steps / byte_rate;
     std::snprintf(line, sizeof line, "    %-26s %8.3f %8.1f %8.1f %7.0f%%\n", op.c_str(), gb,
                   it->second * 1e3, gbs, 100.0 * gbs / peak.bandwidth_gbs);
     out << line;

@@ -33,23 +33,10 @@
 #include "tensor/xsmm.h"
 #include "winograd.h"
 #include "winograd_tiles.h"
+#include "winograd_transforms.h"
 
 namespace nabla::detail::NABLA_WINO_NS {
 namespace {
-
-// Where a tile's transformed values are in a tile-major buffer: value xi of channel c at
-// at[xi * stride + c] (the row of the tile in the buffer, with `stride` floats between positions).
-template <typename Float>
-struct TileRow {
-  Float* at;
-  int64_t stride;
-};
-
-// The row of tile t in a buffer [xi][t][channel] of `rows` tiles and `channels` channels.
-template <typename Float>
-TileRow<Float> row_of(Float* buffer, int64_t t, int64_t rows, int64_t channels) {
-  return {buffer + t * channels, rows * channels};
-}
 
 // Whether this build may run the products on LIBXSMM (winograd_avx512.cpp sets it).
 #ifdef NABLA_WINO_SMALL_GEMM
@@ -145,133 +132,6 @@ class Products {
   detail::SmallGemm small_;
 };
 
-// Tile row i's strips of [pixel][lane] values (winograd_tiles.h): an input strip holds the
-// kTile rows i * kOut - 1 .. of the input padded by 1, its columns -1 .. (so the tile at column j
-// starts at j * kOut); an output strip the kOut rows i * kOut .. and columns 0 .. of the output.
-template <typename F>
-int64_t input_strip_stride(const Tiling& tl) {
-  return tl.tiles_w * F::kOut + F::kTile - F::kOut;
-}
-template <typename F>
-int64_t input_strip_size(const Tiling& tl) {
-  return F::kTile * input_strip_stride<F>(tl);
-}
-template <typename F>
-int64_t output_strip_stride(const Tiling& tl) {
-  return tl.tiles_w * F::kOut;
-}
-template <typename F>
-int64_t output_strip_size(const Tiling& tl) {
-  return F::kOut * output_strip_stride<F>(tl);
-}
-
-// The input strip of tile row i of channels c0 .. c0 + lanes of image n of x (N, C, H, W): the
-// rows inside the plane copied, the others zero. Its padding columns are never written, so they
-// stay zero from lane_buffer.
-template <typename F>
-void stage_input_rows(const float* x, const Tiling& tl, int64_t n, int64_t i, int64_t c0, int lanes,
-                      Lanes* strip) {
-  const int64_t stride = input_strip_stride<F>(tl), plane = tl.H * tl.W, first = i * F::kOut - 1;
-  const int64_t h0 = std::max<int64_t>(first, 0), h1 = std::min<int64_t>(first + F::kTile, tl.H);
-  for (int64_t h = first; h < first + F::kTile; ++h) {
-    if (h < h0 || h >= h1) std::fill_n(strip[(h - first) * stride], stride * kLanes, 0.0F);
-  }
-  planes_to_lanes(x + (n * tl.C + c0) * plane, plane, tl.W, h0, h1, lanes,
-                  strip + (h0 - first) * stride + 1, stride);
-}
-
-// (B^T d B) of the input tile at column j of a staged input strip, into `row`.
-template <typename F>
-void input_tile(const Lanes* strip, int64_t stride, int64_t j, int64_t c0, int lanes,
-                TileRow<float> row) {
-  constexpr int kPositions = F::kTile * F::kTile;
-  Lanes v[kPositions];
-  transform_2d(strip + j * F::kOut, stride, F::kTile, F::input_1d, F::kTile, v);
-  for (int xi = 0; xi < kPositions; ++xi) store_lanes(v[xi], lanes, row.at + xi * row.stride + c0);
-}
-
-// V[xi][t][c] = (B^T d B)[xi] for the 6x6 tile t of channel c of x (N, C, H, W), padded by 1.
-template <typename F>
-void transform_input(const float* x, const Tiling& tl, float* V) {
-  const int64_t stride = input_strip_stride<F>(tl);
-  for_each_tile_row(tl, tl.C, input_strip_size<F>(tl),
-                    [&](int64_t n, int64_t i, int64_t c0, int lanes, Lanes* strip) {
-                      stage_input_rows<F>(x, tl, n, i, c0, lanes, strip);
-                      const int64_t t0 = (n * tl.tiles_h + i) * tl.tiles_w;
-                      for (int64_t j = 0; j < tl.tiles_w; ++j) {
-                        input_tile<F>(strip, stride, j, c0, lanes, row_of(V, t0 + j, tl.T, tl.C));
-                      }
-                    });
-}
-
-// u[xi][l] = (G g G^T)[xi] for g = w[o][c0 + l], l < lanes (the last lane's again beyond), times
-// scale[o] when scale is not null.
-template <typename F>
-void filter_lanes(const float* w, int64_t C, int64_t o, int64_t c0, int lanes, const float* scale,
-                  Lanes* u) {
-  Lanes g[9];
-  for (int l = 0; l < kLanes; ++l) {
-    const float* k = w + (o * C + c0 + std::min(l, lanes - 1)) * 9;
-    for (int e = 0; e < 9; ++e) g[e][l] = k[e];
-  }
-  transform_2d(g, 3, F::filter_1d, F::kTile, u);
-  if (scale != nullptr) {
-    for (int xi = 0; xi < F::kTile * F::kTile; ++xi) {
-      for (float& v : u[xi]) v *= scale[o];
-    }
-  }
-}
-
-// U[xi][o][c] = (G g G^T)[xi] for g = w[o][c], times scale[o] when scale is not null.
-template <typename F>
-void transform_filter(const float* w, int64_t O, int64_t C, float* U,
-                      const float* scale = nullptr) {
-  constexpr int kTile = F::kTile, kPositions = kTile * kTile;
-  const int64_t blocks = lane_blocks(C);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t o = 0; o < O; ++o) {
-    for (int64_t cb = 0; cb < blocks; ++cb) {
-      const int64_t c0 = cb * kLanes;
-      const int lanes = lanes_from(c0, C);
-      Lanes u[kPositions];
-      filter_lanes<F>(w, C, o, c0, lanes, scale, u);
-      for (int xi = 0; xi < kPositions; ++xi) store_lanes(u[xi], lanes, U + (xi * O + o) * C + c0);
-    }
-  }
-}
-
-// The same values stored U[xi][c][o]: blocks of 16 filters by 16 channels, transformed as above
-// and turned by 16x16 transposes, so that every store is a run of floats along o. (Lanes along o
-// instead read the weights 16 filters apart, a page apart for 512 channels: that missed the TLB
-// on every filter and made the transform the slowest part of the ConvNet's forward pass.)
-template <typename F>
-void transform_filter_transposed(const float* w, int64_t O, int64_t C, float* U,
-                                 const float* scale = nullptr) {
-  constexpr int kTile = F::kTile, kPositions = kTile * kTile;
-  const int64_t o_blocks = lane_blocks(O), c_blocks = lane_blocks(C);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t ob = 0; ob < o_blocks; ++ob) {
-    for (int64_t cb = 0; cb < c_blocks; ++cb) {
-      const int64_t o0 = ob * kLanes, c0 = cb * kLanes;
-      const int o_lanes = lanes_from(o0, O), c_lanes = lanes_from(c0, C);
-      Vec16 block[kPositions][kLanes];  // [xi][o - o0][c - c0], then [xi][c - c0][o - o0]
-      for (int r = 0; r < kLanes; ++r) {
-        Lanes u[kPositions];
-        filter_lanes<F>(w, C, o0 + std::min(r, o_lanes - 1), c0, c_lanes, scale, u);
-        for (int xi = 0; xi < kPositions; ++xi) std::memcpy(&block[xi][r], u[xi], sizeof(Vec16));
-      }
-      for (int xi = 0; xi < kPositions; ++xi) {
-        transpose16(block[xi]);
-        for (int l = 0; l < c_lanes; ++l) {
-          Lanes row;
-          std::memcpy(row, &block[xi][l], sizeof(Vec16));
-          store_lanes(row, o_lanes, U + (xi * C + c0 + l) * O + o0);
-        }
-      }
-    }
-  }
-}
-
 // M[xi] (T x rows) = V[xi] (T x inner) U[xi]^T (inner x rows), for the 36 positions.
 template <typename F>
 void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, int64_t T, float* M,
@@ -285,130 +145,6 @@ void batched_gemm(const float* U, const float* V, int64_t rows, int64_t inner, i
     });
   }
   products.check("winograd position products");
-}
-
-// The output tile at column j of channels o0 .. o0 + lanes: A^T M A of the tile's `row` of M,
-// plus bias (may be null), then max(0, .) with relu (NaN stays NaN), into an output strip.
-template <typename F>
-void output_tile(TileRow<const float> row, int64_t o0, int lanes, const float* bias, bool relu,
-                 int64_t j, Lanes* strip, int64_t stride) {
-  constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  Lanes m[kPositions], out[kOut * kOut], b;
-  for (int xi = 0; xi < kPositions; ++xi) load_lanes(row.at + xi * row.stride + o0, lanes, m[xi]);
-  transform_2d(m, kTile, F::output_1d, kOut, out);
-  if (bias != nullptr) {
-    load_lanes(bias + o0, lanes, b);
-  } else {
-    std::fill(b, b + kLanes, 0.0F);
-  }
-  for (auto& e : out) {
-    for (int l = 0; l < kLanes; ++l) e[l] += b[l];
-  }
-  if (relu) {
-    for (auto& e : out) {
-      for (int l = 0; l < kLanes; ++l) e[l] = e[l] < 0.0F ? 0.0F : e[l];
-    }
-  }
-  for (int r = 0; r < kOut; ++r) {
-    for (int q = 0; q < kOut; ++q) {
-      std::memcpy(strip[r * stride + j * kOut + q], out[r * kOut + q], sizeof(Lanes));
-    }
-  }
-}
-
-// The rows of an output strip of tile row i inside the plane, into channels o0 .. o0 + lanes of
-// image n of y (N, O, H, W).
-template <typename F>
-void unstage_output_rows(const Lanes* strip, const Tiling& tl, int64_t O, int64_t n, int64_t i,
-                         int64_t o0, int lanes, float* y) {
-  const int64_t plane = tl.H * tl.W, h0 = i * F::kOut;
-  lanes_to_planes(strip, output_strip_stride<F>(tl), tl.W, h0,
-                  std::min<int64_t>(h0 + F::kOut, tl.H), lanes, y + (n * O + o0) * plane, plane);
-}
-
-// y (N, O, H, W) = A^T M A per tile, plus bias (may be null), then max(0, .) with relu; M is
-// [xi][t][o].
-template <typename F>
-void transform_output(const float* M, const Tiling& tl, int64_t O, const float* bias, bool relu,
-                      float* y) {
-  const int64_t stride = output_strip_stride<F>(tl);
-  for_each_tile_row(tl, O, output_strip_size<F>(tl),
-                    [&](int64_t n, int64_t i, int64_t o0, int lanes, Lanes* strip) {
-                      const int64_t t0 = (n * tl.tiles_h + i) * tl.tiles_w;
-                      for (int64_t j = 0; j < tl.tiles_w; ++j) {
-                        output_tile<F>(row_of(M, t0 + j, tl.T, O), o0, lanes, bias, relu, j, strip,
-                                       stride);
-                      }
-                      unstage_output_rows<F>(strip, tl, O, n, i, o0, lanes, y);
-                    });
-}
-
-// dM[xi][t][o] = (A dy A^T)[xi] for the 4x4 tile t of dy (N, O, H, W), zero past the edges: tile
-// row i's rows of dy staged in an output strip (its columns past W never written, so zero).
-template <typename F>
-void transform_output_adjoint(const float* dy, const Tiling& tl, int64_t O, float* dM) {
-  constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t stride = output_strip_stride<F>(tl), plane = tl.H * tl.W;
-  for_each_tile_row(
-      tl, O, output_strip_size<F>(tl),
-      [&](int64_t n, int64_t i, int64_t o0, int lanes, Lanes* strip) {
-        const int64_t h0 = i * kOut, h1 = std::min<int64_t>(h0 + kOut, tl.H);
-        if (h1 < h0 + kOut) {
-          std::fill_n(strip[(h1 - h0) * stride], (h0 + kOut - h1) * stride * kLanes, 0.0F);
-        }
-        planes_to_lanes(dy + (n * O + o0) * plane, plane, tl.W, h0, h1, lanes, strip, stride);
-        const int64_t t0 = (n * tl.tiles_h + i) * tl.tiles_w;
-        for (int64_t j = 0; j < tl.tiles_w; ++j) {
-          Lanes m[kPositions];
-          transform_2d(strip + j * kOut, stride, kOut, F::output_adjoint_1d, kTile, m);
-          const TileRow<float> row = row_of(dM, t0 + j, tl.T, O);
-          for (int xi = 0; xi < kPositions; ++xi) {
-            store_lanes(m[xi], lanes, row.at + xi * row.stride + o0);
-          }
-        }
-      });
-}
-
-// dx (N, C, H, W) = the sum over tiles of B dV[.][t][c] B^T, each 6x6 (or 4x4) result added at
-// its tile's place in the padded input: a lane buffer of the whole padded plane (rows as an input
-// strip's), added to in vectors and then moved into dx. Threads own whole planes and walk their
-// tiles in order, so that the overlapping sums are the same on any number of threads.
-template <typename F>
-void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
-  constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t TC = tl.T * tl.C, blocks = lane_blocks(tl.C), plane = tl.H * tl.W;
-  const int64_t stride = input_strip_stride<F>(tl),
-                padded = (tl.tiles_h * kOut + kTile - kOut) * stride;
-#pragma omp parallel
-  {
-    const LaneBuffer sums = lane_buffer(padded);
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t n = 0; n < tl.N; ++n) {
-      for (int64_t cb = 0; cb < blocks; ++cb) {
-        const int64_t c0 = cb * kLanes;
-        const int lanes = lanes_from(c0, tl.C);
-        std::fill_n(sums[0], padded * kLanes, 0.0F);
-        for (int64_t i = 0; i < tl.tiles_h; ++i) {
-          for (int64_t j = 0; j < tl.tiles_w; ++j) {
-            const int64_t t = (n * tl.tiles_h + i) * tl.tiles_w + j;
-            Lanes v[kPositions], d[kPositions];
-            for (int xi = 0; xi < kPositions; ++xi) {
-              load_lanes(dV + xi * TC + t * tl.C + c0, lanes, v[xi]);
-            }
-            transform_2d(v, kTile, F::input_adjoint_1d, kTile, d);
-            Lanes* at = sums.get() + i * kOut * stride + j * kOut;
-            for (int r = 0; r < kTile; ++r) {
-              for (int q = 0; q < kTile; ++q) {
-                for (int l = 0; l < kLanes; ++l) at[r * stride + q][l] += d[r * kTile + q][l];
-              }
-            }
-          }
-        }
-        lanes_to_planes(sums.get() + stride + 1, stride, tl.W, 0, tl.H, lanes,
-                        dx + (n * tl.C + c0) * plane, plane);
-      }
-    }
-  }
 }
 
 // dU[xi] (O x C) = dM[xi]^T (O x T) V[xi] (T x C) for every position, or dU += that when
@@ -425,30 +161,6 @@ void weight_products(const float* dM, const float* V, int64_t O, int64_t C, int6
     });
   }
   products.check("winograd weight gradient");
-}
-
-// dw[o][c] = G^T dU[.][o][c] G.
-template <typename F>
-void filter_adjoint(const float* dU, int64_t O, int64_t C, float* dw) {
-  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t blocks = lane_blocks(C);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t o = 0; o < O; ++o) {
-    for (int64_t cb = 0; cb < blocks; ++cb) {
-      const int64_t c0 = cb * kLanes;
-      const int lanes = lanes_from(c0, C);
-      Lanes u[kPositions], g[9];
-      for (int xi = 0; xi < kPositions; ++xi) {
-        const float* src = dU + (xi * O + o) * C + c0;
-        load_lanes(src, lanes, u[xi]);
-      }
-      transform_2d(u, kTile, F::filter_adjoint_1d, 3, g);
-      for (int l = 0; l < lanes; ++l) {
-        float* k = dw + (o * C + c0 + l) * 9;
-        for (int e = 0; e < 9; ++e) k[e] = g[e][l];
-      }
-    }
-  }
 }
 
 // Multiply-adds of the direct convolution this replaces, counted as two FLOPs: `nabla bench`
@@ -530,45 +242,36 @@ void forward_blocked(const float* x, const float* U, const Tiling& tl, int64_t O
   constexpr int64_t P = positions<F>();
   const int64_t C = tl.C, blocks = (tl.T + block - 1) / block, tw = tl.tiles_w;
   const int64_t c_blocks = lane_blocks(C), o_blocks = lane_blocks(O);
-  const int64_t in_stride = input_strip_stride<F>(tl), out_stride = output_strip_stride<F>(tl);
+  if (block % tw != 0) throw std::logic_error("winograd forward: a block of part of a tile row");
 #pragma omp parallel
   {
     auto M = buffer(P * block * O);
     auto V = buffer(P * block * C);
-    const LaneBuffer in_strip = lane_buffer(input_strip_size<F>(tl)),
-                     out_strip = lane_buffer(output_strip_size<F>(tl));
+    // Two strips: an output strip's tiles write the columns an input strip keeps at zero.
+    const LaneBuffer in_strip = lane_buffer(input_strip<F>(tl).pixels),
+                     out_strip = lane_buffer(output_strip<F>(tl).pixels);
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t t0 = b * block, rows = std::min(block, tl.T - t0);
-      const TileRow<float> v0 = row_of(V.get(), 0, rows, C);
       // Tile row k of the batch is row k % tiles_h of image k / tiles_h.
       for (int64_t k = t0 / tw; k < (t0 + rows) / tw; ++k) {
         for (int64_t cb = 0; cb < c_blocks; ++cb) {
-          const int64_t c0 = cb * kLanes;
-          const int lanes = lanes_from(c0, C);
-          stage_input_rows<F>(x, tl, k / tl.tiles_h, k % tl.tiles_h, c0, lanes, in_strip.get());
-          for (int64_t j = 0; j < tw; ++j) {
-            const TileRow<float> v{v0.at + (k * tw + j - t0) * C, v0.stride};
-            input_tile<F>(in_strip.get(), in_stride, j, c0, lanes, v);
-          }
+          input_tile_row<F>(x, tl, k / tl.tiles_h, k % tl.tiles_h, cb * kLanes,
+                            lanes_from(cb * kLanes, C), in_strip.get(),
+                            row_of(V.get(), k * tw - t0, rows, C));
         }
       }
       clock.gemm(kForwardPass, [&] {
         for (int64_t xi = 0; xi < P; ++xi) {
-          products.forward(rows, C, O, v0.at + xi * v0.stride, U + xi * O * C,
+          products.forward(rows, C, O, V.get() + xi * rows * C, U + xi * O * C,
                            M.get() + xi * rows * O);
         }
       });
       for (int64_t k = t0 / tw; k < (t0 + rows) / tw; ++k) {
         for (int64_t ob = 0; ob < o_blocks; ++ob) {
-          const int64_t o0 = ob * kLanes;
-          const int lanes = lanes_from(o0, O);
-          for (int64_t j = 0; j < tw; ++j) {
-            output_tile<F>(row_of<const float>(M.get(), k * tw + j - t0, rows, O), o0, lanes, bias,
-                           relu, j, out_strip.get(), out_stride);
-          }
-          unstage_output_rows<F>(out_strip.get(), tl, O, k / tl.tiles_h, k % tl.tiles_h, o0, lanes,
-                                 y);
+          output_tile_row<F>(row_of<const float>(M.get(), k * tw - t0, rows, O), tl, O,
+                             k / tl.tiles_h, k % tl.tiles_h, ob * kLanes,
+                             lanes_from(ob * kLanes, O), bias, relu, out_strip.get(), y);
         }
       }
     }

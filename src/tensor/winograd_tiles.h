@@ -1,6 +1,6 @@
 // Winograd tiles for src/tensor/winograd_impl.h (and, like it, compiled once per instruction set
 // inside NABLA_WINO_NS): the 1-D transforms of F(4x4, 3x3) and F(2x2, 3x3), the tiling of a batch,
-// and the moves between NCHW planes and the [element][lane] blocks the transforms work on.
+// and the moves between NCHW planes and the [pixel][lane] strips the transforms work on.
 // Included only by winograd_impl.h.
 #pragma once
 
@@ -174,6 +174,7 @@ void transform_2d(const Lanes* in, int64_t in_stride, int n_in, F f, int n_out, 
   for (int r = 0; r < n_out; ++r) f(t + r * n_in, 1, out + r * n_out, 1);
 }
 
+// The same on a contiguous `in`.
 template <typename F>
 void transform_2d(const Lanes* in, int n_in, F f, int n_out, Lanes* out) {
   transform_2d(in, n_in, n_in, f, n_out, out);
@@ -188,10 +189,10 @@ Tiling tiling(int64_t N, int64_t C, int64_t H, int64_t W, int out) {
   return {N, C, H, W, th, tw, N * th * tw};
 }
 
-// n floats, uninitialised.
-FloatBuffer buffer(int64_t n) {
+// `count` floats, uninitialised.
+inline FloatBuffer buffer(int64_t count) {
   return FloatBuffer(static_cast<float*>(
-      ::operator new[](static_cast<size_t>(n) * sizeof(float), std::align_val_t{64})));
+      ::operator new[](static_cast<size_t>(count) * sizeof(float), std::align_val_t{64})));
 }
 
 int64_t lane_blocks(int64_t n) { return (n + kLanes - 1) / kLanes; }
@@ -205,17 +206,17 @@ int lanes_from(int64_t c0, int64_t count) {
 // transforms read and write.
 using LaneBuffer = std::unique_ptr<Lanes[], CacheLineFree>;
 
-// n zero values.
-inline LaneBuffer lane_buffer(int64_t n) {
-  auto* p = static_cast<Lanes*>(
-      ::operator new[](static_cast<size_t>(n) * sizeof(Lanes), std::align_val_t{64}));
-  std::fill_n(p[0], n * kLanes, 0.0F);
+// `pixels` pixels of zeros (unlike buffer: the strips rely on columns nothing writes).
+inline LaneBuffer lane_buffer(int64_t pixels) {
+  const size_t bytes = static_cast<size_t>(pixels) * sizeof(Lanes);
+  auto* p = static_cast<Lanes*>(::operator new[](bytes, std::align_val_t{64}));
+  std::memset(p, 0, bytes);
   return LaneBuffer(p);
 }
 
 // body(n, i, c0, lanes, strip) for every tile row i of every image n and every block of kLanes of
 // `channels` channels starting at c0, spread over the threads; strip is the thread's own lane
-// buffer of strip_size values, zero when the thread starts.
+// buffer of strip_size pixels, zero when the thread starts.
 template <typename Body>
 void for_each_tile_row(const Tiling& tl, int64_t channels, int64_t strip_size, Body body) {
   const int64_t blocks = lane_blocks(channels);
@@ -281,22 +282,23 @@ inline void transpose16(Vec16* rows) {
   transpose_step<1>(rows);
 }
 
-// v = src[0 .. n), 0 beyond (n <= 16), and its inverse: one masked move in the AVX-512 build (a
-// copy of variable length became `rep movs`, whose start-up cost showed in profiles of the strips).
-inline void load_run(const float* src, int n, Vec16& v) {
+// v = src[0 .. count), 0 beyond (count <= 16), and its inverse: one masked move in the AVX-512
+// build (a copy of variable length became `rep movs`, whose start-up cost showed in profiles of the
+// strips).
+inline void load_run(const float* src, int count, Vec16& v) {
 #ifdef __AVX512F__
-  v = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1U << n) - 1), src);
+  v = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1U << count) - 1), src);
 #else
   v = Vec16{};
-  for (int e = 0; e < n; ++e) v[e] = src[e];
+  for (int e = 0; e < count; ++e) v[e] = src[e];
 #endif
 }
 
-inline void store_run(const Vec16& v, int n, float* dst) {
+inline void store_run(const Vec16& v, int count, float* dst) {
 #ifdef __AVX512F__
-  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1U << n) - 1), v);
+  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1U << count) - 1), v);
 #else
-  for (int e = 0; e < n; ++e) dst[e] = v[e];
+  for (int e = 0; e < count; ++e) dst[e] = v[e];
 #endif
 }
 
