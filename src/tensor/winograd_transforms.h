@@ -146,22 +146,27 @@ void filter_lanes(const float* w, int64_t C, int64_t o, int64_t c0, int lanes, c
   }
 }
 
+// body(o, c0, lanes) for every filter o of O and every block of kLanes of its C channels starting
+// at c0, spread over the threads.
+template <typename Body>
+void for_each_filter_block(int64_t O, int64_t C, Body body) {
+  const int64_t blocks = lane_blocks(C);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t o = 0; o < O; ++o) {
+    for (int64_t cb = 0; cb < blocks; ++cb) body(o, cb * kLanes, lanes_from(cb * kLanes, C));
+  }
+}
+
 // U[xi][o][c] = (G g G^T)[xi] for g = w[o][c], times scale[o] when scale is not null.
 template <typename F>
 void transform_filter(const float* w, int64_t O, int64_t C, float* U,
                       const float* scale = nullptr) {
-  constexpr int kTile = F::kTile, kPositions = kTile * kTile;
-  const int64_t blocks = lane_blocks(C);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t o = 0; o < O; ++o) {
-    for (int64_t cb = 0; cb < blocks; ++cb) {
-      const int64_t c0 = cb * kLanes;
-      const int lanes = lanes_from(c0, C);
-      Lanes u[kPositions];
-      filter_lanes<F>(w, C, o, c0, lanes, scale, u);
-      for (int xi = 0; xi < kPositions; ++xi) store_lanes(u[xi], lanes, U + (xi * O + o) * C + c0);
-    }
-  }
+  constexpr int kPositions = F::kTile * F::kTile;
+  for_each_filter_block(O, C, [&](int64_t o, int64_t c0, int lanes) {
+    Lanes u[kPositions];
+    filter_lanes<F>(w, C, o, c0, lanes, scale, u);
+    for (int xi = 0; xi < kPositions; ++xi) store_lanes(u[xi], lanes, U + (xi * O + o) * C + c0);
+  });
 }
 
 // The same values stored U[xi][c][o]: blocks of 16 filters by 16 channels, transformed as above
@@ -314,25 +319,16 @@ void transform_input_adjoint(const float* dV, const Tiling& tl, float* dx) {
 // dw[o][c] = G^T dU[.][o][c] G.
 template <typename F>
 void filter_adjoint(const float* dU, int64_t O, int64_t C, float* dw) {
-  [[maybe_unused]] constexpr int kTile = F::kTile, kOut = F::kOut, kPositions = kTile * kTile;
-  const int64_t blocks = lane_blocks(C);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t o = 0; o < O; ++o) {
-    for (int64_t cb = 0; cb < blocks; ++cb) {
-      const int64_t c0 = cb * kLanes;
-      const int lanes = lanes_from(c0, C);
-      Lanes u[kPositions], g[9];
-      for (int xi = 0; xi < kPositions; ++xi) {
-        const float* src = dU + (xi * O + o) * C + c0;
-        load_lanes(src, lanes, u[xi]);
-      }
-      transform_2d(u, kTile, F::filter_adjoint_1d, 3, g);
-      for (int l = 0; l < lanes; ++l) {
-        float* k = dw + (o * C + c0 + l) * 9;
-        for (int e = 0; e < 9; ++e) k[e] = g[e][l];
-      }
+  constexpr int kTile = F::kTile, kPositions = kTile * kTile;
+  for_each_filter_block(O, C, [&](int64_t o, int64_t c0, int lanes) {
+    Lanes u[kPositions], g[9];
+    for (int xi = 0; xi < kPositions; ++xi) load_lanes(dU + (xi * O + o) * C + c0, lanes, u[xi]);
+    transform_2d(u, kTile, F::filter_adjoint_1d, 3, g);
+    for (int l = 0; l < lanes; ++l) {
+      float* k = dw + (o * C + c0 + l) * 9;
+      for (int e = 0; e < 9; ++e) k[e] = g[e][l];
     }
-  }
+  });
 }
 
 }  // namespace
